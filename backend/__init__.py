@@ -1,0 +1,1 @@
+"""RATP Live Tracker backend: API, scheduler, workers and their shared domain code."""

@@ -1,0 +1,81 @@
+"""`GET /health`: the truth about this API's dependencies, answered even when they are down."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from backend.bus.probe import kafka_reachable
+from backend.config import Settings
+from backend.db.engine import Database
+from backend.db.migrate import current_revision, head_revision
+
+router = APIRouter(tags=["health"])
+
+
+class DependencyStatus(BaseModel):
+    status: Literal["ok", "down", "not_configured", "outdated"]
+    detail: str
+    latency_ms: float | None = None
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: DependencyStatus
+    broker: DependencyStatus
+    bus: Literal["kafka", "database"]
+    demo_mode: bool
+    version: str
+
+
+async def _database_status(database: Database, timeout: float) -> DependencyStatus:
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(timeout):
+            async with database.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            revision = await current_revision(database.engine)
+    except Exception as exc:  # noqa: BLE001 - every failure means "down", reported with its reason
+        return DependencyStatus(status="down", detail=f"{type(exc).__name__}: {exc}"[:300])
+    latency = round((time.perf_counter() - started) * 1000, 1)
+    head = head_revision()
+    if revision != head:
+        return DependencyStatus(
+            status="outdated",
+            detail=f"schema at {revision or 'none'}, code needs {head}: run `python -m backend.db upgrade`",
+            latency_ms=latency,
+        )
+    dialect = database.engine.dialect.name
+    return DependencyStatus(status="ok", detail=f"{dialect} reachable, schema at {revision}", latency_ms=latency)
+
+
+async def _broker_status(settings: Settings, timeout: float) -> DependencyStatus:
+    if not settings.uses_kafka:
+        return DependencyStatus(status="not_configured", detail="no KAFKA_BOOTSTRAP_SERVERS: database-backed queue")
+    started = time.perf_counter()
+    ok, detail = await kafka_reachable(settings.kafka_bootstrap_servers, timeout)
+    latency = round((time.perf_counter() - started) * 1000, 1)
+    return DependencyStatus(status="ok" if ok else "down", detail=detail[:300], latency_ms=latency if ok else None)
+
+
+@router.get("/health", response_model=HealthResponse, summary="Health of the API and its dependencies")
+async def health(request: Request) -> HealthResponse:
+    settings: Settings = request.app.state.settings
+    database: Database = request.app.state.database
+    db_status, broker_status = await asyncio.gather(
+        _database_status(database, timeout=3.0), _broker_status(settings, timeout=2.0)
+    )
+    healthy = db_status.status == "ok" and broker_status.status in ("ok", "not_configured")
+    return HealthResponse(
+        status="ok" if healthy else "degraded",
+        database=db_status,
+        broker=broker_status,
+        bus="kafka" if settings.uses_kafka else "database",
+        demo_mode=settings.demo_mode,
+        version=request.app.version,
+    )

@@ -1,0 +1,164 @@
+"""Settings: the only place that reads the environment.
+
+Every process (api, scheduler, worker, supervisor, migrate) builds one `Settings` through `get_settings()`.
+Values come from the environment, then `backend/.env`, then the repository's `.env`, then the defaults below,
+which are chosen so that a newcomer's first run works with nothing configured (SQLite, no broker).
+"""
+
+from __future__ import annotations
+
+import socket
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BACKEND_DIR = Path(__file__).resolve().parent
+REPO_DIR = BACKEND_DIR.parent
+
+PLACEHOLDER_API_TOKENS = frozenset({"", "changeme", "change-me", "replace-me", "your-api-key"})
+
+DEFAULT_SCALE_COMMAND = (
+    "docker compose -p ratp -f /workspace/docker-compose.yml up -d --no-build --no-recreate "
+    "--scale worker={count} worker"
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        # Later files win: backend/.env overrides the repository's .env.
+        env_file=(REPO_DIR / ".env", BACKEND_DIR / ".env"),
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    # --- General ---------------------------------------------------------------------------------------------
+    environment: Literal["development", "production", "test"] = "development"
+    data_dir: Path = REPO_DIR / ".data"
+    log_level: str = "INFO"
+
+    # --- Database --------------------------------------------------------------------------------------------
+    # Empty means the embedded default: SQLite in `data_dir`.
+    database_url: str = ""
+    database_pool_size: int = Field(default=5, ge=1, le=100)
+
+    # --- Task bus --------------------------------------------------------------------------------------------
+    # Empty means the embedded default: the database-backed queue (no broker needed).
+    kafka_bootstrap_servers: str = ""
+    kafka_task_topic: str = "line-fetch-tasks"
+    kafka_task_partitions: int = Field(default=48, ge=1, le=1000)
+    kafka_consumer_group: str = "live-data-workers"
+    kafka_max_poll_interval_ms: int = Field(default=300_000, ge=1000)
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=1000)
+    kafka_heartbeat_interval_ms: int = Field(default=3_000, ge=100)
+
+    # --- Scheduler -------------------------------------------------------------------------------------------
+    scheduler_lines: str = ""
+    scheduler_interval_seconds: float = Field(default=120.0, gt=0)
+    scheduler_queued_expiry_cycles: int = Field(default=3, ge=1)
+    task_run_retention_days: int = Field(default=7, ge=1)
+
+    # --- Workers ---------------------------------------------------------------------------------------------
+    default_worker_count: int = Field(default=16, ge=0)
+    worker_max_count: int = Field(default=64, ge=1)
+    worker_concurrency: int = Field(default=4, ge=1, le=256)
+    worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    worker_lost_after_seconds: float = Field(default=30.0, gt=0)
+    worker_prune_after_seconds: float = Field(default=3600.0, gt=0)
+    worker_id: str = ""
+    task_timeout_seconds: float = Field(default=60.0, gt=0)
+    task_max_attempts: int = Field(default=3, ge=1)
+    task_retry_backoff_seconds: float = Field(default=5.0, ge=0)
+
+    # --- Scaling ---------------------------------------------------------------------------------------------
+    # auto: Docker when the socket answers, otherwise the local supervisor.
+    worker_scale_backend: Literal["auto", "docker", "local"] = "auto"
+    worker_scale_command: str = DEFAULT_SCALE_COMMAND
+    worker_scale_timeout_seconds: float = Field(default=120.0, gt=0)
+    docker_socket_path: str = "/var/run/docker.sock"
+
+    # --- API -------------------------------------------------------------------------------------------------
+    system_api_token: str = ""
+    system_api_readonly_token: str = ""
+    # Accepted for compatibility with the operations guide; only ever read on the server.
+    next_public_system_api_key: str = ""
+    api_cors_origins: str = "http://localhost:3000,http://127.0.0.1:3000"
+    api_mutation_rate_per_minute: int = Field(default=30, ge=1)
+
+    # --- Live data sources -----------------------------------------------------------------------------------
+    source_order: str = "prim,ratp_http,vmtr"
+    prim_api_key: str = ""
+    prim_base_url: str = "https://prim.iledefrance-mobilites.fr/marketplace"
+    prim_daily_quota_departures: int = Field(default=1_000_000, ge=1)
+    prim_daily_quota_traffic: int = Field(default=20_000, ge=1)
+    ratp_base_url: str = "https://www.ratp.fr"
+    ratp_cookie_file: Path | None = None
+    playwright_seeding_enabled: bool = True
+    chromium_executable_path: str = "/usr/bin/chromium"
+    vmtr_socket_enabled: bool = True
+    vmtr_socket_url: str = "wss://api.vmtr.ratp.fr/socket.io/"
+    vmtr_origin: str = "https://vmtr.ratp.fr"
+    upstream_timeout_seconds: float = Field(default=10.0, gt=0)
+    upstream_max_concurrency: int = Field(default=8, ge=1)
+    # Set by `serve.sh up --demo`: sources point at the stub upstream and the UI labels data as replayed.
+    demo_mode: bool = False
+
+    # --- Centralized logging ---------------------------------------------------------------------------------
+    centralized_logging_enabled: bool = True
+    centralized_log_level: str = "INFO"
+    centralized_log_queue_size: int = Field(default=1000, ge=1)
+    log_retention_days: int = Field(default=14, ge=1)
+
+    @field_validator("log_level", "centralized_log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}: use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @field_validator("worker_scale_command")
+    @classmethod
+    def _scale_command_has_count(cls, value: str) -> str:
+        if "{count}" not in value:
+            raise ValueError("WORKER_SCALE_COMMAND must contain the {count} placeholder")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in use: `DATABASE_URL`, or the embedded SQLite file under `DATA_DIR`."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'ratp.sqlite3'}"
+
+    @property
+    def uses_kafka(self) -> bool:
+        return bool(self.kafka_bootstrap_servers.strip())
+
+    @property
+    def effective_api_token(self) -> str:
+        return self.system_api_token or self.next_public_system_api_key
+
+    @property
+    def api_token_is_placeholder(self) -> bool:
+        return self.effective_api_token.strip().lower() in PLACEHOLDER_API_TOKENS
+
+    @property
+    def source_names(self) -> list[str]:
+        return [name.strip() for name in self.source_order.split(",") if name.strip()]
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [origin.strip() for origin in self.api_cors_origins.split(",") if origin.strip()]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def host_name() -> str:
+    return socket.gethostname()

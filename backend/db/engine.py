@@ -1,0 +1,88 @@
+"""Engines and sessions: the one place that turns `Settings` into database connections.
+
+Engines are built by each process's lifespan or entry point (never at import time) and named after the process
+(`application_name` on Postgres) so `pg_stat_activity` shows who holds which connection.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from backend.config import Settings
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(settings: Settings, application_name: str, *, url: str | None = None) -> AsyncEngine:
+    """An async engine for `url` (default: the configured database), named `application_name`."""
+    url = url or settings.resolved_database_url
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": 30}
+    else:
+        kwargs["pool_size"] = settings.database_pool_size
+        kwargs["max_overflow"] = settings.database_pool_size
+        kwargs["pool_recycle"] = 1800
+        kwargs["connect_args"] = {
+            "server_settings": {"application_name": application_name[:63]},
+            "timeout": 10,
+            "command_timeout": 60,
+        }
+    engine = create_async_engine(url, **kwargs)
+    if parsed.get_backend_name() == "sqlite":
+        _tune_sqlite(engine)
+    return engine
+
+
+def _tune_sqlite(engine: AsyncEngine) -> None:
+    # WAL lets readers (the API) run while a writer (a worker) commits; busy_timeout makes concurrent writers wait
+    # for the lock instead of failing at once.
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    # pysqlite's own transaction handling defers BEGIN in ways SQLAlchemy cannot see; emit BEGIN ourselves. Writers
+    # ask for `BEGIN IMMEDIATE` (see `WRITE_OPTIONS`) so a read-then-write transaction takes the write lock up front
+    # and waits on busy_timeout instead of failing on a lock upgrade; readers stay deferred and never block in WAL.
+    @event.listens_for(engine.sync_engine, "connect")
+    def _no_autobegin(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+# Execution options for write transactions; ignored on Postgres.
+WRITE_OPTIONS = {"sqlite_begin": "IMMEDIATE"}
+
+
+class Database:
+    """One process's database: its engine, a session factory for reads and one for write transactions."""
+
+    def __init__(self, settings: Settings, application_name: str, *, url: str | None = None) -> None:
+        self.url = url or settings.resolved_database_url
+        self.engine = create_engine(settings, application_name, url=self.url)
+        self.is_sqlite = is_sqlite(self.url)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.write_sessions = async_sessionmaker(self.engine.execution_options(**WRITE_OPTIONS), expire_on_commit=False)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,316 @@
+"""The data model: every table of the system, shared by all processes.
+
+Schema changes go through Alembic migrations (backend/db/migrations); no process calls `create_all`.
+All datetimes are timezone-aware UTC (`UTCDateTime` keeps them so on SQLite too).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    text,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Task states. `queued` and `running` are "active": at most one active task per line.
+TASK_QUEUED = "queued"
+TASK_RUNNING = "running"
+TASK_SUCCEEDED = "succeeded"
+TASK_FAILED = "failed"
+TASK_EXPIRED = "expired"
+TASK_STATUSES = (TASK_QUEUED, TASK_RUNNING, TASK_SUCCEEDED, TASK_FAILED, TASK_EXPIRED)
+TASK_ACTIVE_STATUSES = (TASK_QUEUED, TASK_RUNNING)
+TASK_FINAL_STATUSES = (TASK_SUCCEEDED, TASK_FAILED, TASK_EXPIRED)
+
+# Worker states as written by the worker itself; `lost` is derived from a stale heartbeat when read.
+WORKER_STATUSES = ("starting", "idle", "busy", "draining", "stopped")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC, on Postgres (timestamptz) and on SQLite (naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# JSON on SQLite, JSONB on Postgres.
+JSONType = JSON().with_variant(postgresql.JSONB(), "postgresql")
+# Autoincrementing 64-bit ids; SQLite only autoincrements INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType}
+
+
+class Line(Base):
+    """A line of the catalogue (metro, RER, tram, bus), synced from backend/catalogue."""
+
+    __tablename__ = "lines"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # "metro:1", "rer:A", "bus:38"
+    network: Mapped[str] = mapped_column(String(16), index=True)
+    code: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(128))
+    idfm_line_id: Mapped[str | None] = mapped_column(String(32))
+    colour: Mapped[str] = mapped_column(String(7))
+    text_colour: Mapped[str] = mapped_column(String(7))
+    operator: Mapped[str | None] = mapped_column(String(64))
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Station(Base):
+    """A stop place, shared by every line that calls at it."""
+
+    __tablename__ = "stations"
+
+    id: Mapped[str] = mapped_column(String(96), primary_key=True)  # stable slug: "chatelet"
+    name: Mapped[str] = mapped_column(String(160))
+    search_name: Mapped[str] = mapped_column(String(160), index=True)  # accent- and case-folded
+    town: Mapped[str | None] = mapped_column(String(96))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+
+
+class LineStation(Base):
+    """A station's place on a line: ordered per line, direction and branch."""
+
+    __tablename__ = "line_stations"
+
+    line_id: Mapped[str] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"), primary_key=True)
+    direction: Mapped[str] = mapped_column(String(1), primary_key=True)  # "A" | "R"
+    branch: Mapped[int] = mapped_column(Integer, primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    station_id: Mapped[str] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"), index=True)
+    upstream_ref: Mapped[str | None] = mapped_column(String(96))  # e.g. a ratp.fr stop place id, when known
+    source: Mapped[str] = mapped_column(String(32), default="catalogue")  # "catalogue" or the fetching source
+
+
+class Departure(Base):
+    """A next departure on a line's current board; replaced as a whole by each successful fetch of the line."""
+
+    __tablename__ = "departures"
+    __table_args__ = (
+        Index("ix_departures_line_station_expected", "line_id", "station_id", "expected_at"),
+        Index("ix_departures_station_expected", "station_id", "expected_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    line_id: Mapped[str] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"))
+    station_id: Mapped[str] = mapped_column(String(96))
+    direction: Mapped[str] = mapped_column(String(1))
+    destination: Mapped[str] = mapped_column(String(160))
+    expected_at: Mapped[datetime]
+    aimed_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16))  # on_time, delayed, cancelled, at_platform, unknown
+    is_realtime: Mapped[bool] = mapped_column(Boolean)
+    vehicle_at_stop: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(32))
+    fetched_at: Mapped[datetime]
+    task_run_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class VehiclePosition(Base):
+    """A train's position between two stations; replaced as a whole by each fetch of the line."""
+
+    __tablename__ = "vehicle_positions"
+    __table_args__ = (Index("ix_vehicle_positions_line", "line_id", "direction"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    line_id: Mapped[str] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"))
+    vehicle_id: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(1))
+    previous_station_id: Mapped[str | None] = mapped_column(String(96))
+    next_station_id: Mapped[str | None] = mapped_column(String(96))
+    progress: Mapped[float | None] = mapped_column(Float)
+    stop_status: Mapped[str | None] = mapped_column(String(32))
+    recorded_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(32))
+    fetched_at: Mapped[datetime]
+
+
+class TrafficStatus(Base):
+    """The current traffic status of a line."""
+
+    __tablename__ = "traffic_status"
+
+    line_id: Mapped[str] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"), primary_key=True)
+    level: Mapped[str] = mapped_column(String(16))  # normal, disrupted, closed, unknown
+    message: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime]
+
+
+class LineSnapshot(Base):
+    """The freshness of a line's data: the outcome of its latest fetch and of its latest successful one."""
+
+    __tablename__ = "line_snapshots"
+
+    line_id: Mapped[str] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # ok, partial, no_data, failed
+    source: Mapped[str | None] = mapped_column(String(32))  # the source the departures came from
+    fetched_at: Mapped[datetime]  # the latest attempt
+    last_success_at: Mapped[datetime | None]
+    departures_count: Mapped[int] = mapped_column(Integer, default=0)
+    positions_count: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)  # per-source outcome
+    task_run_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class TaskRun(Base):
+    """One "fetch line X" task: the unit of work from scheduler to worker, and its history."""
+
+    __tablename__ = "task_runs"
+    __table_args__ = (
+        # At most one active (queued or running) task per line: the scheduler coalesces on this.
+        Index(
+            "uq_task_runs_active_line",
+            "line_id",
+            unique=True,
+            postgresql_where=text("status IN ('queued', 'running')"),
+            sqlite_where=text("status IN ('queued', 'running')"),
+        ),
+        Index("ix_task_runs_status_available", "status", "available_at"),
+        Index("ix_task_runs_scheduled_at", "scheduled_at"),
+        Index("ix_task_runs_line_scheduled", "line_id", "scheduled_at"),
+        Index(
+            "ix_task_runs_unpublished",
+            "available_at",
+            postgresql_where=text("status = 'queued' AND published_at IS NULL"),
+            sqlite_where=text("status = 'queued' AND published_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    line_id: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    attempt: Mapped[int] = mapped_column(Integer, default=0)  # attempts started so far
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    worker_id: Mapped[str | None] = mapped_column(String(128))
+    trigger: Mapped[str] = mapped_column(String(16), default="interval")  # interval, manual, retry, reaper
+    scheduler_run_id: Mapped[int | None] = mapped_column(BigInteger)
+    scheduled_at: Mapped[datetime]
+    available_at: Mapped[datetime]  # not to be started before (retry backoff)
+    published_at: Mapped[datetime | None]  # when the bus accepted it (Kafka); NULL = still to publish
+    started_at: Mapped[datetime | None]
+    lease_expires_at: Mapped[datetime | None]  # a running task whose lease passed is taken over or failed
+    finished_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+
+
+class SchedulerRun(Base):
+    """One scheduler cycle (on its interval or triggered now) and what it enqueued."""
+
+    __tablename__ = "scheduler_runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    trigger: Mapped[str] = mapped_column(String(16))  # interval, manual
+    requested_by: Mapped[str | None] = mapped_column(String(128))
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    finished_at: Mapped[datetime | None]
+    lines_total: Mapped[int] = mapped_column(Integer, default=0)
+    enqueued: Mapped[int] = mapped_column(Integer, default=0)
+    coalesced: Mapped[int] = mapped_column(Integer, default=0)
+    duration_ms: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Worker(Base):
+    """The worker registry: one row per worker replica, kept fresh by its heartbeat."""
+
+    __tablename__ = "workers"
+    __table_args__ = (Index("ix_workers_last_heartbeat", "last_heartbeat_at"),)
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    bus: Mapped[str] = mapped_column(String(16))  # kafka | database
+    started_at: Mapped[datetime]
+    last_heartbeat_at: Mapped[datetime]
+    stopped_at: Mapped[datetime | None]
+    current_task_id: Mapped[str | None] = mapped_column(String(36))
+    current_line_id: Mapped[str | None] = mapped_column(String(32))
+    processed_count: Mapped[int] = mapped_column(Integer, default=0)
+    failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    assigned_partitions: Mapped[list[int]] = mapped_column(JSONType, default=list)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class FleetSetting(Base):
+    """Desired state of the local worker fleet (the supervisor reconciles towards it)."""
+
+    __tablename__ = "fleet_settings"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)  # "desired_workers"
+    value: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class SystemLog(Base):
+    """Centralized structured logs from every service."""
+
+    __tablename__ = "system_logs"
+    __table_args__ = (
+        Index("ix_system_logs_created", "created_at", "id"),
+        Index("ix_system_logs_service_created", "service", "created_at"),
+        Index("ix_system_logs_level_created", "level_no", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime]
+    service: Mapped[str] = mapped_column(String(32))
+    level: Mapped[str] = mapped_column(String(10))
+    level_no: Mapped[int] = mapped_column(Integer)
+    logger: Mapped[str] = mapped_column(String(128))
+    message: Mapped[str] = mapped_column(Text)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+
+
+class UpstreamUsage(Base):
+    """Requests made to an upstream per UTC day, shared by all workers (PRIM quotas)."""
+
+    __tablename__ = "upstream_usage"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime]

@@ -1,0 +1,1 @@
+"""Test support: real services (PostgreSQL, Kafka) and helpers shared by the test suites."""

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The one command that runs every test: ./scripts/test.sh
+#
+# Bootstraps what is missing (backend virtualenv, Chromium, Kafka jars), starts a throwaway PostgreSQL and a Kafka
+# broker, runs ruff, mypy and pytest (and the frontend's checks once it has them), then stops what it started.
+# Extra arguments go to pytest, e.g. ./scripts/test.sh -k migrations
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$repo_root"
+
+started=()
+cleanup() {
+  local status=$?
+  for service in "${started[@]}"; do
+    case "$service" in
+      postgres) PG_DIR="$services_dir/postgres" PG_PORT="$pg_port" "$repo_root/scripts/postgres.sh" destroy || true ;;
+      kafka) KAFKA_HOME_DIR="$services_dir/kafka" KAFKA_PORT="$kafka_port" "$repo_root/scripts/kafka.sh" stop || true ;;
+    esac
+  done
+  rm -rf "${services_dir:-/nonexistent}"
+  exit "$status"
+}
+trap cleanup EXIT INT TERM
+
+free_port() { "$python_bin" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+section() { printf '\n== %s ==\n' "$*"; }
+
+section "bootstrap"
+ensure_venv
+ensure_chromium
+
+services_dir="$(mktemp -d /tmp/ratp-test-services.XXXXXX)"
+chmod 777 "$services_dir"
+if [[ -z "${TEST_DATABASE_URL:-}" ]]; then
+  pg_port="$(free_port)"
+  mkdir -p "$services_dir/postgres"
+  chmod 777 "$services_dir/postgres"
+  out="$(PG_DIR="$services_dir/postgres" PG_PORT="$pg_port" scripts/postgres.sh start)"
+  started+=(postgres)
+  export TEST_DATABASE_URL="${out#DATABASE_URL=}"
+fi
+if [[ -z "${TEST_KAFKA_BOOTSTRAP_SERVERS:-}" ]]; then
+  kafka_port="$(free_port)"
+  out="$(KAFKA_HOME_DIR="$services_dir/kafka" KAFKA_PORT="$kafka_port" KAFKA_CONTROLLER_PORT="$(free_port)" scripts/kafka.sh start)"
+  started+=(kafka)
+  export TEST_KAFKA_BOOTSTRAP_SERVERS="${out#KAFKA_BOOTSTRAP_SERVERS=}"
+fi
+say "PostgreSQL: $TEST_DATABASE_URL"
+say "Kafka:      $TEST_KAFKA_BOOTSTRAP_SERVERS"
+
+cd "$backend_dir"
+section "ruff"
+venv/bin/ruff check .
+venv/bin/ruff format --check .
+section "mypy"
+venv/bin/mypy .
+section "pytest"
+venv/bin/pytest "$@"
