@@ -46,8 +46,9 @@ def head_revision() -> str | None:
 
 @contextlib.contextmanager
 def _sqlite_file_lock(url: str) -> Iterator[None]:
-    database = make_url(url).database
-    if not database or database == ":memory:":
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
         yield
         return
     lock_path = Path(database).with_name(Path(database).name + ".migrate.lock")
