@@ -23,7 +23,8 @@ def test_every_setting_has_a_commented_line_in_env_example(path: str) -> None:
     for index, line in enumerate(lines):
         if re.match(r"^#?\s?[A-Z][A-Z0-9_]+=", line):
             previous = lines[index - 1]
-            assert previous.startswith("#") and not re.match(r"^#\s?[A-Z][A-Z0-9_]+=", previous), line
+            assert previous.startswith("#"), line
+            assert not re.match(r"^#\s?[A-Z][A-Z0-9_]+=", previous), line
 
 
 def test_defaults_work_without_any_configuration(tmp_path: object) -> None:
