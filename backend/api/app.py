@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from backend.api import health
+from backend.api.security import resolve_system_keys
 from backend.config import Settings, get_settings
 from backend.db.engine import Database
 
@@ -39,6 +40,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Refuses to build an app without a real key outside development (InsecureConfigurationError).
+    app.state.system_keys = resolve_system_keys(settings)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
