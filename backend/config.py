@@ -7,6 +7,7 @@ which are chosen so that a newcomer's first run works with nothing configured (S
 
 from __future__ import annotations
 
+import os
 import socket
 from functools import lru_cache
 from pathlib import Path
@@ -103,6 +104,28 @@ class Settings(BaseSettings):
     vmtr_origin: str = "https://vmtr.ratp.fr"
     upstream_timeout_seconds: float = Field(default=10.0, gt=0)
     upstream_max_concurrency: int = Field(default=8, ge=1)
+    # One line fetch ends within this (and within 85% of TASK_TIMEOUT_SECONDS), whatever the upstreams do.
+    upstream_fetch_budget_seconds: float = Field(default=40.0, gt=0)
+    # A source's circuit opens after this many consecutive failures and lets one probe through after the cool-down.
+    upstream_breaker_failure_threshold: int = Field(default=5, ge=1)
+    upstream_breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
+    # A 429 whose Retry-After is at most this is waited for; a longer one pauses the source for that long.
+    upstream_retry_after_max_seconds: float = Field(default=5.0, ge=0)
+    # PRIM's Navitia plan (stop areas of a line, looked up once per line and process).
+    prim_daily_quota_navitia: int = Field(default=20_000, ge=1)
+    # Worker processes sharing one PRIM key: each process keeps to 1/N of every daily quota.
+    prim_quota_processes: int = Field(default=1, ge=1)
+    # How long one stop's PRIM answer serves every line at that stop.
+    prim_stop_cache_seconds: float = Field(default=20.0, ge=0)
+    # Least time between two traffic requests for one line; raised automatically to keep within the traffic quota.
+    prim_traffic_refresh_seconds: float = Field(default=300.0, gt=0)
+    # How long the vehicle socket may take to send the first vehicle list of a direction.
+    vmtr_listen_seconds: float = Field(default=6.0, gt=0)
+    playwright_seed_timeout_seconds: float = Field(default=45.0, gt=0)
+    # Stub upstream (`python -m backend.devtools.upstream`, demo mode and tests only): answer delay and faults
+    # injected from the start, as `SOURCE[/ROUTE]:KIND[@LINE][*COUNT]` specs separated by spaces.
+    stub_upstream_latency_ms: float = Field(default=0.0, ge=0)
+    stub_upstream_faults: str = ""
     # Set by `serve.sh up --demo`: sources point at the stub upstream and the UI labels data as replayed.
     demo_mode: bool = False
 
@@ -157,6 +180,9 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    # SETTINGS_ENV_FILES=false: the environment only (tests start services without a developer's .env leaking in).
+    if os.environ.get("SETTINGS_ENV_FILES", "true").strip().lower() in ("0", "false", "no"):
+        return Settings(_env_file=None)
     return Settings()
 
 

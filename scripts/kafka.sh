@@ -78,9 +78,15 @@ PROPS
 
 
 
+java_args() {
+  printf '%s\n' -Xms128m "-Xmx$heap" -XX:+UseG1GC -Djava.awt.headless=true \
+    "-Dlog4j2.configurationFile=$run_dir/log4j2.properties" -cp "$lib_dir/*"
+}
+
 java_cmd() {
-  java -Xms128m -Xmx"$heap" -XX:+UseG1GC -Djava.awt.headless=true \
-    -Dlog4j2.configurationFile="$run_dir/log4j2.properties" -cp "$lib_dir/*" "$@"
+  local -a args
+  mapfile -t args < <(java_args)
+  java "${args[@]}" "$@"
 }
 
 wait_ready() {
@@ -127,7 +133,10 @@ start() {
     java_cmd kafka.tools.StorageTool format -t "$cluster_id" -c "$run_dir/server.properties" >/dev/null
   fi
   say "starting broker on 127.0.0.1:$port (logs: $run_dir)"
-  java_cmd kafka.Kafka "$run_dir/server.properties" >"$log_file" 2>&1 </dev/null &
+  local -a args
+  mapfile -t args < <(java_args)
+  # java itself is the background job, so the pid file names the broker (not a wrapping shell).
+  nohup java "${args[@]}" kafka.Kafka "$run_dir/server.properties" >"$log_file" 2>&1 </dev/null &
   echo $! >"$pid_file"
   wait_ready
   say "ready"

@@ -9,20 +9,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from backend.config import BACKEND_DIR, Settings
 from backend.db.engine import create_engine
+
+logger = logging.getLogger("backend.db.migrate")
 
 # An arbitrary, fixed key for pg_advisory_lock: "ratp" in ASCII.
 _MIGRATION_LOCK_KEY = 0x72617470
@@ -99,7 +101,10 @@ async def downgrade_database(settings: Settings, revision: str, *, url: str | No
 
 
 def _current(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+    # Read alembic's version table directly: MigrationContext would log "Context impl" on every check.
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
@@ -107,10 +112,12 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await connection.run_sync(_current)
 
 
-async def wait_for_schema(engine: AsyncEngine, timeout: float = 60.0) -> None:
-    """Wait until the schema is at head (a migrate step may still be running); raise with the reason otherwise."""
+async def wait_for_schema(engine: AsyncEngine, timeout: float = 60.0, *, stopping: asyncio.Event | None = None) -> None:
+    """Wait until the schema is at head (a migrate step may still be running); raise with the reason otherwise,
+    or as soon as `stopping` is set."""
     head = head_revision()
     deadline = time.monotonic() + timeout
+    next_report = time.monotonic() + 5.0
     reason = "not checked"
     while True:
         try:
@@ -120,6 +127,14 @@ async def wait_for_schema(engine: AsyncEngine, timeout: float = 60.0) -> None:
             reason = f"schema is at revision {current or 'none'}, the code needs {head}"
         except Exception as exc:  # noqa: BLE001 - any connection failure is reported the same way
             reason = f"database unreachable: {type(exc).__name__}: {exc}"
-        if time.monotonic() >= deadline:
-            raise SchemaNotReadyError(f"{reason}; run `python -m backend.db upgrade` (or `alembic upgrade head`)")
-        await asyncio.sleep(1.0)
+        hint = "run `python -m backend.db upgrade` (or `alembic upgrade head`)"
+        if time.monotonic() >= deadline or (stopping is not None and stopping.is_set()):
+            raise SchemaNotReadyError(f"{reason}; {hint}")
+        if time.monotonic() >= next_report:
+            logger.warning("waiting for the database schema: %s; %s", reason, hint)
+            next_report = time.monotonic() + 15.0
+        if stopping is None:
+            await asyncio.sleep(1.0)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=1.0)

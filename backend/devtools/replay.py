@@ -1,0 +1,456 @@
+"""The replayed network: upstream ids for every catalogue line and station, and payloads in the recorded shapes.
+
+Ids are handed out deterministically from the catalogue (same catalogue, same ids), and departures and train
+positions follow a fixed headway per network around the current time, so that answers given a few seconds apart
+agree. Payloads are built from the recordings in `recordings/` (same envelopes, fields and HTML classes). Bus
+lines, which have no stations in the catalogue, get a stop list: bus 38 its recorded one, the others a
+deterministic run of catalogue station names. All of it is replayed data, never a real service.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import json
+import math
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from backend.catalogue import Catalogue, Line
+from backend.catalogue.names import slugify
+from backend.services.scrapers.ratp_http import ratp_line_code
+from backend.services.times import PARIS
+
+RECORDINGS = Path(__file__).resolve().parent / "recordings"
+BOARD_SEGMENTS = {"metro": "metro", "rer": "rer", "tram": "tram", "bus": "busratp"}
+HEADWAY_SECONDS = {"metro": 180, "rer": 420, "tram": 300, "bus": 540}
+RUN_SECONDS = {"metro": 95, "rer": 190, "tram": 100, "bus": 130}  # from one station to the next
+DEPARTURES_PER_BOARD = 4
+FIRST_AREA_NUMBER = 60_001
+FIRST_PLACE_NUMBER = 400_001
+BUS_STOPS = 14
+
+
+@cache
+def recording(name: str) -> str:
+    return (RECORDINGS / name).read_text(encoding="utf-8")
+
+
+def recorded_json(name: str) -> dict[str, Any]:
+    """A fresh copy of a recorded JSON object, to fill in."""
+    payload = copy.deepcopy(_parsed(name))
+    assert isinstance(payload, dict), name
+    return payload
+
+
+@cache
+def _parsed(name: str) -> Any:
+    return json.loads(recording(name))
+
+
+def _hash(*parts: object) -> int:
+    return zlib.crc32("|".join(str(part) for part in parts).encode())
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@dataclass(frozen=True)
+class StubStop:
+    station_id: str
+    name: str
+    place_number: int  # ART:IDFM:<n>, one per line and station
+    area_number: int  # LDA:IDFM:<n> = STIF:StopArea:SP:<n>:, one per station
+    lat: float | None
+    lon: float | None
+
+
+@dataclass(frozen=True)
+class StubLine:
+    line: Line
+    ref: str  # the line's id after "LIG:IDFM:" (its IDFM id; a stub-only id for buses, which have none)
+    routes: tuple[tuple[str, ...], ...]  # station ids of each route, in direction "A" order
+    stops: dict[str, StubStop]
+
+    def sequences(self, direction: str) -> list[tuple[str, ...]]:
+        return [route if direction == "A" else route[::-1] for route in self.routes]
+
+
+@dataclass(frozen=True)
+class StubDeparture:
+    station_id: str
+    direction: str
+    destination_id: str
+    expected_at: datetime
+    aimed_at: datetime | None
+    status: str  # SIRI: "onTime", "delayed", "cancelled"
+    at_stop: bool
+    mission: str | None
+
+
+class ReplayNetwork:
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        self._recorded_bus_names = {
+            slugify(item["name"]): item["name"] for item in _parsed("ratp_stop_points_bus_38.json")
+        }
+        stations = catalogue.stations()
+        self._area_of = {station.id: FIRST_AREA_NUMBER + index for index, station in enumerate(stations)}
+        self._station_by_area = {number: station_id for station_id, number in self._area_of.items()}
+        self.lines: dict[str, StubLine] = {}
+        self._by_ref: dict[str, str] = {}
+        self._by_board_code: dict[tuple[str, str], str] = {}
+        self._by_place: dict[int, tuple[str, str]] = {}
+        self._lines_at: dict[str, list[str]] = {}
+        next_place = FIRST_PLACE_NUMBER
+        for line in catalogue.lines:
+            routes = tuple(route.station_ids for route in catalogue.routes_for(line.id)) or (self._bus_route(line),)
+            stops: dict[str, StubStop] = {}
+            for station_id in dict.fromkeys(station for route in routes for station in route):
+                station = self._station(station_id)
+                stops[station_id] = StubStop(
+                    station_id=station_id,
+                    name=station[0],
+                    place_number=next_place,
+                    area_number=self._area_of.get(station_id) or self._bus_area(station_id),
+                    lat=station[1],
+                    lon=station[2],
+                )
+                self._by_place[next_place] = (line.id, station_id)
+                self._lines_at.setdefault(station_id, []).append(line.id)
+                next_place += 1
+            ref = line.idfm_line_id or f"BUS-{line.code}"
+            self.lines[line.id] = StubLine(line=line, ref=ref, routes=routes, stops=stops)
+            self._by_ref[ref.upper()] = line.id
+            self._by_board_code[(BOARD_SEGMENTS[line.network], ratp_line_code(line).lower())] = line.id
+
+    # --- ids ------------------------------------------------------------------------------------------------
+
+    def _station(self, station_id: str) -> tuple[str, float | None, float | None]:
+        if station_id in self._recorded_bus_names:
+            return self._recorded_bus_names[station_id], None, None
+        station = self.catalogue.station(station_id)
+        return station.name, station.lat, station.lon
+
+    def _bus_route(self, line: Line) -> tuple[str, ...]:
+        if line.id == "bus:38":
+            return tuple(slugify(item["name"]) for item in _parsed("ratp_stop_points_bus_38.json"))
+        stations = self.catalogue.stations()
+        start = _hash(line.id) % len(stations)
+        stride = 1 + _hash(line.id, "stride") % 37
+        picked = [stations[(start + index * stride) % len(stations)].id for index in range(BUS_STOPS)]
+        return tuple(dict.fromkeys(picked))
+
+    def _bus_area(self, station_id: str) -> int:
+        number = FIRST_AREA_NUMBER + len(self._area_of)
+        self._area_of[station_id] = number
+        self._station_by_area[number] = station_id
+        return number
+
+    def line_by_ref(self, ref: str) -> StubLine | None:
+        """A line from any spelling of its id: "C01371", "STIF:Line::C01371:", "LIG:IDFM:C01371", "line:IDFM:..."."""
+        key = ref.strip().rstrip(":").rsplit(":", 1)[-1].upper()
+        line_id = self._by_ref.get(key)
+        return self.lines[line_id] if line_id else None
+
+    def line_by_board_code(self, segment: str, code: str) -> StubLine | None:
+        line_id = self._by_board_code.get((segment, code.lower()))
+        return self.lines[line_id] if line_id else None
+
+    def place(self, ref: str) -> tuple[StubLine, str] | None:
+        number = _number(ref)
+        found = self._by_place.get(number) if number is not None else None
+        return (self.lines[found[0]], found[1]) if found else None
+
+    def station_of_area(self, ref: str) -> str | None:
+        number = _number(ref)
+        return self._station_by_area.get(number) if number is not None else None
+
+    def lines_at(self, station_id: str) -> list[StubLine]:
+        return [self.lines[line_id] for line_id in self._lines_at.get(station_id, ())]
+
+    # --- generated service ----------------------------------------------------------------------------------
+
+    def departures(self, stub: StubLine, station_id: str, direction: str, now: datetime) -> list[StubDeparture]:
+        """The next trains leaving `station_id` in `direction`, the same whoever asks within the same second."""
+        sequences = [seq for seq in stub.sequences(direction) if station_id in seq[:-1]]
+        if not sequences:
+            return []
+        headway = HEADWAY_SECONDS[stub.line.network]
+        phase = _hash(stub.line.id, station_id, direction) % headway
+        clock = now.timestamp()
+        first = math.ceil((clock - phase) / headway) * headway + phase
+        result = []
+        for index in range(DEPARTURES_PER_BOARD):
+            moment = first + index * headway
+            slot = int(moment // headway)
+            sequence = sequences[slot % len(sequences)]
+            mark = _hash(stub.line.id, station_id, direction, slot)
+            status = "cancelled" if mark % 23 == 0 else "delayed" if mark % 7 == 0 else "onTime"
+            expected = datetime.fromtimestamp(moment, UTC)
+            destination = sequence[-1]
+            result.append(
+                StubDeparture(
+                    station_id=station_id,
+                    direction=direction,
+                    destination_id=destination,
+                    expected_at=expected,
+                    aimed_at=expected - timedelta(minutes=2) if status == "delayed" else expected,
+                    status=status,
+                    at_stop=index == 0 and moment - clock < 25,
+                    mission=_mission(stub.stops[destination].name, mark) if stub.line.network == "rer" else None,
+                )
+            )
+        return result
+
+    def vehicles(self, stub: StubLine, direction: str, now: datetime) -> list[dict[str, Any]]:
+        """Trains along each route of `direction`, one every headway, in the vehicle socket's shape."""
+        run = RUN_SECONDS[stub.line.network]
+        headway = HEADWAY_SECONDS[stub.line.network]
+        template = _parsed("vmtr_posv_init.json")["vehicles"][0]
+        vehicles = []
+        for branch, sequence in enumerate(stub.sequences(direction)):
+            span = (len(sequence) - 1) * run
+            if span <= 0:
+                continue
+            for index in range(max(1, span // headway)):
+                offset = (now.timestamp() + index * headway + _hash(stub.line.id, direction, branch)) % span
+                segment, within = int(offset // run), (offset % run) / run
+                stopped = within < 0.15
+                vehicle = copy.deepcopy(template)
+                vehicle["vehicleId"] = f"RATP:{stub.line.code}:{direction}{branch}:{index:03d}"
+                vehicle["recordedAtTime"] = iso(now - timedelta(seconds=_hash(vehicle["vehicleId"]) % 5))
+                vehicle["vehicleActivity"] = {
+                    "lineRef": f"LIG:IDFM:{stub.ref}",
+                    "directionRef": f"DIR:IDFM:{stub.ref}:{direction}",
+                    "destinationRef": f"ART:IDFM:{stub.stops[sequence[-1]].place_number}",
+                    "destinationName": stub.stops[sequence[-1]].name,
+                }
+                vehicle["position"] = {
+                    "previousStopPlaceRef": f"ART:IDFM:{stub.stops[sequence[segment]].place_number}",
+                    "nextStopPlaceRef": f"ART:IDFM:{stub.stops[sequence[segment + 1]].place_number}",
+                    "progressBetweenStopsPercentage": 0 if stopped else round(within * 100, 1),
+                    "vehicleStopStatus": "STOPPED_AT" if stopped else "IN_TRANSIT_TO",
+                }
+                vehicles.append(vehicle)
+        return vehicles
+
+    # --- PRIM -----------------------------------------------------------------------------------------------
+
+    def stop_monitoring(self, station_id: str, now: datetime) -> dict[str, Any]:
+        payload = recorded_json("prim_stop_monitoring.json")
+        delivery = payload["Siri"]["ServiceDelivery"]
+        template = delivery["StopMonitoringDelivery"][0]["MonitoredStopVisit"][0]
+        visits = []
+        for stub in self.lines_at(station_id):
+            if stub.line.idfm_line_id is None:
+                continue
+            for direction in ("A", "R"):
+                for departure in self.departures(stub, station_id, direction, now):
+                    visits.append(self._visit(template, stub, departure, now))
+        _stamp(delivery, now)
+        delivery["StopMonitoringDelivery"][0]["ResponseTimestamp"] = iso(now)
+        delivery["StopMonitoringDelivery"][0]["MonitoredStopVisit"] = visits
+        return payload
+
+    def _visit(self, template: dict[str, Any], stub: StubLine, departure: StubDeparture, now: datetime) -> Any:
+        visit = copy.deepcopy(template)
+        stop = stub.stops[departure.station_id]
+        destination = stub.stops[departure.destination_id]
+        journey = visit["MonitoredVehicleJourney"]
+        slot = int(departure.expected_at.timestamp())
+        visit["RecordedAtTime"] = iso(now)
+        visit["ItemIdentifier"] = f"RATP-SIV:Item::{stub.ref}.{departure.direction}.{stop.place_number}.{slot}:LOC"
+        visit["MonitoringRef"] = {"value": f"STIF:StopPoint:Q:{stop.place_number}:"}
+        journey["LineRef"] = {"value": f"STIF:Line::{stub.ref}:"}
+        journey["FramedVehicleJourneyRef"]["DatedVehicleJourneyRef"] = (
+            f"RATP-SIV:VehicleJourney::{stub.line.code}.{departure.direction}.{slot}:LOC"
+        )
+        journey["DirectionName"] = [{"value": destination.name}]
+        journey["DestinationRef"] = {"value": f"STIF:StopPoint:Q:{destination.place_number}:"}
+        journey["DestinationName"] = [{"value": destination.name}]
+        call: dict[str, Any] = {
+            "StopPointName": [{"value": stop.name}],
+            "VehicleAtStop": departure.at_stop,
+            "DestinationDisplay": [{"value": destination.name}],
+        }
+        if departure.status == "delayed" and departure.aimed_at is not None:
+            call["AimedDepartureTime"] = iso(departure.aimed_at)
+        call["ExpectedArrivalTime"] = iso(departure.expected_at - timedelta(seconds=30))
+        call["ExpectedDepartureTime"] = iso(departure.expected_at)
+        call["DepartureStatus"] = departure.status
+        journey["MonitoredCall"] = call
+        return visit
+
+    def unknown_monitoring_ref(self, ref: str, now: datetime) -> dict[str, Any]:
+        payload = recorded_json("prim_stop_monitoring_unknown_ref.json")
+        delivery = payload["Siri"]["ServiceDelivery"]
+        _stamp(delivery, now)
+        delivery["StopMonitoringDelivery"][0]["ErrorCondition"]["ErrorInformation"]["ErrorText"] = (
+            f"Le référentiel ne contient pas l'arrêt {ref}"
+        )
+        return payload
+
+    def general_message(self, stub: StubLine | None, now: datetime) -> dict[str, Any]:
+        payload = recorded_json("prim_general_message.json")
+        delivery = payload["Siri"]["ServiceDelivery"]
+        disruption, information = delivery["GeneralMessageDelivery"][0]["InfoMessage"]
+        messages = []
+        hour = now.strftime("%Y%m%d%H")
+        if stub is not None and _hash(stub.line.id, hour) % 5 == 0:
+            route = stub.routes[0]
+            first, second = sorted({len(route) // 3, (2 * len(route)) // 3})
+            disruption["RecordedAtTime"] = iso(now.replace(minute=0, second=0, microsecond=0))
+            disruption["ValidUntilTime"] = iso(now + timedelta(hours=2))
+            disruption["Content"]["LineRef"] = [{"value": f"STIF:Line::{stub.ref}:"}]
+            disruption["Content"]["Message"][0]["MessageText"]["value"] = (
+                f"Trafic perturbé entre {stub.stops[route[first]].name} et {stub.stops[route[second]].name} "
+                "(incident technique)."
+            )
+            messages.append(disruption)
+        elif stub is not None and _hash(stub.line.id, "info") % 4 == 0:
+            information["ValidUntilTime"] = iso(now + timedelta(days=1))
+            information["Content"]["LineRef"] = [{"value": f"STIF:Line::{stub.ref}:"}]
+            messages.append(information)
+        _stamp(delivery, now)
+        delivery["GeneralMessageDelivery"][0]["ResponseTimestamp"] = iso(now)
+        delivery["GeneralMessageDelivery"][0]["InfoMessage"] = messages
+        return payload
+
+    def navitia_stop_areas(self, stub: StubLine, now: datetime) -> dict[str, Any]:
+        payload = recorded_json("navitia_line_stop_areas.json")
+        template = payload["stop_areas"][0]
+        areas = []
+        for stop in stub.stops.values():
+            area = copy.deepcopy(template)
+            area["id"] = f"stop_area:IDFM:{stop.area_number}"
+            area["name"] = stop.name
+            area["label"] = stop.name
+            area["coord"] = {"lon": f"{stop.lon or 0:.6f}", "lat": f"{stop.lat or 0:.6f}"}
+            area["administrative_regions"] = []
+            areas.append(area)
+        payload["stop_areas"] = areas
+        payload["pagination"].update(items_on_page=len(areas), total_result=len(areas))
+        payload["context"]["current_datetime"] = now.astimezone(PARIS).strftime("%Y%m%dT%H%M%S")
+        return payload
+
+    # --- ratp.fr --------------------------------------------------------------------------------------------
+
+    def stop_points(self, stub: StubLine) -> list[dict[str, Any]]:
+        template = _parsed("ratp_stop_points_metro_1.json")[0]
+        points = []
+        for stop in stub.stops.values():
+            point = dict(template)
+            point.update(
+                name=stop.name,
+                stop_place_id=f"ART:IDFM:{stop.place_number}",
+                stop_area_id=f"LDA:IDFM:{stop.area_number}",
+                line_id=f"LIG:IDFM:{stub.ref}",
+            )
+            points.append(point)
+        return points
+
+    def board_html(self, stub: StubLine, station_id: str, direction: str, now: datetime) -> str:
+        """The next-passages fragment of one stop and direction, in the classes of the recorded boards."""
+        departures = self.departures(stub, station_id, direction, now)
+        network = stub.line.network
+        row_class = f"body-{BOARD_SEGMENTS[network]}"
+        termini = list(dict.fromkeys(stub.stops[departure.destination_id].name for departure in departures))
+        rows = [
+            '<tr class="type-horaire-tr"><td colspan="4"><span class="type-horaire">Horaires en temps réel</span>'
+            "</td></tr>"
+        ]
+        for departure in departures:
+            rows.append(_board_row(row_class, stub, departure, now, network))
+        if network == "rer" and departures:
+            later = departures[-1]
+            theoretical = StubDeparture(
+                station_id=later.station_id,
+                direction=later.direction,
+                destination_id=later.destination_id,
+                expected_at=later.expected_at + timedelta(seconds=HEADWAY_SECONDS[network]),
+                aimed_at=None,
+                status="onTime",
+                at_stop=False,
+                mission=later.mission,
+            )
+            rows.append(
+                '<tr class="type-horaire-tr"><td colspan="4"><span class="type-horaire">Horaires théoriques'
+                "</span></td></tr>"
+            )
+            rows.append(_board_row(row_class, stub, theoretical, now, network, remark=""))
+        if not departures:
+            rows.append(
+                f'<tr class="{row_class}"><td class="no-passage" colspan="3">'
+                '<span class="no-passage-label">Service terminé</span></td></tr>'
+            )
+        heading = "Vers " + " / ".join(termini) if termini else "Terminus"
+        return (
+            '<div class="ixxi-horaire-result-timetable"><div class="timetable_group"><div class="destination">'
+            f'<span class="destination_label">{html.escape(heading)}</span>'
+            f'<span class="destination_label_small_title">Arrêt {html.escape(stub.stops[station_id].name)}</span>'
+            f'</div><table class="timetable no_train_network is_{BOARD_SEGMENTS[network]}"><tbody>'
+            + "".join(rows)
+            + '</tbody></table><table class="timetable"><tbody><tr class="body-rer">'
+            '<td>Premier passage <span class="first-wrap">05:30</span></td>'
+            '<td>Dernier passage <span class="last-wrap">01:15</span></td></tr></tbody></table></div></div>'
+        )
+
+    def posv_init(self, stub: StubLine, direction: str, now: datetime) -> dict[str, Any]:
+        payload = recorded_json("vmtr_posv_init.json")
+        payload["lineRef"] = f"LIG:IDFM:{stub.ref}"
+        payload["directionRef"] = f"DIR:IDFM:{stub.ref}:{direction}"
+        payload["vehicles"] = self.vehicles(stub, direction, now)
+        return payload
+
+
+def _board_row(
+    row_class: str, stub: StubLine, departure: StubDeparture, now: datetime, network: str, remark: str | None = None
+) -> str:
+    wait = (departure.expected_at - now).total_seconds()
+    if network == "rer":
+        when = "A quai" if departure.at_stop else departure.expected_at.astimezone(PARIS).strftime("%H:%M")
+    elif departure.at_stop:
+        when = "A quai"
+    elif wait < 60:
+        when = "Train à l'approche" if network != "bus" else "A l'approche"
+    else:
+        when = f"{int(wait // 60)} mn"
+    if remark is None:
+        remark = {"delayed": "Retardé", "cancelled": "Supprimé"}.get(
+            departure.status, "A l'heure" if network == "rer" else ""
+        )
+    mission = ""
+    if departure.mission:
+        mission = (
+            '<td class="js-horaire-show-mission-td">'
+            f'<a class="js-horaire-show-mission" href="#">{departure.mission}</a></td>'
+        )
+    long_class = " heure-wrap-long" if network == "rer" else ""
+    return (
+        f'<tr class="{row_class}">{mission}'
+        f'<td class="terminus-td"><span class="terminus-wrap">{html.escape(stub.stops[departure.destination_id].name)}'
+        f'</span></td><td class="time-td"><span class="heure-wrap{long_class}">{html.escape(when)}</span></td>'
+        f'<td class="type-horaire-td">{f"<span>{html.escape(remark)}</span>" if remark else ""}</td></tr>'
+    )
+
+
+def _mission(destination_name: str, mark: int) -> str:
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    initial = slugify(destination_name)[:1].upper() or "X"
+    return initial + "".join(letters[(mark // 26**index) % 26] for index in range(3))
+
+
+def _number(ref: str) -> int | None:
+    digits = ref.strip().rstrip(":").rsplit(":", 1)[-1]
+    return int(digits) if digits.isdigit() else None
+
+
+def _stamp(delivery: dict[str, Any], now: datetime) -> None:
+    delivery["ResponseTimestamp"] = iso(now)
+    delivery["ResponseMessageIdentifier"] = f"IVTR_HUB:ResponseMessage::stub-{int(now.timestamp() * 1000)}:LOC:"

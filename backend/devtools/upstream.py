@@ -1,0 +1,644 @@
+"""Stub upstream: PRIM, ratp.fr and the vehicle socket on one loopback port, replaying recorded payload shapes.
+
+    python -m backend.devtools.upstream --host 127.0.0.1 --port 8765 [--latency-ms 100] [--fault SPEC ...]
+
+Faults and latency can also come from STUB_UPSTREAM_FAULTS and STUB_UPSTREAM_LATENCY_MS. Point the sources at
+it (it prints these lines): PRIM_BASE_URL=http://HOST:PORT/marketplace, RATP_BASE_URL=
+http://HOST:PORT, VMTR_SOCKET_URL=ws://HOST:PORT/socket.io/, VMTR_ORIGIN as given, any non-empty PRIM_API_KEY.
+Every catalogue line is served (see `replay.py`), with times around "now". It is replayed data: responses carry
+`X-Stub-Upstream: replayed`, and no real run ever points at it.
+
+Faults, injected per source and optionally per route, line and number of uses, written
+`SOURCE[/ROUTE]:KIND[@LINE][*COUNT]` on the command line (`--fault prim:timeout`, `--fault ratp:challenge@metro:1`,
+`--fault prim/general-message:rate_limit*2`) or as JSON objects at run time:
+
+    GET    /__stub/faults                 the active faults
+    POST   /__stub/faults                 {"source": "prim", "kind": "timeout", "line": "metro:1", "route": null,
+                                           "count": null, "retry_after": 30} (or {"faults": [...], "replace": true})
+    DELETE /__stub/faults                 remove every fault
+    POST   /__stub/latency                {"ms": 100}
+    GET    /__stub/stats                  requests per route ({"prim.stop-monitoring": 12, ...}) and faults applied
+    POST   /__stub/stats/reset
+
+Sources: prim (routes stop-monitoring, general-message, navitia), ratp (stop-points, next-passages, page), vmtr
+(socket). Kinds: timeout (no answer for `--hang-seconds`), challenge (Cloudflare's 403 page, passable by a real
+browser), forbidden (403), rate_limit (429 with Retry-After), server_error (500), truncated (body cut in half),
+malformed (not the expected JSON or HTML), empty (empty body, or no vehicles), unknown_id (the upstream's answer
+for an id it does not know). Tests run it in-process:
+`with StubUpstream(faults=[...]) as stub: Settings(**stub.settings_overrides())`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+
+from backend.catalogue import Catalogue, get_catalogue
+from backend.config import get_settings
+from backend.devtools.replay import ReplayNetwork, StubLine, recording
+
+SOURCES = ("prim", "ratp", "vmtr")
+ROUTES = {
+    "prim": ("stop-monitoring", "general-message", "navitia"),
+    "ratp": ("stop-points", "next-passages", "page"),
+    "vmtr": ("socket",),
+}
+FAULT_KINDS = (
+    "timeout",
+    "challenge",
+    "forbidden",
+    "rate_limit",
+    "server_error",
+    "truncated",
+    "malformed",
+    "empty",
+    "unknown_id",
+)
+DEFAULT_VMTR_ORIGIN = "https://vmtr.ratp.fr"
+CLEARANCE_COOKIE = "cf_clearance"
+CHALLENGE_SCRIPT_PATH = "/cdn-cgi/challenge-platform/h/b/orchestrate/chl_page/v1"
+# Plays the part of Cloudflare's challenge script: only a browser running it gets the clearance cookie.
+CHALLENGE_SCRIPT = """(function () {
+  var o = window._cf_chl_opt || {};
+  var token = String(o.cH || '').split('').reverse().join('') + '.' + o.cITimeS;
+  document.cookie = 'cf_clearance=' + token + '; path=/; max-age=1800; SameSite=Lax';
+  setTimeout(function () { location.reload(); }, 150);
+}());
+"""
+REPLAYED = {"X-Stub-Upstream": "replayed"}
+SOCKET_PING_SECONDS = 25.0
+
+
+@dataclass
+class Fault:
+    source: str
+    kind: str
+    line: str | None = None
+    route: str | None = None
+    count: int | None = None  # uses left; None: until removed
+    retry_after: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(f"unknown fault source {self.source!r}: use one of {', '.join(SOURCES)}")
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}: use one of {', '.join(FAULT_KINDS)}")
+        if self.route is not None and self.route not in ROUTES[self.source]:
+            raise ValueError(f"unknown {self.source} route {self.route!r}: use one of {', '.join(ROUTES[self.source])}")
+        if self.count is not None and self.count < 1:
+            raise ValueError("a fault's count must be at least 1")
+
+    @classmethod
+    def parse(cls, spec: str) -> Fault:
+        """`SOURCE[/ROUTE]:KIND[@LINE][*COUNT]`, e.g. "prim:timeout", "ratp/next-passages:malformed@rer:A*3"."""
+        text = spec.strip()
+        count = None
+        if "*" in text:
+            text, _, count_text = text.rpartition("*")
+            count = int(count_text)
+        line = None
+        if "@" in text:
+            text, _, line = text.partition("@")
+        target, separator, kind = text.partition(":")
+        if not separator:
+            raise ValueError(f"fault {spec!r}: write SOURCE[/ROUTE]:KIND[@LINE][*COUNT], e.g. prim:timeout")
+        source, _, route = target.partition("/")
+        return cls(source=source, kind=kind, line=line or None, route=route or None, count=count)
+
+
+@dataclass
+class StubState:
+    """What the stub is told to do (faults, latency) and what it saw (request counts); shared across threads."""
+
+    latency_ms: float = 0.0
+    hang_seconds: float = 30.0
+    vmtr_origin: str = DEFAULT_VMTR_ORIGIN
+    faults: list[Fault] = field(default_factory=list)
+    requests: Counter[str] = field(default_factory=Counter)
+    faults_applied: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _challenges: dict[str, str] = field(default_factory=dict, repr=False)  # nonce -> user agent it was shown to
+
+    def set_faults(self, faults: Iterable[Fault], *, replace: bool = True) -> None:
+        with self._lock:
+            if replace:
+                self.faults.clear()
+            self.faults.extend(faults)
+
+    def clear_faults(self) -> None:
+        self.set_faults([], replace=True)
+
+    def count(self, key: str) -> None:
+        with self._lock:
+            self.requests[key] += 1
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            by_source: Counter[str] = Counter()
+            for key, value in self.requests.items():
+                by_source[key.split(".", 1)[0]] += value
+            return {
+                "requests": dict(sorted(self.requests.items())),
+                "requests_by_source": dict(sorted(by_source.items())),
+                "faults_applied": dict(sorted(self.faults_applied.items())),
+                "latency_ms": self.latency_ms,
+            }
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.faults_applied.clear()
+
+    def match(self, source: str, route: str, lines: set[str], *, cleared: bool = False) -> Fault | None:
+        """The first fault applying to this request (using one of its `count`), or None.
+
+        `cleared`: the request carries a valid challenge clearance, so challenge faults let it through.
+        """
+        with self._lock:
+            for fault in self.faults:
+                if fault.source != source or (fault.route is not None and fault.route != route):
+                    continue
+                if cleared and fault.kind == "challenge":
+                    continue
+                # A page with no line is challenged by any challenge fault, so a browser can pass it.
+                line_ok = fault.line is None or fault.line in lines or (not lines and fault.kind == "challenge")
+                if not line_ok:
+                    continue
+                if fault.count is not None:
+                    fault.count -= 1
+                    if fault.count <= 0:
+                        self.faults.remove(fault)
+                self.faults_applied[f"{source}.{route}:{fault.kind}"] += 1
+                return fault
+            return None
+
+    def issue_challenge(self, user_agent: str) -> str:
+        nonce = secrets.token_hex(16)
+        with self._lock:
+            self._challenges[nonce] = user_agent
+        return nonce
+
+    def has_clearance(self, cookie: str | None, user_agent: str) -> bool:
+        """True when `cookie` is a clearance the challenge script made for a challenge shown to this user agent."""
+        if not cookie:
+            return False
+        reversed_nonce, _, _issued = cookie.partition(".")
+        with self._lock:
+            return self._challenges.get(reversed_nonce[::-1]) == user_agent
+
+
+# --- the app ------------------------------------------------------------------------------------------------
+
+
+def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
+    app = FastAPI(title="RATP Live Tracker stub upstream (replayed data)", docs_url=None, redoc_url=None)
+
+    async def respond(
+        request: Request,
+        source: str,
+        route: str,
+        lines: set[str],
+        build: Callable[[], Awaitable[Response]],
+    ) -> Response:
+        state.count(f"{source}.{route}")
+        if state.latency_ms:
+            await asyncio.sleep(state.latency_ms / 1000.0)
+        if source == "prim" and not request.headers.get("apikey"):
+            return JSONResponse({"message": "Invalid authentication credentials"}, status_code=401)
+        cleared = source == "ratp" and state.has_clearance(
+            request.cookies.get(CLEARANCE_COOKIE), request.headers.get("user-agent", "")
+        )
+        fault = state.match(source, route, lines, cleared=cleared)
+        if fault is None:
+            response = await build()
+        else:
+            response = await fault_response(fault, source, route, request, build)
+        response.headers.update(REPLAYED)
+        return response
+
+    async def fault_response(
+        fault: Fault, source: str, route: str, request: Request, build: Callable[[], Awaitable[Response]]
+    ) -> Response:
+        kind = fault.kind
+        if kind == "timeout":
+            await asyncio.sleep(state.hang_seconds)
+            return PlainTextResponse("Gateway Timeout", status_code=504)
+        if kind == "challenge" and source == "ratp":
+            return challenge_page(request)
+        if kind in ("challenge", "forbidden"):
+            return HTMLResponse(
+                "<html><head><title>403 Forbidden</title></head><body><h1>Access denied</h1></body></html>",
+                status_code=403,
+            )
+        if kind == "rate_limit":
+            return JSONResponse(
+                {"message": "API rate limit exceeded"},
+                status_code=429,
+                headers={"Retry-After": str(round(fault.retry_after))},
+            )
+        if kind == "server_error":
+            return PlainTextResponse("Internal Server Error", status_code=500)
+        if kind == "empty":
+            return Response(b"", status_code=200, media_type="application/json")
+        if kind == "truncated":
+            full = await build()
+            body = bytes(full.body)
+            return Response(body[: len(body) // 2], status_code=200, media_type=full.media_type)
+        if kind == "malformed":
+            if route == "next-passages":
+                # A JSON string, as usual, but holding HTML cut off inside the timetable.
+                broken = '<div class="ixxi-horaire-result-timetable"><div class="timetable_group"><table class="time'
+                return JSONResponse(broken)
+            return HTMLResponse("<html><body><h1>502 Bad Gateway</h1><p>upstream sent an invalid response", 200)
+        return unknown_id(source, route, request)
+
+    def challenge_page(request: Request) -> Response:
+        nonce = state.issue_challenge(request.headers.get("user-agent", ""))
+        page = (
+            recording("ratp_challenge.html")
+            .replace("{{RAY}}", secrets.token_hex(8))
+            .replace("{{NONCE}}", nonce)
+            .replace("{{PATH}}", request.url.path)
+            .replace("{{ISSUED_AT}}", str(int(time.time())))
+        )
+        return HTMLResponse(
+            page,
+            status_code=403,
+            headers={"cf-mitigated": "challenge", "Server": "cloudflare", "Cache-Control": "no-store"},
+        )
+
+    def unknown_id(source: str, route: str, request: Request) -> Response:
+        now = datetime.now(UTC)
+        if source == "prim" and route == "stop-monitoring":
+            ref = request.query_params.get("MonitoringRef", "")
+            return JSONResponse(network.unknown_monitoring_ref(ref, now))
+        if source == "prim" and route == "general-message":
+            return JSONResponse(
+                {
+                    "Siri": {
+                        "ServiceDelivery": {
+                            "ResponseTimestamp": now.isoformat(),
+                            "GeneralMessageDelivery": [
+                                {
+                                    "Status": "false",
+                                    "ErrorCondition": {
+                                        "ErrorInformation": {
+                                            "ErrorText": f"LineRef inconnu : {request.query_params.get('LineRef', '')}"
+                                        }
+                                    },
+                                }
+                            ],
+                        }
+                    }
+                }
+            )
+        if source == "prim":
+            return JSONResponse(
+                {"error": {"id": "unknown_object", "message": f"ptobject not found: {request.url.path}"}},
+                status_code=404,
+            )
+        return JSONResponse({"message": "Not Found"}, status_code=404)
+
+    # --- PRIM ---------------------------------------------------------------------------------------------
+
+    @app.get("/marketplace/stop-monitoring")
+    async def stop_monitoring(request: Request) -> Response:
+        ref = request.query_params.get("MonitoringRef", "")
+        station_id = network.station_of_area(ref) if ref.startswith("STIF:StopArea:SP:") else None
+        lines = {stub.line.id for stub in network.lines_at(station_id)} if station_id else set()
+
+        async def build() -> Response:
+            if station_id is None:
+                return unknown_id("prim", "stop-monitoring", request)
+            return JSONResponse(network.stop_monitoring(station_id, datetime.now(UTC)))
+
+        return await respond(request, "prim", "stop-monitoring", lines, build)
+
+    @app.get("/marketplace/general-message")
+    async def general_message(request: Request) -> Response:
+        stub = network.line_by_ref(request.query_params.get("LineRef", ""))
+
+        async def build() -> Response:
+            if stub is None:
+                return unknown_id("prim", "general-message", request)
+            return JSONResponse(network.general_message(stub, datetime.now(UTC)))
+
+        return await respond(request, "prim", "general-message", _ids(stub), build)
+
+    @app.get("/marketplace/v2/navitia/lines/{line_ref}/stop_areas")
+    async def navitia_stop_areas(request: Request, line_ref: str) -> Response:
+        stub = network.line_by_ref(line_ref)
+
+        async def build() -> Response:
+            if stub is None:
+                return unknown_id("prim", "navitia", request)
+            return JSONResponse(network.navitia_stop_areas(stub, datetime.now(UTC)))
+
+        return await respond(request, "prim", "navitia", _ids(stub), build)
+
+    # --- ratp.fr ------------------------------------------------------------------------------------------
+
+    @app.get("/horaires")
+    async def schedules_page(request: Request) -> Response:
+        async def build() -> Response:
+            return HTMLResponse(
+                "<!DOCTYPE html><html><head><title>Horaires | RATP</title></head><body>"
+                "<h1>Horaires</h1><p>Stub upstream: replayed data.</p></body></html>"
+            )
+
+        return await respond(request, "ratp", "page", set(), build)
+
+    @app.get(CHALLENGE_SCRIPT_PATH)
+    async def challenge_script() -> Response:
+        return Response(CHALLENGE_SCRIPT, media_type="application/javascript", headers=REPLAYED)
+
+    @app.get("/horaires/api/getStopPoints/{segment}/{code}")
+    async def stop_points(request: Request, segment: str, code: str) -> Response:
+        stub = network.line_by_board_code(segment, code)
+
+        async def build() -> Response:
+            if stub is None:
+                return unknown_id("ratp", "stop-points", request)
+            return JSONResponse(network.stop_points(stub))
+
+        return await respond(request, "ratp", "stop-points", _ids(stub), build)
+
+    @app.get("/horaires/blocs-horaires-next-passages/{segment}/{line_ref}/{stop_place}")
+    async def next_passages(request: Request, segment: str, line_ref: str, stop_place: str) -> Response:
+        place = network.place(stop_place)
+        stub = network.line_by_ref(line_ref)
+        sens = request.query_params.get("sens", "A").upper()
+
+        async def build() -> Response:
+            if place is None or stub is None or place[0] is not stub or sens not in ("A", "B"):
+                return unknown_id("ratp", "next-passages", request)
+            direction = "A" if sens == "A" else "R"
+            return JSONResponse(network.board_html(stub, place[1], direction, datetime.now(UTC)))
+
+        return await respond(request, "ratp", "next-passages", _ids(stub), build)
+
+    # --- vehicle socket -----------------------------------------------------------------------------------
+
+    @app.websocket("/socket.io/")
+    async def vehicle_socket(websocket: WebSocket) -> None:
+        state.count("vmtr.socket")
+        params = websocket.query_params
+        stub = network.line_by_ref(params.get("roomName", ""))
+        direction = params.get("directionId", "").rsplit(":", 1)[-1]
+        if state.latency_ms:
+            await asyncio.sleep(state.latency_ms / 1000.0)
+        if websocket.headers.get("origin") != state.vmtr_origin or params.get("EIO") != "4":
+            await websocket.close(code=1008)  # refused handshake: HTTP 403
+            return
+        fault = state.match("vmtr", "socket", _ids(stub))
+        kind = fault.kind if fault else None
+        if kind in ("challenge", "forbidden"):
+            await websocket.close(code=1008)
+            return
+        if kind == "rate_limit" and fault is not None:
+            await websocket.send_denial_response(
+                PlainTextResponse("Too Many Requests", 429, headers={"Retry-After": str(round(fault.retry_after))})
+            )
+            return
+        if kind == "server_error":
+            await websocket.send_denial_response(PlainTextResponse("Internal Server Error", 500))
+            return
+        await websocket.accept()
+        try:
+            if kind == "timeout":
+                await asyncio.sleep(state.hang_seconds)
+                await websocket.close()
+                return
+            await websocket.send_text(
+                "0"
+                + json.dumps(
+                    {
+                        "sid": secrets.token_urlsafe(15),
+                        "upgrades": [],
+                        "pingInterval": 25000,
+                        "pingTimeout": 20000,
+                        "maxPayload": 1000000,
+                    }
+                )
+            )
+            if await websocket.receive_text() != "40":
+                await websocket.close(code=1002)
+                return
+            if stub is None or direction not in ("A", "R") or kind == "unknown_id":
+                await websocket.send_text('44{"message":"Unknown room or direction"}')
+                await websocket.close()
+                return
+            await websocket.send_text("40" + json.dumps({"sid": secrets.token_urlsafe(15)}))
+            payload = network.posv_init(stub, direction, datetime.now(UTC))
+            if kind == "empty":
+                payload["vehicles"] = []
+            frame = "42" + json.dumps(["[POSV - INIT]", payload], ensure_ascii=False)
+            if kind == "truncated":
+                frame = frame[: len(frame) // 2]
+            elif kind == "malformed":
+                frame = '42{"vehicles": "not an event array"}'
+            await websocket.send_text(frame)
+            while True:  # keep the session as a socket.io server does, until the client leaves
+                try:
+                    await asyncio.wait_for(websocket.receive_text(), SOCKET_PING_SECONDS)
+                except TimeoutError:
+                    await websocket.send_text("2")
+        except WebSocketDisconnect:
+            return
+
+    # --- control ------------------------------------------------------------------------------------------
+
+    @app.get("/")
+    async def index() -> Response:
+        return PlainTextResponse("RATP Live Tracker stub upstream: replayed data (PRIM, ratp.fr, vehicle socket)")
+
+    @app.get("/__stub/faults")
+    async def list_faults() -> Response:
+        return JSONResponse([asdict(fault) for fault in state.faults])
+
+    @app.post("/__stub/faults")
+    async def add_faults(request: Request) -> Response:
+        body = await request.json()
+        entries = body.get("faults", []) if isinstance(body, dict) and "faults" in body else [body]
+        replace = bool(body.get("replace", False)) if isinstance(body, dict) else False
+        try:
+            faults = [Fault(**entry) for entry in entries]
+        except (TypeError, ValueError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=422)
+        state.set_faults(faults, replace=replace)
+        return JSONResponse([asdict(fault) for fault in state.faults])
+
+    @app.delete("/__stub/faults")
+    async def clear_faults() -> Response:
+        state.clear_faults()
+        return JSONResponse([])
+
+    @app.post("/__stub/latency")
+    async def set_latency(request: Request) -> Response:
+        body = await request.json()
+        state.latency_ms = max(0.0, float(body.get("ms", 0)))
+        return JSONResponse({"latency_ms": state.latency_ms})
+
+    @app.get("/__stub/stats")
+    async def stats() -> Response:
+        return JSONResponse(state.stats())
+
+    @app.post("/__stub/stats/reset")
+    async def reset_stats() -> Response:
+        state.reset_stats()
+        return JSONResponse(state.stats())
+
+    return app
+
+
+def _ids(stub: StubLine | None) -> set[str]:
+    return {stub.line.id} if stub else set()
+
+
+# --- running it -----------------------------------------------------------------------------------------------
+
+
+class StubUpstream:
+    """The stub on a loopback port, served from a background thread (its own event loop); `stop()` ends it."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency_ms: float = 0.0,
+        faults: Iterable[Fault | str] = (),
+        hang_seconds: float = 30.0,
+        vmtr_origin: str = DEFAULT_VMTR_ORIGIN,
+        catalogue: Catalogue | None = None,
+    ) -> None:
+        self.state = StubState(latency_ms=latency_ms, hang_seconds=hang_seconds, vmtr_origin=vmtr_origin)
+        self.state.set_faults(fault if isinstance(fault, Fault) else Fault.parse(fault) for fault in faults)
+        self.network = ReplayNetwork(catalogue or get_catalogue())
+        self.app = create_app(self.state, self.network)
+        self.host = host
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, port))
+        self.port: int = self._socket.getsockname()[1]
+        self._server = uvicorn.Server(
+            uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1)
+        )
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def prim_base_url(self) -> str:
+        return f"{self.base_url}/marketplace"
+
+    @property
+    def vmtr_socket_url(self) -> str:
+        return f"ws://{self.host}:{self.port}/socket.io/"
+
+    def settings_overrides(self) -> dict[str, Any]:
+        """Settings values that point every source at this stub."""
+        return {
+            "prim_api_key": "stub-key",
+            "prim_base_url": self.prim_base_url,
+            "ratp_base_url": self.base_url,
+            "vmtr_socket_url": self.vmtr_socket_url,
+            "vmtr_origin": self.state.vmtr_origin,
+        }
+
+    def run(self) -> None:
+        """Serves in this thread until interrupted (the command line's way)."""
+        self._server.run(sockets=[self._socket])
+
+    def start(self) -> StubUpstream:
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, name="stub-upstream", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10.0
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("stub upstream did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10.0)
+        self._socket.close()
+
+    def __enter__(self) -> StubUpstream:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # Shortcuts for tests running in the same process.
+    def set_faults(self, *faults: Fault | str, replace: bool = True) -> None:
+        self.state.set_faults((f if isinstance(f, Fault) else Fault.parse(f) for f in faults), replace=replace)
+
+    def stats(self) -> dict[str, Any]:
+        return self.state.stats()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m backend.devtools.upstream", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    settings = get_settings()
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=settings.stub_upstream_latency_ms,
+        help="delay before every answer (default STUB_UPSTREAM_LATENCY_MS)",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="SOURCE[/ROUTE]:KIND[@LINE][*COUNT], repeatable (e.g. prim:timeout, ratp:challenge); "
+        "added to those of STUB_UPSTREAM_FAULTS",
+    )
+    parser.add_argument("--hang-seconds", type=float, default=30.0, help="how long a 'timeout' fault keeps silent")
+    parser.add_argument("--vmtr-origin", default=DEFAULT_VMTR_ORIGIN, help="Origin the socket accepts")
+    args = parser.parse_args(argv)
+    specs = settings.stub_upstream_faults.split() + args.fault
+    try:
+        faults = [Fault.parse(spec) for spec in specs]
+    except ValueError as exc:
+        parser.error(str(exc))
+    stub = StubUpstream(
+        host=args.host,
+        port=args.port,
+        latency_ms=args.latency_ms,
+        faults=faults,
+        hang_seconds=args.hang_seconds,
+        vmtr_origin=args.vmtr_origin,
+    )
+    print("stub upstream (replayed data) for the whole catalogue; point the sources at it with:")
+    for name, value in stub.settings_overrides().items():
+        print(f"  {name.upper()}={value}")
+    print(f"faults: {', '.join(specs) or 'none'}; latency {args.latency_ms:.0f} ms; admin at {stub.base_url}/__stub/")
+    stub.run()
+
+
+if __name__ == "__main__":
+    main()

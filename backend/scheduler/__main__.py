@@ -1,0 +1,58 @@
+"""`python -m backend.scheduler`: run the scheduler until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from backend.catalogue import UnknownLineError
+from backend.config import get_settings
+from backend.db.engine import Database
+from backend.db.migrate import SchemaNotReadyError, wait_for_schema
+from backend.scheduler.cycle import cycle_lines
+from backend.scheduler.service import SchedulerService, prepare_bus
+from backend.workers.lifecycle import install_stop_signals
+
+logger = logging.getLogger("backend.scheduler")
+
+
+async def _main() -> int:
+    settings = get_settings()
+    try:
+        lines = cycle_lines(settings)
+    except UnknownLineError as exc:
+        logger.error("SCHEDULER_LINES is invalid: %s", exc)
+        return 2
+    stopping = asyncio.Event()
+    install_stop_signals(stopping, "scheduler")
+    database = Database(settings, "scheduler")
+    try:
+        await wait_for_schema(database.engine, timeout=300, stopping=stopping)
+        from backend.livedata.catalogue_sync import sync_catalogue
+
+        await sync_catalogue(database)
+        await prepare_bus(settings, stopping)
+        logger.info(
+            "scheduler started: %d lines every %g s on the %s bus",
+            len(lines),
+            settings.scheduler_interval_seconds,
+            "kafka" if settings.uses_kafka else "database",
+        )
+        await SchedulerService(settings, database).run(stopping)
+    except SchemaNotReadyError as exc:
+        logger.error("scheduler cannot start: %s", exc)
+        return 3
+    finally:
+        await database.dispose()
+    logger.info("scheduler stopped")
+    return 0
+
+
+def main() -> int:
+    logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return asyncio.run(_main())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,402 @@
+"""The workers' entry point to live data: `LiveDataService.fetch_line(line)` -> `LineFetchResult`.
+
+Built once per worker process from `Settings`; it owns the shared HTTP client, the per-source circuit breakers,
+the PRIM quota counters, the ratp.fr browser session and the registry of resolved stop ids. A fetch runs three
+parts side by side within one time budget:
+
+- departures from the first source of SOURCE_ORDER that has them (`prim` when PRIM_API_KEY is set, `ratp_http`);
+- train positions from the vehicle socket (`vmtr`, when listed and VMTR_SOCKET_ENABLED);
+- the traffic status from PRIM, or "unknown" with the reason.
+
+Upstream faults never escape: each source's outcome is a `SourceAttempt`, and the result says "ok", "partial"
+(some part missing, with why) or "no_data" (no departures and no positions, with every reason). Nothing is made
+up: a departure comes from an upstream's answer, and is `is_realtime=False` when that answer gave a timetable time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import httpx
+
+from backend.catalogue import Catalogue, Line, get_catalogue
+from backend.catalogue.names import slugify
+from backend.config import Settings
+from backend.services.records import (
+    DepartureRecord,
+    FetchStatus,
+    LineFetchResult,
+    SourceAttempt,
+    StationRecord,
+    TrafficStatusRecord,
+    VehiclePositionRecord,
+)
+from backend.services.resilience import (
+    AttemptMeter,
+    BreakerSnapshot,
+    CircuitBreaker,
+    DailyQuota,
+    Deadline,
+    QuotaSnapshot,
+    UpstreamError,
+)
+from backend.services.scrapers import prim, ratp_http, vmtr
+from backend.services.scrapers.cloudflare import BrowserSessionStore
+from backend.services.stop_refs import ResolvedHook, StopRef, StopRefRegistry
+from backend.services.times import utc_now
+from backend.services.topology import LineTopology
+from backend.services.upstream_http import UpstreamHttp
+
+logger = logging.getLogger(__name__)
+
+DEPARTURE_SOURCES = ("prim", "ratp_http")
+KNOWN_SOURCES = frozenset({*DEPARTURE_SOURCES, "vmtr"})
+STOP_LIST_ATTEMPT = "ratp_http:stops"
+TRAFFIC_ATTEMPT = "prim:traffic"
+# Share of the traffic quota the automatic refresh interval plans to use, leaving room for retries and restarts.
+TRAFFIC_QUOTA_TARGET = 0.9
+
+
+def fetch_budget_seconds(settings: Settings) -> float:
+    return min(settings.upstream_fetch_budget_seconds, 0.85 * settings.task_timeout_seconds)
+
+
+def traffic_refresh_seconds(settings: Settings, line_count: int) -> float:
+    """Least time between two traffic requests for a line, so that `line_count` lines keep within the quota."""
+    share = settings.prim_daily_quota_traffic / settings.prim_quota_processes
+    needed = 86_400.0 * max(1, line_count) / (TRAFFIC_QUOTA_TARGET * share)
+    return max(settings.prim_traffic_refresh_seconds, needed)
+
+
+@dataclass
+class _Part:
+    """What one part of a fetch (departures, positions, traffic) brought, and why anything is missing."""
+
+    attempts: list[SourceAttempt] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+class LiveDataService:
+    """One per worker process; `fetch_line` is safe to call concurrently for different lines."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        catalogue: Catalogue | None = None,
+        client: httpx.AsyncClient | None = None,
+        on_stop_refs_resolved: ResolvedHook | None = None,
+    ) -> None:
+        self.settings = settings
+        self.catalogue = catalogue or get_catalogue()
+        self._owns_client = client is None
+        self.client = client or httpx.AsyncClient(
+            timeout=settings.upstream_timeout_seconds,
+            limits=httpx.Limits(
+                max_connections=settings.upstream_max_concurrency * 2,
+                max_keepalive_connections=settings.upstream_max_concurrency,
+            ),
+            follow_redirects=False,
+        )
+        self.sources = [name for name in settings.source_names if name in KNOWN_SOURCES]
+        unknown = [name for name in settings.source_names if name not in KNOWN_SOURCES]
+        if unknown:
+            logger.warning("SOURCE_ORDER names unknown sources %s; known: %s", unknown, sorted(KNOWN_SOURCES))
+        self.breakers = {
+            name: CircuitBreaker(
+                name,
+                failure_threshold=settings.upstream_breaker_failure_threshold,
+                cooldown_seconds=settings.upstream_breaker_cooldown_seconds,
+            )
+            for name in sorted(KNOWN_SOURCES)
+        }
+        processes = settings.prim_quota_processes
+        self.quotas = {
+            "departures": DailyQuota("PRIM departures", settings.prim_daily_quota_departures, processes=processes),
+            "traffic": DailyQuota("PRIM traffic", settings.prim_daily_quota_traffic, processes=processes),
+            "navitia": DailyQuota("PRIM Navitia", settings.prim_daily_quota_navitia, processes=processes),
+        }
+        self.registry = StopRefRegistry(on_resolved=on_stop_refs_resolved)
+        semaphore = asyncio.Semaphore(settings.upstream_max_concurrency)
+        http = UpstreamHttp(
+            self.client,
+            semaphore=semaphore,
+            request_timeout=settings.upstream_timeout_seconds,
+            retry_after_max=settings.upstream_retry_after_max_seconds,
+        )
+        self.prim = prim.PrimSource(
+            api_key=settings.prim_api_key,
+            base_url=settings.prim_base_url,
+            http=http,
+            breaker=self.breakers["prim"],
+            registry=self.registry,
+            departures_quota=self.quotas["departures"],
+            traffic_quota=self.quotas["traffic"],
+            navitia_quota=self.quotas["navitia"],
+            stop_cache_seconds=settings.prim_stop_cache_seconds,
+            traffic_refresh_seconds=traffic_refresh_seconds(settings, len(self.catalogue.schedulable_lines())),
+        )
+        self.ratp = ratp_http.RatpHttpSource(
+            base_url=settings.ratp_base_url,
+            http=http,
+            breaker=self.breakers["ratp_http"],
+            registry=self.registry,
+            sessions=BrowserSessionStore(ratp_http.default_cookie_file(settings), settings.ratp_base_url),
+            seeding_enabled=settings.playwright_seeding_enabled,
+            chromium_executable_path=settings.chromium_executable_path,
+            seed_timeout_seconds=settings.playwright_seed_timeout_seconds,
+        )
+        self.vmtr = vmtr.VmtrSource(
+            socket_url=settings.vmtr_socket_url,
+            origin=settings.vmtr_origin,
+            breaker=self.breakers["vmtr"],
+            semaphore=semaphore,
+            connect_timeout=settings.upstream_timeout_seconds,
+            listen_seconds=settings.vmtr_listen_seconds,
+        )
+        self.budget_seconds = fetch_budget_seconds(settings)
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self.client.aclose()
+
+    async def __aenter__(self) -> LiveDataService:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    # --- what the process knows -------------------------------------------------------------------------------
+
+    def stop_refs(self, line_id: str) -> dict[str, StopRef]:
+        """Upstream ids resolved so far for the line's stations (persist them with `registry.export()`)."""
+        return self.registry.for_line(line_id)
+
+    def breaker_snapshots(self) -> list[BreakerSnapshot]:
+        return [breaker.snapshot() for breaker in self.breakers.values()]
+
+    def quota_snapshots(self) -> list[QuotaSnapshot]:
+        return [quota.snapshot() for quota in self.quotas.values()]
+
+    # --- fetching ---------------------------------------------------------------------------------------------
+
+    async def fetch_line(self, line: Line) -> LineFetchResult:
+        """The line's live data from the real sources, or the reasons there is none; never raises for upstreams."""
+        deadline = Deadline(self.budget_seconds)
+        try:
+            # The deadline bounds every request; this is the backstop should anything not honour it.
+            async with asyncio.timeout(self.budget_seconds + 2.0):
+                return await self._fetch(line, deadline)
+        except TimeoutError:
+            reason = f"fetch exceeded its {self.budget_seconds:.0f} s time budget"
+        except Exception as exc:  # a bug here must not take the worker down with it
+            logger.exception("fetch of %s failed", line.id)
+            reason = f"internal error: {exc!r}"
+        return LineFetchResult(
+            line_id=line.id,
+            departures=(),
+            positions=(),
+            traffic=None,
+            attempts=(),
+            stations=(),
+            status="no_data",
+            error=reason,
+        )
+
+    async def _fetch(self, line: Line, deadline: Deadline) -> LineFetchResult:
+        topology = LineTopology(line.id, self.catalogue.stations_for(line.id))
+        stations: list[StationRecord] = []
+        setup = _Part()
+        if not topology:
+            stations = await self._bus_stations(line, deadline, setup)
+            topology = ratp_http.topology_of(stations)
+        (departures, departure_part), (positions, position_part), (traffic, traffic_part) = await asyncio.gather(
+            self._departures(line, topology, deadline),
+            self._positions(line, topology, deadline),
+            self._traffic(line, deadline),
+        )
+        parts = (setup, departure_part, position_part, traffic_part)
+        problems = [problem for part in parts for problem in part.problems]
+        status: FetchStatus
+        if not departures and not positions:
+            status = "no_data"
+        elif problems:
+            status = "partial"
+        else:
+            status = "ok"
+        order = {station_id: index for index, station_id in enumerate(topology.station_ids)}
+        return LineFetchResult(
+            line_id=line.id,
+            departures=tuple(
+                sorted(departures, key=lambda d: (order.get(d.station_id, len(order)), d.direction, d.expected_at))
+            ),
+            positions=tuple(positions),
+            traffic=traffic,
+            attempts=tuple(attempt for part in parts for attempt in part.attempts),
+            stations=tuple(stations),
+            status=status,
+            error=("; ".join(problems) or None) if status != "ok" else None,
+        )
+
+    async def _bus_stations(self, line: Line, deadline: Deadline, part: _Part) -> list[StationRecord]:
+        """A line without catalogue stations (bus) gets them from ratp.fr's stop list."""
+        if "ratp_http" not in self.sources:
+            part.problems.append(f"stations: {line.id} has none in the catalogue and ratp_http is not in SOURCE_ORDER")
+            return []
+        meter = AttemptMeter(STOP_LIST_ATTEMPT)
+        try:
+            points = await self.ratp.stop_points(line, deadline, meter)
+        except UpstreamError as error:
+            part.attempts.append(meter.finish(ok=False, error=error.reason))
+            part.problems.append(f"stations: {error.reason}")
+            return []
+        stations = ratp_http.bus_stations(line, points)
+        self.registry.merge(line.id, ratp_http.stop_refs_of(points, slugify))
+        meter.items = len(stations) // 2
+        if meter.requests:
+            part.attempts.append(meter.finish(ok=True, error=None))
+        return stations
+
+    def _has_place_refs(self, line_id: str) -> bool:
+        return any(ref.stop_place_ref for ref in self.registry.for_line(line_id).values())
+
+    async def _resolve_stop_refs(self, line: Line, topology: LineTopology, deadline: Deadline, part: _Part) -> None:
+        meter = AttemptMeter(STOP_LIST_ATTEMPT)
+        try:
+            meter.items = await self.ratp.resolve(line, topology, deadline, meter)
+        except UpstreamError as error:
+            part.attempts.append(meter.finish(ok=False, error=error.reason))
+            return
+        if meter.requests:
+            part.attempts.append(meter.finish(ok=True, error=None))
+
+    async def _departures(
+        self, line: Line, topology: LineTopology, deadline: Deadline
+    ) -> tuple[list[DepartureRecord], _Part]:
+        part = _Part()
+        reasons: list[str] = []
+        for name in self.sources:
+            if name not in DEPARTURE_SOURCES:
+                continue
+            meter = AttemptMeter(name)
+            if name == "prim" and not self.prim.configured:
+                reasons.append("prim skipped (PRIM_API_KEY is empty)")
+                continue
+            if not topology:
+                error = f"no stations known for {line.id}"
+                part.attempts.append(meter.finish(ok=False, error=error))
+                reasons.append(f"{name}: {error}")
+                continue
+            try:
+                if name == "prim":
+                    result = await self.prim.departures(line, topology, deadline, meter)
+                else:
+                    result = await self.ratp.departures(line, topology, deadline, meter)
+            except UpstreamError as error:
+                reason = f"skipped: {error.reason}" if error.kind == "not_configured" else error.reason
+                part.attempts.append(meter.finish(ok=False, error=reason))
+                reasons.append(f"{name}: {reason}")
+                continue
+            note = result.error if result.departures else (result.error or "no departures announced")
+            part.attempts.append(meter.finish(ok=result.ok, error=note))
+            if result.departures:
+                if result.error:
+                    part.problems.append(f"departures: {name}: {result.error}")
+                return result.departures, part
+            reasons.append(f"{name}: {note}")
+        part.problems.append("departures: " + ("; ".join(reasons) or "no departure source in SOURCE_ORDER"))
+        return [], part
+
+    async def _positions(
+        self, line: Line, topology: LineTopology, deadline: Deadline
+    ) -> tuple[list[VehiclePositionRecord], _Part]:
+        part = _Part()
+        if "vmtr" not in self.sources:
+            return [], part
+        meter = AttemptMeter("vmtr")
+        if not self.settings.vmtr_socket_enabled:
+            part.attempts.append(meter.finish(ok=False, error="skipped: VMTR_SOCKET_ENABLED is false"))
+            return [], part
+        if not line.idfm_line_id:
+            part.attempts.append(meter.finish(ok=False, error=f"skipped: {line.id} has no IDFM line id to ask for"))
+            return [], part
+        lookups = []
+        if topology and "ratp_http" in self.sources and not self._has_place_refs(line.id):
+            # The socket names stops by stop place; ratp.fr's stop list says which station each one is.
+            lookups.append(self._resolve_stop_refs(line, topology, deadline, part))
+        *outcomes, _ = await asyncio.gather(
+            *(self.vmtr.vehicles(line, direction, deadline, meter) for direction in vmtr.SOCKET_DIRECTIONS),
+            asyncio.gather(*lookups),
+            return_exceptions=True,
+        )
+        received_at = utc_now()
+        positions: dict[str, VehiclePositionRecord] = {}
+        failures: list[str] = []
+        unplaced = 0
+        for direction, outcome in zip(vmtr.SOCKET_DIRECTIONS, outcomes, strict=True):
+            if isinstance(outcome, UpstreamError):
+                failures.append(f"{direction}: {outcome.reason}")
+                continue
+            if isinstance(outcome, BaseException):
+                raise outcome
+            if not isinstance(outcome, list):
+                continue
+            records, skipped = vmtr.vehicles_to_positions(
+                outcome,
+                line=line,
+                asked_direction=direction,
+                topology=topology,
+                registry=self.registry,
+                received_at=received_at,
+            )
+            unplaced += skipped
+            for record in records:
+                positions.setdefault(record.vehicle_id, record)
+        meter.items = len(positions)
+        notes = list(failures)
+        if unplaced:
+            notes.append(f"{unplaced} stop refs not matched to a station")
+        ok = len(failures) < len(vmtr.SOCKET_DIRECTIONS)
+        part.attempts.append(meter.finish(ok=ok, error="; ".join(notes) or None))
+        if failures:
+            part.problems.append("positions: " + "; ".join(failures))
+        elif positions and all(p.previous_station_id is None and p.next_station_id is None for p in positions.values()):
+            part.problems.append("positions: no stop ids known to place the trains on stations")
+        return list(positions.values()), part
+
+    async def _traffic(self, line: Line, deadline: Deadline) -> tuple[TrafficStatusRecord, _Part]:
+        part = _Part()
+        if "prim" not in self.sources or not self.prim.configured:
+            reason = "no traffic source: PRIM is not configured (PRIM_API_KEY)"
+            if "prim" not in self.sources:
+                reason = "no traffic source: prim is not in SOURCE_ORDER"
+            return _unknown_traffic(line, reason, source="none"), part
+        if not line.idfm_line_id:
+            return _unknown_traffic(line, f"no traffic source: {line.id} has no IDFM line id", source="none"), part
+        meter = AttemptMeter(TRAFFIC_ATTEMPT)
+        try:
+            record = await self.prim.traffic(line, deadline, meter)
+        except UpstreamError as error:
+            part.attempts.append(meter.finish(ok=False, error=error.reason))
+            part.problems.append(f"traffic: {error.reason}")
+            return _unknown_traffic(line, f"traffic unavailable: {error.reason}", source=prim.SOURCE), part
+        part.attempts.append(meter.finish(ok=True, error=None))
+        return record, part
+
+    def counters(self) -> Mapping[str, Any]:
+        """What this process has counted (cache hits, seedings, quotas, breakers), for health pages and scripts."""
+        return {
+            "prim_stop_cache_hits": self.prim.stop_cache_hits,
+            "prim_traffic_refresh_seconds": self.prim.traffic_refresh_seconds,
+            "ratp_seedings": self.ratp.seedings,
+            "quotas": [asdict(snapshot) for snapshot in self.quota_snapshots()],
+            "breakers": [asdict(snapshot) for snapshot in self.breaker_snapshots()],
+        }
+
+
+def _unknown_traffic(line: Line, reason: str, *, source: str) -> TrafficStatusRecord:
+    return TrafficStatusRecord(line_id=line.id, level="unknown", message=reason, source=source, updated_at=utc_now())

@@ -1,0 +1,463 @@
+"""IDFM PRIM: next departures (SIRI Lite stop-monitoring), traffic messages (general-message), stop areas (Navitia).
+
+Departures are asked per stop area (`STIF:StopArea:SP:<n>:`), so one answer serves every line calling there: answers
+are kept `PRIM_STOP_CACHE_SECONDS` and concurrent askers share one request. Every request is counted against the
+plan's daily quotas (`DailyQuota`), which slow requests down and refuse them before a quota would be exceeded.
+The catalogue has no PRIM ids: a line's stop areas come from the registry (filled by ratp.fr's stop list or an
+earlier look-up) or else from PRIM's Navitia `lines/<line>/stop_areas`, matched to stations by name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from backend.catalogue import Line
+from backend.services.records import DepartureRecord, DepartureStatus, TrafficLevel, TrafficStatusRecord
+from backend.services.resilience import (
+    AttemptMeter,
+    CircuitBreaker,
+    DailyQuota,
+    Deadline,
+    DepartureBatch,
+    UpstreamError,
+)
+from backend.services.stop_refs import StopRef, StopRefRegistry
+from backend.services.times import parse_utc, utc_now
+from backend.services.topology import LineTopology, name_key
+from backend.services.upstream_http import UpstreamHttp
+
+SOURCE = "prim"
+
+# Longest a request waits for a quota token before it is refused instead.
+QUOTA_MAX_WAIT_SECONDS = 1.0
+# A traffic status older than this is not served in place of a failed refresh.
+TRAFFIC_STALE_AFTER = timedelta(minutes=30)
+# Departures further ahead than this are not "next departures".
+DEPARTURE_HORIZON = timedelta(hours=2)
+# A departure expected this long ago has left.
+DEPARTED_GRACE = timedelta(seconds=60)
+
+_SIRI_STATUS: dict[str, DepartureStatus] = {
+    "ontime": "on_time",
+    "early": "on_time",
+    "arrived": "at_platform",
+    "delayed": "delayed",
+    "cancelled": "cancelled",
+    "missed": "cancelled",
+    "noreport": "unknown",
+    "notexpected": "unknown",
+}
+_STOP_AREA_NUMBER = re.compile(r"(\d+)\D*$")
+_LINE_ID = re.compile(r"(C\d{5})")
+
+
+def monitoring_ref(stop_area_id: str) -> str:
+    return f"STIF:StopArea:SP:{stop_area_id}:"
+
+
+def siri_line_ref(idfm_line_id: str) -> str:
+    return f"STIF:Line::{idfm_line_id}:"
+
+
+# --- payload parsing ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonitoredVisit:
+    """One vehicle's call at the monitored stop, whatever line it belongs to."""
+
+    idfm_line_id: str | None  # "C01371"
+    destination: str
+    direction_name: str | None
+    expected_at: datetime
+    aimed_at: datetime | None
+    departure_status: str | None
+    vehicle_at_stop: bool
+
+
+@dataclass(frozen=True)
+class InfoMessage:
+    channel: str  # "Perturbation", "Information", "Commercial"
+    text: str
+    valid_until: datetime | None
+
+
+def _first_value(items: Any) -> str | None:
+    """SIRI Lite's `[{"value": "..."}]` (or `{"value": ...}`) as its first string."""
+    if isinstance(items, list):
+        items = items[0] if items else None
+    if isinstance(items, dict):
+        value = items.get("value")
+        return value.strip() if isinstance(value, str) and value.strip() else None
+    return None
+
+
+def _deliveries(payload: Any, key: str, what: str) -> list[dict[str, Any]]:
+    try:
+        deliveries = payload["Siri"]["ServiceDelivery"][key]
+    except (KeyError, TypeError):
+        raise UpstreamError("bad_response", f"unexpected {what} answer: no Siri.ServiceDelivery.{key}") from None
+    if not isinstance(deliveries, list):
+        raise UpstreamError("bad_response", f"unexpected {what} answer: {key} is not a list")
+    for delivery in deliveries:
+        error = delivery.get("ErrorCondition") if isinstance(delivery, dict) else None
+        if error:
+            info = error.get("ErrorInformation") if isinstance(error, dict) else None
+            text = info.get("ErrorText") if isinstance(info, dict) else None
+            raise UpstreamError("not_found", f"PRIM {what} error: {text or error}")
+    return [delivery for delivery in deliveries if isinstance(delivery, dict)]
+
+
+def parse_stop_monitoring(payload: Any) -> list[MonitoredVisit]:
+    """The visits of a stop-monitoring answer; raises `UpstreamError` for an error answer or a broken shape."""
+    visits: list[MonitoredVisit] = []
+    for delivery in _deliveries(payload, "StopMonitoringDelivery", "stop-monitoring"):
+        for visit in delivery.get("MonitoredStopVisit") or []:
+            journey = visit.get("MonitoredVehicleJourney") if isinstance(visit, dict) else None
+            if not isinstance(journey, dict):
+                continue
+            call = journey.get("MonitoredCall")
+            if not isinstance(call, dict):
+                continue
+            expected = (
+                parse_utc(call.get("ExpectedDepartureTime"))
+                or parse_utc(call.get("ExpectedArrivalTime"))
+                or parse_utc(call.get("AimedDepartureTime"))
+                or parse_utc(call.get("AimedArrivalTime"))
+            )
+            destination = (
+                _first_value(journey.get("DestinationName"))
+                or _first_value(call.get("DestinationDisplay"))
+                or _first_value(journey.get("DirectionName"))
+            )
+            if expected is None or destination is None:
+                continue
+            line_ref = _first_value(journey.get("LineRef")) or ""
+            line_match = _LINE_ID.search(line_ref)
+            visits.append(
+                MonitoredVisit(
+                    idfm_line_id=line_match.group(1) if line_match else None,
+                    destination=destination,
+                    direction_name=_first_value(journey.get("DirectionName")),
+                    expected_at=expected,
+                    aimed_at=parse_utc(call.get("AimedDepartureTime")) or parse_utc(call.get("AimedArrivalTime")),
+                    departure_status=call.get("DepartureStatus") or call.get("ArrivalStatus"),
+                    vehicle_at_stop=call.get("VehicleAtStop") is True,
+                )
+            )
+    return visits
+
+
+def parse_general_message(payload: Any, now: datetime) -> list[InfoMessage]:
+    """The messages of a general-message answer still valid at `now`."""
+    messages: list[InfoMessage] = []
+    for delivery in _deliveries(payload, "GeneralMessageDelivery", "general-message"):
+        for item in delivery.get("InfoMessage") or []:
+            if not isinstance(item, dict):
+                continue
+            valid_until = parse_utc(item.get("ValidUntilTime"))
+            if valid_until is not None and valid_until < now:
+                continue
+            content = item.get("Content")
+            if not isinstance(content, dict):
+                continue
+            texts = []
+            for message in content.get("Message") or []:
+                text = message.get("MessageText") if isinstance(message, dict) else None
+                value = text.get("value") if isinstance(text, dict) else None
+                if isinstance(value, str) and value.strip():
+                    texts.append(value.strip())
+            if texts:
+                channel = _first_value(item.get("InfoChannelRef")) or "Information"
+                text = " ".join(dict.fromkeys(texts))
+                messages.append(InfoMessage(channel=channel, text=text, valid_until=valid_until))
+    return messages
+
+
+def traffic_level(messages: list[InfoMessage]) -> tuple[TrafficLevel, str | None]:
+    """ "disrupted" for a current disruption message ("closed" when it stops the whole line), else "normal"."""
+    disruptions = [message.text for message in messages if name_key(message.channel) == "perturbation"]
+    if disruptions:
+        whole_line = any(_stops_whole_line(text) for text in disruptions)
+        return ("closed" if whole_line else "disrupted"), _join(disruptions)
+    information = [message.text for message in messages if name_key(message.channel) == "information"]
+    return "normal", _join(information) if information else None
+
+
+def _stops_whole_line(text: str) -> bool:
+    key = name_key(text)
+    return ("ensemble de la ligne" in key and ("interrompu" in key or "ferme" in key)) or "ligne fermee" in key
+
+
+def _join(texts: list[str], limit: int = 500) -> str:
+    joined = " | ".join(dict.fromkeys(texts))
+    return joined if len(joined) <= limit else joined[: limit - 1] + "…"
+
+
+def parse_navitia_stop_areas(payload: Any) -> list[tuple[str, str]]:
+    """(stop area number, name) pairs of a Navitia `stop_areas` answer."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("stop_areas"), list):
+        message = payload.get("message") if isinstance(payload, dict) else None
+        if message:
+            raise UpstreamError("not_found", f"PRIM Navitia error: {message}")
+        raise UpstreamError("bad_response", "unexpected Navitia answer: no stop_areas list")
+    areas: list[tuple[str, str]] = []
+    for area in payload["stop_areas"]:
+        if not isinstance(area, dict):
+            continue
+        number = _STOP_AREA_NUMBER.search(str(area.get("id", "")))
+        name = area.get("name")
+        if number and isinstance(name, str) and name.strip():
+            areas.append((number.group(1), name.strip()))
+    return areas
+
+
+def visits_to_departures(
+    visits: list[MonitoredVisit],
+    *,
+    line: Line,
+    station_id: str,
+    topology: LineTopology,
+    fetched_at: datetime,
+) -> tuple[list[DepartureRecord], int]:
+    """The line's departures among a stop's visits, and how many of them had a terminus not on the line."""
+    records: list[DepartureRecord] = []
+    unplaced = 0
+    for visit in visits:
+        if visit.idfm_line_id != line.idfm_line_id:
+            continue
+        if not (fetched_at - DEPARTED_GRACE <= visit.expected_at <= fetched_at + DEPARTURE_HORIZON):
+            continue
+        direction = topology.direction_for_destination(station_id, visit.destination)
+        if direction is None and visit.direction_name:
+            direction = topology.direction_for_destination(station_id, visit.direction_name)
+        if direction is None:
+            if topology.station_for_name(visit.destination) != station_id:
+                unplaced += 1  # a train ending here is an arrival, not a departure; anything else is unplaced
+            continue
+        status = _SIRI_STATUS.get((visit.departure_status or "").replace("_", "").lower(), "unknown")
+        if visit.vehicle_at_stop and status in ("on_time", "delayed", "unknown"):
+            status = "at_platform"
+        records.append(
+            DepartureRecord(
+                line_id=line.id,
+                station_id=station_id,
+                direction=direction,
+                destination=visit.destination,
+                expected_at=visit.expected_at,
+                aimed_at=visit.aimed_at,
+                status=status,
+                is_realtime=(visit.departure_status or "").lower() != "noreport",
+                vehicle_at_stop=visit.vehicle_at_stop,
+                source=SOURCE,
+                fetched_at=fetched_at,
+            )
+        )
+    return records, unplaced
+
+
+# --- the source -----------------------------------------------------------------------------------------------
+
+
+class PrimSource:
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        http: UpstreamHttp,
+        breaker: CircuitBreaker,
+        registry: StopRefRegistry,
+        departures_quota: DailyQuota,
+        traffic_quota: DailyQuota,
+        navitia_quota: DailyQuota,
+        stop_cache_seconds: float,
+        traffic_refresh_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.api_key = api_key
+        self.base_url = base_url.rstrip("/")
+        self.http = http
+        self.breaker = breaker
+        self.registry = registry
+        self.departures_quota = departures_quota
+        self.traffic_quota = traffic_quota
+        self.navitia_quota = navitia_quota
+        self.stop_cache_seconds = stop_cache_seconds
+        self.traffic_refresh_seconds = traffic_refresh_seconds
+        self._clock = clock
+        self._stop_cache: dict[str, tuple[float, list[MonitoredVisit]]] = {}
+        self._in_flight: dict[str, asyncio.Future[list[MonitoredVisit]]] = {}
+        self._traffic: dict[str, tuple[float, TrafficStatusRecord]] = {}
+        self.stop_cache_hits = 0
+
+    def forget_stop_answers(self) -> None:
+        """Drops the cached stop answers, as the passing of PRIM_STOP_CACHE_SECONDS would (benchmarks)."""
+        self._stop_cache.clear()
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.api_key.strip())
+
+    # --- departures -------------------------------------------------------------------------------------------
+
+    async def departures(
+        self, line: Line, topology: LineTopology, deadline: Deadline, meter: AttemptMeter
+    ) -> DepartureBatch:
+        """The line's next departures at every station PRIM knows a stop area for."""
+        if not line.idfm_line_id:
+            raise UpstreamError("not_configured", f"{line.id} has no IDFM line id, which PRIM needs")
+        areas = await self._stop_areas(line, topology, deadline, meter)
+        outcomes = await asyncio.gather(
+            *(self._stop_visits(area, deadline, meter) for area in areas.values()), return_exceptions=True
+        )
+        fetched_at = utc_now()
+        departures: list[DepartureRecord] = []
+        failures: list[UpstreamError] = []
+        unplaced = 0
+        unknown: list[str] = []
+        for station_id, outcome in zip(areas, outcomes, strict=True):
+            if isinstance(outcome, UpstreamError):
+                failures.append(outcome)
+                if outcome.kind == "not_found":
+                    unknown.append(station_id)
+                continue
+            if isinstance(outcome, BaseException):
+                raise outcome
+            records, skipped = visits_to_departures(
+                outcome, line=line, station_id=station_id, topology=topology, fetched_at=fetched_at
+            )
+            departures.extend(records)
+            unplaced += skipped
+        meter.items = len(departures)
+        # Stop areas PRIM says it does not know are not asked again (a new look-up runs once none is left).
+        self.registry.clear_stop_areas(line.id, unknown)
+        return DepartureBatch.of(
+            departures, failures=failures, asked=len(areas), unit="stops", unplaced=unplaced, line_id=line.id
+        )
+
+    async def _stop_areas(
+        self, line: Line, topology: LineTopology, deadline: Deadline, meter: AttemptMeter
+    ) -> dict[str, str]:
+        """Stop area number by catalogue station id, looked up on PRIM's Navitia when none is known yet."""
+        known = {
+            station_id: ref.stop_area_id
+            for station_id, ref in self.registry.for_line(line.id).items()
+            if ref.stop_area_id and station_id in topology.stations
+        }
+        if known:
+            return known
+        payload = await self._get(
+            f"/v2/navitia/lines/line:IDFM:{line.idfm_line_id}/stop_areas",
+            "Navitia stop areas",
+            self.navitia_quota,
+            {"count": "1000"},
+            deadline,
+            meter,
+        )
+        areas = parse_navitia_stop_areas(payload)
+        refs = []
+        for number, name in areas:
+            station_id = topology.station_for_name(name)
+            if station_id is not None:
+                refs.append(StopRef(station_id=station_id, upstream_name=name, stop_area_id=number, source=SOURCE))
+        self.registry.merge(line.id, refs)
+        if not refs:
+            raise UpstreamError(
+                "not_found",
+                f"no stop ids known for {line.id}: PRIM Navitia listed {len(areas)} stop areas, "
+                "none matching the catalogue's stations",
+            )
+        return {ref.station_id: ref.stop_area_id for ref in refs if ref.stop_area_id}
+
+    async def _stop_visits(self, stop_area_id: str, deadline: Deadline, meter: AttemptMeter) -> list[MonitoredVisit]:
+        cached = self._stop_cache.get(stop_area_id)
+        if cached is not None and self._clock() - cached[0] < self.stop_cache_seconds:
+            self.stop_cache_hits += 1
+            return cached[1]
+        pending = self._in_flight.get(stop_area_id)
+        if pending is not None:
+            self.stop_cache_hits += 1
+            try:
+                return await asyncio.wait_for(asyncio.shield(pending), deadline.cap(deadline.remaining()))
+            except TimeoutError:
+                raise UpstreamError("timeout", "fetch time budget exhausted waiting for a shared stop answer") from None
+        future: asyncio.Future[list[MonitoredVisit]] = asyncio.get_running_loop().create_future()
+        self._in_flight[stop_area_id] = future
+        try:
+            visits = await self._request_stop(stop_area_id, deadline, meter)
+        except BaseException as exc:
+            future.set_exception(
+                exc if isinstance(exc, UpstreamError) else UpstreamError("timeout", "shared stop request cancelled")
+            )
+            future.exception()  # retrieved here so an unshared failure is not logged as never retrieved
+            raise
+        else:
+            self._stop_cache[stop_area_id] = (self._clock(), visits)
+            future.set_result(visits)
+            return visits
+        finally:
+            del self._in_flight[stop_area_id]
+
+    async def _request_stop(self, stop_area_id: str, deadline: Deadline, meter: AttemptMeter) -> list[MonitoredVisit]:
+        payload = await self._get(
+            "/stop-monitoring",
+            "stop-monitoring",
+            self.departures_quota,
+            {"MonitoringRef": monitoring_ref(stop_area_id)},
+            deadline,
+            meter,
+        )
+        return parse_stop_monitoring(payload)
+
+    # --- traffic ----------------------------------------------------------------------------------------------
+
+    async def traffic(self, line: Line, deadline: Deadline, meter: AttemptMeter) -> TrafficStatusRecord:
+        """The line's traffic status, asked at most every `traffic_refresh_seconds`; raises `UpstreamError`."""
+        if not line.idfm_line_id:
+            raise UpstreamError("not_configured", f"{line.id} has no IDFM line id, which PRIM needs")
+        cached = self._traffic.get(line.id)
+        if cached is not None and self._clock() - cached[0] < self.traffic_refresh_seconds:
+            meter.items = 1
+            return cached[1]
+        try:
+            payload = await self._get(
+                "/general-message",
+                "general-message",
+                self.traffic_quota,
+                {"LineRef": siri_line_ref(line.idfm_line_id)},
+                deadline,
+                meter,
+            )
+            now = utc_now()
+            level, message = traffic_level(parse_general_message(payload, now))
+        except UpstreamError:
+            if cached is not None and utc_now() - cached[1].updated_at < TRAFFIC_STALE_AFTER:
+                meter.items = 1
+                return cached[1]  # still true enough, and dated by its updated_at
+            raise
+        record = TrafficStatusRecord(line_id=line.id, level=level, message=message, source=SOURCE, updated_at=now)
+        self._traffic[line.id] = (self._clock(), record)
+        meter.items = 1
+        return record
+
+    async def _get(
+        self, path: str, what: str, quota: DailyQuota, params: dict[str, str], deadline: Deadline, meter: AttemptMeter
+    ) -> Any:
+        """One PRIM request, counted against `quota` first (which may slow it down or refuse it)."""
+        await quota.acquire(max_wait=min(QUOTA_MAX_WAIT_SECONDS, deadline.remaining()))
+        return await self.http.get_json(
+            self.base_url + path,
+            what,
+            breaker=self.breaker,
+            meter=meter,
+            deadline=deadline,
+            params=params,
+            headers={"apiKey": self.api_key, "Accept": "application/json"},
+        )

@@ -1,0 +1,75 @@
+"""A line's stations as the sources need them: order along each route and direction, look-up by upstream name.
+
+Upstreams name stations and termini in their own spelling; this turns those names into catalogue station ids
+and tells which direction ("A" or "R") a train heading for a given terminus runs in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from backend.catalogue import LineStation, Station, normalise_name
+
+_PARENTHESISED = re.compile(r"\([^)]*\)")
+
+
+def name_key(name: str) -> str:
+    return normalise_name(name)
+
+
+def loose_name_key(name: str) -> str:
+    """The key without parenthesised qualifiers: "La Défense (Grande Arche)" -> "la defense"."""
+    return normalise_name(_PARENTHESISED.sub(" ", name))
+
+
+class LineTopology:
+    def __init__(self, line_id: str, stops: Sequence[LineStation]) -> None:
+        self.line_id = line_id
+        self._sequences: dict[tuple[str, int], list[str]] = {}
+        self.stations: dict[str, Station] = {}
+        for stop in stops:
+            self._sequences.setdefault((stop.direction, stop.branch), []).append(stop.station.id)
+            self.stations.setdefault(stop.station.id, stop.station)
+        self._positions = {
+            key: {station_id: index for index, station_id in enumerate(sequence)}
+            for key, sequence in self._sequences.items()
+        }
+        self._by_name: dict[str, str] = {}
+        self._by_loose_name: dict[str, str] = {}
+        for station in self.stations.values():
+            self._by_name.setdefault(name_key(station.name), station.id)
+            self._by_loose_name.setdefault(loose_name_key(station.name), station.id)
+
+    @property
+    def station_ids(self) -> list[str]:
+        return list(self.stations)
+
+    def __bool__(self) -> bool:
+        return bool(self.stations)
+
+    def station_for_name(self, name: str) -> str | None:
+        """The catalogue station id an upstream name designates on this line, or None."""
+        if not name:
+            return None
+        return self._by_name.get(name_key(name)) or self._by_loose_name.get(loose_name_key(name))
+
+    def direction_towards(self, origin_id: str, destination_id: str) -> str | None:
+        """ "A" or "R": the direction in which some route of the line runs from `origin_id` on to `destination_id`."""
+        if origin_id == destination_id:
+            return None
+        for (direction, _branch), positions in self._positions.items():
+            origin = positions.get(origin_id)
+            destination = positions.get(destination_id)
+            if origin is not None and destination is not None and origin < destination:
+                return direction
+        return None
+
+    def direction_for_destination(self, origin_id: str, destination_name: str) -> str | None:
+        destination_id = self.station_for_name(destination_name)
+        if destination_id is None:
+            return None
+        return self.direction_towards(origin_id, destination_id)
+
+    def sequences(self, direction: str) -> Iterable[list[str]]:
+        return (sequence for (d, _b), sequence in self._sequences.items() if d == direction)

@@ -1,0 +1,201 @@
+"""One guarded HTTP GET for every source: concurrency cap, circuit breaker, deadline, 429 handling, fault naming.
+
+Turns every transport or HTTP fault into an `UpstreamError` with a readable reason and feeds the source's
+circuit breaker; sources only parse what comes back. Imports `resilience` only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import time
+from collections.abc import Collection, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from backend.services.resilience import AttemptMeter, CircuitBreaker, Deadline, UpstreamError
+
+# Two tries after the first: a 429 with a short Retry-After is waited for, a longer one pauses the source.
+MAX_RATE_LIMIT_RETRIES = 2
+
+
+def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds asked for by a Retry-After header (delta-seconds or an HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def describe_url(url: str) -> str:
+    return urlsplit(url).path or "/"
+
+
+class UpstreamHttp:
+    """Sends GETs through the shared client, at most `max_concurrency` at a time across all sources."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        semaphore: asyncio.Semaphore,
+        request_timeout: float,
+        retry_after_max: float,
+    ) -> None:
+        self.client = client
+        self._semaphore = semaphore
+        self._request_timeout = request_timeout
+        self._retry_after_max = retry_after_max
+
+    async def get(
+        self,
+        url: str,
+        *,
+        breaker: CircuitBreaker,
+        meter: AttemptMeter,
+        deadline: Deadline,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        pass_statuses: Collection[int] = (),
+    ) -> httpx.Response:
+        """A 2xx response (or one whose status is in `pass_statuses`); raises `UpstreamError` otherwise.
+
+        The caller settles the breaker (`settle`) once it knows whether the body was usable.
+        """
+        for retry in range(MAX_RATE_LIMIT_RETRIES + 1):
+            response = await self._send(url, breaker, meter, deadline, params, headers)
+            status = response.status_code
+            if status == 429:
+                wait = retry_after_seconds(response.headers.get("retry-after"))
+                if (
+                    wait is not None
+                    and wait <= self._retry_after_max
+                    and wait < deadline.remaining() - 0.5
+                    and retry < MAX_RATE_LIMIT_RETRIES
+                ):
+                    breaker.release()  # a half-open probe stays this request's through its retry
+                    await asyncio.sleep(wait)
+                    continue
+                pause = wait if wait is not None else breaker.cooldown_seconds
+                reason = (
+                    f"HTTP 429 rate limited on {describe_url(url)} (Retry-After "
+                    f"{'absent' if wait is None else f'{wait:.0f} s'}); {breaker.name} paused for {pause:.0f} s"
+                )
+                breaker.hold(pause, reason)
+                raise UpstreamError("rate_limited", reason, retry_after=wait)
+            if status in pass_statuses or 200 <= status < 300:
+                return response
+            error = _status_error(status, url, response)
+            self.settle(breaker, error)
+            raise error
+        raise AssertionError("unreachable")  # the loop always returns or raises
+
+    async def _send(
+        self,
+        url: str,
+        breaker: CircuitBreaker,
+        meter: AttemptMeter,
+        deadline: Deadline,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+    ) -> httpx.Response:
+        async with self._semaphore:
+            # Asked once a slot is free, so requests queued behind a failing one see the circuit open.
+            breaker.before_request()
+            started = time.monotonic()
+            try:
+                timeout = deadline.cap(self._request_timeout)
+                meter.requests += 1
+                response = await self.client.get(url, params=params, headers=headers, timeout=timeout)
+                await response.aread()
+            except httpx.TimeoutException:
+                error = UpstreamError(
+                    "timeout", f"timeout after {time.monotonic() - started:.1f} s on {describe_url(url)}"
+                )
+            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+                error = UpstreamError("connection", f"connection failed on {describe_url(url)}: {_short(exc)}")
+            except httpx.HTTPError as exc:
+                error = UpstreamError("connection", f"HTTP error on {describe_url(url)}: {_short(exc)}")
+            except BaseException:  # the deadline ran out or the task was cancelled: no verdict on the upstream
+                breaker.release()
+                raise
+            else:
+                return response
+        self.settle(breaker, error)
+        raise error
+
+    async def get_json(
+        self,
+        url: str,
+        what: str,
+        *,
+        breaker: CircuitBreaker,
+        meter: AttemptMeter,
+        deadline: Deadline,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """The decoded JSON body of a 2xx answer; a broken body counts against the source like a 5xx."""
+        response = await self.get(url, breaker=breaker, meter=meter, deadline=deadline, params=params, headers=headers)
+        try:
+            payload = parse_json(response, what)
+        except UpstreamError as error:
+            self.settle(breaker, error)
+            raise
+        self.settle(breaker, None)
+        return payload
+
+    @staticmethod
+    def settle(breaker: CircuitBreaker, error: UpstreamError | None) -> None:
+        """Tells the breaker how a request that reached the upstream ended."""
+        if error is not None and error.counts_against_source:
+            breaker.record_failure(error.reason)
+        else:
+            breaker.record_success()
+
+
+def _status_error(status: int, url: str, response: httpx.Response) -> UpstreamError:
+    where = describe_url(url)
+    body = " ".join(response.text[:160].split())
+    if status >= 500:
+        return UpstreamError("server_error", f"HTTP {status} from {where}")
+    if status == 401:
+        return UpstreamError("blocked", f"HTTP 401 unauthorised on {where} (is the API key right?)")
+    if status == 403:
+        return UpstreamError("blocked", f"HTTP 403 forbidden on {where}")
+    if status in (400, 404, 410):
+        # The upstream refuses what we asked (an id it does not know), which says nothing of its health.
+        return UpstreamError("not_found", f"HTTP {status} on {where} (unknown id): {body}")
+    return UpstreamError("bad_response", f"HTTP {status} on {where}: {body}")
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def parse_json(response: httpx.Response, what: str) -> Any:
+    """The JSON body, or `UpstreamError("bad_response")` naming what was expected when it is empty or broken."""
+    text = response.text
+    if not text.strip():
+        raise UpstreamError("empty", f"empty answer for {what}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UpstreamError(
+            "bad_response", f"malformed JSON for {what} ({exc.msg} at char {exc.pos} of {len(text)})"
+        ) from None

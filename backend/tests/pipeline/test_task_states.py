@@ -1,0 +1,159 @@
+"""The task-run state machine on SQLite and Postgres: coalescing, guarded transitions, retries, the reaper."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from backend.db.engine import Database
+from backend.db.models import TaskRun, Worker
+from backend.tasks import repository as tasks
+from backend.tasks.repository import StartRefusal, TaskAssignment
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=10)
+LOST_AFTER = timedelta(seconds=30)
+
+
+async def enqueue(database: Database, lines: list[str], now: datetime = NOW) -> tasks.EnqueueOutcome:
+    async with database.write_sessions() as session, session.begin():
+        return await tasks.enqueue(session, lines, now=now, max_attempts=2, trigger="interval")
+
+
+async def start(database: Database, task_id: str, worker: str, now: datetime = NOW) -> TaskAssignment | StartRefusal:
+    async with database.write_sessions() as session, session.begin():
+        return await tasks.start(session, task_id, worker_id=worker, now=now, lease=LEASE, lost_after=LOST_AFTER)
+
+
+async def row(database: Database, task_id: str) -> TaskRun:
+    async with database.sessions() as session:
+        return (await session.execute(select(TaskRun).where(TaskRun.id == task_id))).scalar_one()
+
+
+async def heartbeat(database: Database, worker: str, at: datetime, status: str = "busy") -> None:
+    async with database.write_sessions() as session, session.begin():
+        session.add(
+            Worker(
+                id=worker,
+                host="h",
+                pid=1,
+                status=status,
+                bus="kafka",
+                started_at=at,
+                last_heartbeat_at=at,
+                assigned_partitions=[],
+                metrics={},
+            )
+        )
+
+
+async def test_a_line_with_an_active_task_is_coalesced_not_queued_twice(database: Database) -> None:
+    first = await enqueue(database, ["metro:1", "metro:2"])
+    second = await enqueue(database, ["metro:1", "metro:2", "metro:3"])
+    assert (len(first.task_ids), first.coalesced) == (2, 0)
+    assert (len(second.task_ids), second.coalesced) == (1, 2)
+
+
+async def test_concurrent_enqueues_never_create_two_active_tasks_for_a_line(database: Database) -> None:
+    outcomes = await asyncio.gather(*(enqueue(database, ["rer:A", "rer:B"]) for _ in range(5)))
+    assert sum(len(o.task_ids) for o in outcomes) == 2
+
+
+async def test_a_redelivered_finished_task_is_not_run_again(database: Database) -> None:
+    (task_id,) = (await enqueue(database, ["metro:1"])).task_ids
+    assignment = await start(database, task_id, "w1")
+    assert isinstance(assignment, TaskAssignment)
+    assert assignment.attempt == 1
+    async with database.write_sessions() as session, session.begin():
+        assert await tasks.succeed(session, assignment, worker_id="w1", now=NOW, result={})
+    assert await start(database, task_id, "w2") is StartRefusal.FINISHED
+    async with database.write_sessions() as session, session.begin():
+        assert not await tasks.succeed(session, assignment, worker_id="w1", now=NOW, result={})
+
+
+async def test_a_task_running_under_a_live_worker_is_left_to_it(database: Database) -> None:
+    (task_id,) = (await enqueue(database, ["metro:1"])).task_ids
+    await heartbeat(database, "w1", NOW)
+    assert isinstance(await start(database, task_id, "w1"), TaskAssignment)
+    assert await start(database, task_id, "w2", NOW + timedelta(seconds=1)) is StartRefusal.OWNED
+
+
+async def test_a_task_of_a_dead_worker_is_taken_over_and_the_late_result_dropped(database: Database) -> None:
+    (task_id,) = (await enqueue(database, ["metro:1"])).task_ids
+    await heartbeat(database, "w1", NOW)
+    first = await start(database, task_id, "w1")
+    assert isinstance(first, TaskAssignment)
+    later = NOW + LEASE + timedelta(seconds=1)
+    second = await start(database, task_id, "w2", later)
+    assert isinstance(second, TaskAssignment)
+    assert second.attempt == 2
+    async with database.write_sessions() as session, session.begin():
+        assert not await tasks.succeed(session, first, worker_id="w1", now=later, result={})
+        assert await tasks.succeed(session, second, worker_id="w2", now=later, result={})
+    assert (await row(database, task_id)).worker_id == "w2"
+
+
+async def test_a_failed_attempt_is_retried_with_backoff_then_fails_with_its_reason(database: Database) -> None:
+    (task_id,) = (await enqueue(database, ["metro:1"])).task_ids
+    first = await start(database, task_id, "w1")
+    assert isinstance(first, TaskAssignment)
+    async with database.write_sessions() as session, session.begin():
+        status = await tasks.fail(
+            session, first, worker_id="w1", now=NOW, error="upstream 503", retry_backoff=timedelta(seconds=5)
+        )
+    assert status == "queued"
+    queued = await row(database, task_id)
+    assert queued.available_at == NOW + timedelta(seconds=5)
+    assert queued.published_at is None
+    assert "upstream 503" in (queued.error or "")
+    assert await start(database, task_id, "w2", NOW + timedelta(seconds=1)) is StartRefusal.NOT_DUE
+    second = await start(database, task_id, "w2", NOW + timedelta(seconds=6))
+    assert isinstance(second, TaskAssignment)
+    assert second.attempt == 2
+    async with database.write_sessions() as session, session.begin():
+        status = await tasks.fail(
+            session, second, worker_id="w2", now=NOW, error="upstream 503", retry_backoff=timedelta(seconds=5)
+        )
+    assert status == "failed"
+    assert (await row(database, task_id)).error == "failed after 2 attempts: upstream 503"
+
+
+async def test_claims_from_the_database_queue_never_hand_out_a_task_twice(database: Database) -> None:
+    await enqueue(database, [f"bus:{n}" for n in (20, 21, 22, 24, 26, 27, 28, 29, 30, 31)])
+
+    async def claim(worker: str) -> TaskAssignment | None:
+        async with database.write_sessions() as session, session.begin():
+            return await tasks.claim_next(session, worker_id=worker, now=NOW, lease=LEASE)
+
+    claims = await asyncio.gather(*(claim(f"w{n}") for n in range(14)))
+    taken = [c.task_id for c in claims if c is not None]
+    assert len(taken) == len(set(taken)) == 10
+
+
+async def test_the_reaper_requeues_lost_tasks_and_expires_forgotten_ones(database: Database) -> None:
+    lost_id, stale_id = (await enqueue(database, ["metro:1", "metro:2"])).task_ids
+    assert isinstance(await start(database, lost_id, "w1"), TaskAssignment)
+    later = NOW + timedelta(minutes=10)
+    async with database.write_sessions() as session, session.begin():
+        outcome = await tasks.reap(
+            session, now=later, hard_timeout=timedelta(minutes=5), queued_expiry=timedelta(minutes=6)
+        )
+    assert (outcome.requeued, outcome.failed, outcome.expired) == (1, 0, 1)
+    requeued = await row(database, lost_id)
+    assert requeued.status == "queued"
+    assert requeued.published_at is None
+    assert "w1" in (requeued.error or "")
+    expired = await row(database, stale_id)
+    assert expired.status == "expired"
+    assert "not picked up" in (expired.error or "")
+
+
+async def test_published_tasks_leave_the_outbox(database: Database) -> None:
+    ids = (await enqueue(database, ["metro:1", "metro:2"])).task_ids
+    async with database.write_sessions() as session, session.begin():
+        assert {t.id for t in await tasks.unpublished(session, now=NOW, limit=10)} == set(ids)
+        await tasks.mark_published(session, ids[:1], now=NOW)
+    async with database.sessions() as session:
+        assert [t.id for t in await tasks.unpublished(session, now=NOW, limit=10)] == ids[1:]

@@ -1,0 +1,125 @@
+"""PRIM payloads as recorded: SIRI Lite stop-monitoring and general-message, Navitia stop areas."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from backend.catalogue import Catalogue
+from backend.devtools.replay import RECORDINGS
+from backend.services.resilience import UpstreamError
+from backend.services.scrapers.prim import (
+    InfoMessage,
+    parse_general_message,
+    parse_navitia_stop_areas,
+    parse_stop_monitoring,
+    traffic_level,
+    visits_to_departures,
+)
+from backend.services.topology import LineTopology
+
+RECORDED_AT = datetime(2025, 3, 14, 8, 2, 11, 418000, tzinfo=UTC)
+
+
+def recorded(name: str) -> Any:
+    return json.loads((RECORDINGS / name).read_text(encoding="utf-8"))
+
+
+def test_stop_monitoring_visits_keep_every_line_with_utc_times() -> None:
+    visits = parse_stop_monitoring(recorded("prim_stop_monitoring.json"))
+
+    assert [visit.idfm_line_id for visit in visits] == ["C01371"] * 4 + ["C01374"]
+    first = visits[0]
+    assert first.destination == "Château de Vincennes"
+    assert first.expected_at == datetime(2025, 3, 14, 8, 2, 35, tzinfo=UTC)
+    assert first.vehicle_at_stop is True
+    assert visits[1].aimed_at == datetime(2025, 3, 14, 8, 5, tzinfo=UTC)
+    assert all(visit.expected_at.tzinfo is UTC for visit in visits)
+
+
+def test_stop_monitoring_becomes_the_lines_departures_with_direction_and_status(catalogue: Catalogue) -> None:
+    line = catalogue.get("metro:1")
+    topology = LineTopology(line.id, catalogue.stations_for(line.id))
+    visits = parse_stop_monitoring(recorded("prim_stop_monitoring.json"))
+
+    departures, unplaced = visits_to_departures(
+        visits, line=line, station_id="chatelet", topology=topology, fetched_at=RECORDED_AT
+    )
+
+    assert unplaced == 0
+    assert [(d.direction, d.destination, d.status) for d in departures] == [
+        ("A", "Château de Vincennes", "at_platform"),
+        ("A", "Château de Vincennes", "delayed"),
+        ("R", "La Défense", "cancelled"),
+        ("R", "La Défense", "unknown"),
+    ]
+    assert [d.is_realtime for d in departures] == [True, True, True, False]
+    assert departures[0].vehicle_at_stop
+    assert departures[1].aimed_at == datetime(2025, 3, 14, 8, 5, tzinfo=UTC)
+    assert {d.line_id for d in departures} == {"metro:1"}
+    assert {d.source for d in departures} == {"prim"}
+
+
+def test_departures_already_gone_or_too_far_ahead_are_dropped(catalogue: Catalogue) -> None:
+    line = catalogue.get("metro:1")
+    topology = LineTopology(line.id, catalogue.stations_for(line.id))
+    visits = parse_stop_monitoring(recorded("prim_stop_monitoring.json"))
+
+    late, _ = visits_to_departures(
+        visits, line=line, station_id="chatelet", topology=topology, fetched_at=RECORDED_AT + timedelta(hours=3)
+    )
+    assert late == []
+
+
+def test_unknown_stop_area_is_a_not_found_error() -> None:
+    with pytest.raises(UpstreamError) as raised:
+        parse_stop_monitoring(recorded("prim_stop_monitoring_unknown_ref.json"))
+    assert raised.value.kind == "not_found"
+    assert "STIF:StopArea:SP:999999:" in raised.value.reason
+    assert not raised.value.counts_against_source
+
+
+@pytest.mark.parametrize("payload", [{}, {"Siri": {}}, [], "text", {"Siri": {"ServiceDelivery": {}}}])
+def test_stop_monitoring_of_another_shape_is_a_bad_response(payload: Any) -> None:
+    with pytest.raises(UpstreamError) as raised:
+        parse_stop_monitoring(payload)
+    assert raised.value.kind == "bad_response"
+    assert "StopMonitoringDelivery" in raised.value.reason
+
+
+def test_general_message_with_a_disruption_gives_disrupted_and_its_text() -> None:
+    messages = parse_general_message(recorded("prim_general_message.json"), RECORDED_AT)
+
+    assert [message.channel for message in messages] == ["Perturbation", "Information"]
+    level, text = traffic_level(messages)
+    assert level == "disrupted"
+    assert text == "Trafic perturbé entre Nation et Château de Vincennes (incident technique)."
+
+
+def test_expired_messages_are_ignored() -> None:
+    messages = parse_general_message(recorded("prim_general_message.json"), RECORDED_AT + timedelta(hours=3))
+
+    assert [message.channel for message in messages] == ["Information"]
+    assert traffic_level(messages) == ("normal", "Travaux : la station Tuileries est fermée le week-end du 15 mars.")
+
+
+def test_traffic_levels() -> None:
+    assert traffic_level([]) == ("normal", None)
+    closing = InfoMessage("Perturbation", "Trafic interrompu sur l'ensemble de la ligne (grève).", None)
+    assert traffic_level([closing])[0] == "closed"
+
+
+def test_navitia_stop_areas_give_the_stop_area_numbers() -> None:
+    areas = parse_navitia_stop_areas(recorded("navitia_line_stop_areas.json"))
+
+    assert areas == [("71264", "Châtelet"), ("71517", "La Défense"), ("71673", "Château de Vincennes")]
+
+
+def test_navitia_error_is_readable() -> None:
+    with pytest.raises(UpstreamError) as raised:
+        parse_navitia_stop_areas({"message": "Unknown object line:IDFM:C99999"})
+    assert raised.value.kind == "not_found"
+    assert "C99999" in raised.value.reason

@@ -1,0 +1,202 @@
+"""Running one task: fetch the line within the hard timeout, then write its data and its outcome in one transaction.
+
+Shared by both buses: Kafka delivers a task id (`start_delivered`), the database queue hands out assignments
+(`claim`). Errors of the fetch become the task's recorded error; errors of the database propagate as
+`DatabaseUnavailableError` so the caller keeps the task (and its Kafka offset) and tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from backend.catalogue import Line, UnknownLineError, get_catalogue
+from backend.config import Settings
+from backend.db.engine import Database
+from backend.livedata.repository import departures_source, record_failed_fetch, store_line_result
+from backend.services.records import LineFetchResult
+from backend.tasks import repository as tasks
+from backend.tasks.repository import StartRefusal, TaskAssignment
+from backend.workers.registry import WorkerState
+
+logger = logging.getLogger("backend.workers.execution")
+
+DATABASE_ERRORS = (OperationalError, InterfaceError, DBAPIError, OSError, ConnectionError)
+
+
+class DatabaseUnavailableError(RuntimeError):
+    """The database could not be reached to record a task; the task stays with this worker to retry."""
+
+
+class LineFetcher(Protocol):
+    async def fetch_line(self, line: Line) -> LineFetchResult: ...
+
+    async def aclose(self) -> None: ...
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def lease_for(settings: Settings) -> timedelta:
+    """How long a running task stays ours without a heartbeat renewing it."""
+    return timedelta(seconds=max(3 * settings.worker_heartbeat_seconds, 5.0))
+
+
+class TaskExecutor:
+    """Runs tasks for one worker replica and keeps its counters in `state`."""
+
+    def __init__(self, settings: Settings, database: Database, state: WorkerState, fetcher: LineFetcher | None) -> None:
+        self._settings = settings
+        self._database = database
+        self._state = state
+        # None: pipeline benchmark mode, tasks do no upstream work and write no live data.
+        self._fetcher = fetcher
+        self._catalogue = get_catalogue()
+
+    async def start_delivered(self, task_id: str) -> TaskAssignment | StartRefusal:
+        try:
+            async with self._database.write_sessions() as session, session.begin():
+                return await tasks.start(
+                    session,
+                    task_id,
+                    worker_id=self._state.id,
+                    now=utcnow(),
+                    lease=lease_for(self._settings),
+                    lost_after=timedelta(seconds=self._settings.worker_lost_after_seconds),
+                )
+        except DATABASE_ERRORS as exc:
+            raise DatabaseUnavailableError(str(exc)) from exc
+
+    async def claim(self) -> TaskAssignment | None:
+        try:
+            async with self._database.write_sessions() as session, session.begin():
+                return await tasks.claim_next(
+                    session, worker_id=self._state.id, now=utcnow(), lease=lease_for(self._settings)
+                )
+        except DATABASE_ERRORS as exc:
+            raise DatabaseUnavailableError(str(exc)) from exc
+
+    async def run(self, assignment: TaskAssignment) -> str | None:
+        """Run an assignment to its recorded outcome; returns the new task status (None: no longer ours)."""
+        self._state.in_flight[assignment.task_id] = assignment.line_id
+        started = time.perf_counter()
+        try:
+            result, error = await self._fetch(assignment)
+            return await self._record(assignment, result, error, time.perf_counter() - started)
+        finally:
+            self._state.in_flight.pop(assignment.task_id, None)
+
+    async def hand_back(self, assignment: TaskAssignment) -> None:
+        try:
+            async with self._database.write_sessions() as session, session.begin():
+                await tasks.hand_back(session, assignment, worker_id=self._state.id, now=utcnow())
+        except DATABASE_ERRORS:
+            logger.warning("could not hand back task %s; the reaper will requeue it", assignment.task_id)
+
+    async def _fetch(self, assignment: TaskAssignment) -> tuple[LineFetchResult | None, str | None]:
+        if self._fetcher is None:
+            return None, None
+        try:
+            line = self._catalogue.get(assignment.line_id)
+        except UnknownLineError as exc:
+            return None, f"unknown line: {exc}"
+        timeout = self._settings.task_timeout_seconds
+        try:
+            async with asyncio.timeout(timeout):
+                result = await self._fetcher.fetch_line(line)
+        except TimeoutError:
+            return None, f"timed out after {timeout:g} s"
+        except Exception as exc:  # a fetcher bug must fail the task, not the worker
+            logger.exception("fetch of %s crashed", assignment.line_id, extra={"task_id": assignment.task_id})
+            return None, f"internal error: {type(exc).__name__}: {exc}"
+        if result.status == "no_data" and not any(a.ok for a in result.attempts):
+            return result, result.error or "no source answered"
+        return result, None
+
+    async def _record(
+        self, assignment: TaskAssignment, result: LineFetchResult | None, error: str | None, elapsed: float
+    ) -> str | None:
+        now = utcnow()
+        summary = _summary(result, elapsed)
+        log_extra = {"task_id": assignment.task_id, "line_id": assignment.line_id, "attempt": assignment.attempt}
+        try:
+            async with self._database.write_sessions() as session:
+                if error is None:
+                    if result is not None:
+                        await store_line_result(session, result, task_id=assignment.task_id, now=now)
+                    owned = await tasks.succeed(session, assignment, worker_id=self._state.id, now=now, result=summary)
+                    status = "succeeded" if owned else None
+                else:
+                    attempts = summary.get("attempts", [])
+                    await record_failed_fetch(
+                        session,
+                        assignment.line_id,
+                        error=error,
+                        attempts=attempts,
+                        task_id=assignment.task_id,
+                        now=now,
+                    )
+                    status = await tasks.fail(
+                        session,
+                        assignment,
+                        worker_id=self._state.id,
+                        now=now,
+                        error=error,
+                        retry_backoff=timedelta(seconds=self._settings.task_retry_backoff_seconds),
+                        result=summary,
+                    )
+                if status is None:
+                    # Another worker took this attempt over (our lease lapsed): its outcome wins, ours is dropped.
+                    await session.rollback()
+                    logger.warning(
+                        "task %s was taken over; dropping this attempt's result", assignment.task_id, extra=log_extra
+                    )
+                    return None
+                await session.commit()
+        except DATABASE_ERRORS as exc:
+            raise DatabaseUnavailableError(str(exc)) from exc
+        if status == "succeeded":
+            self._state.processed += 1
+            logger.info(
+                "task %s succeeded for %s in %.0f ms",
+                assignment.task_id,
+                assignment.line_id,
+                elapsed * 1000,
+                extra={**log_extra, "status": status},
+            )
+        else:
+            self._state.failed += 1
+            self._state.last_error = f"{assignment.line_id}: {error}"
+            logger.warning(
+                "task %s for %s %s: %s",
+                assignment.task_id,
+                assignment.line_id,
+                "will be retried" if status == "queued" else "failed",
+                error,
+                extra={**log_extra, "status": status},
+            )
+        return status
+
+
+def _summary(result: LineFetchResult | None, elapsed: float) -> dict[str, Any]:
+    summary: dict[str, Any] = {"duration_ms": round(elapsed * 1000, 1)}
+    if result is None:
+        return summary
+    summary.update(
+        fetch_status=result.status,
+        source=departures_source(result),
+        departures=len(result.departures),
+        positions=len(result.positions),
+        traffic=result.traffic.level if result.traffic else None,
+        attempts=[
+            {"source": a.source, "ok": a.ok, "error": a.error, "duration_ms": a.duration_ms, "requests": a.requests}
+            for a in result.attempts
+        ],
+    )
+    return summary

@@ -1,0 +1,29 @@
+"""Process lifecycle helpers shared by the long-running services: stop signals and interruptible sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+logger = logging.getLogger("backend.lifecycle")
+
+
+def install_stop_signals(stopping: asyncio.Event, name: str) -> None:
+    """SIGTERM and SIGINT set `stopping` (a second signal is left to the default: stop now)."""
+    loop = asyncio.get_running_loop()
+
+    def _stop(signum: int) -> None:
+        logger.info("%s received %s: finishing in-flight work, then stopping", name, signal.Signals(signum).name)
+        stopping.set()
+        loop.remove_signal_handler(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, _stop, signum)
+
+
+async def sleep_or_stop(stopping: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or less if `stopping` is set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), timeout=seconds)
