@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -90,6 +91,7 @@ class LiveDataService:
         catalogue: Catalogue | None = None,
         client: httpx.AsyncClient | None = None,
         on_stop_refs_resolved: ResolvedHook | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.catalogue = catalogue or get_catalogue()
@@ -111,6 +113,7 @@ class LiveDataService:
                 name,
                 failure_threshold=settings.upstream_breaker_failure_threshold,
                 cooldown_seconds=settings.upstream_breaker_cooldown_seconds,
+                clock=clock,
             )
             for name in sorted(KNOWN_SOURCES)
         }

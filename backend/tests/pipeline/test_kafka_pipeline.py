@@ -174,6 +174,7 @@ async def test_fleet_scaled_2_8_3_completes_every_task_and_idle_members_stay_in_
         kafka_names,
         scheduler_lines=",".join(lines_for(30)),
         scheduler_interval_seconds=1,
+        scheduler_queued_expiry_cycles=120,  # a 1 s cycle: rebalances must not expire tasks in this test
         kafka_task_partitions=6,  # fewer partitions than workers: two of the eight own none
         kafka_max_poll_interval_ms=3000,
     )
