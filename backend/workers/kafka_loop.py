@@ -119,7 +119,15 @@ class KafkaTaskLoop:
         while not stopping.is_set() and not self._rejoin:
             free = self._settings.worker_concurrency - len(self._tasks)
             self._throttle(consumer, saturated=free <= 0)
-            batch = await consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=max(free, 1))
+            timeout_ms = POLL_TIMEOUT_MS
+            if free <= 0:
+                # Every slot is busy: wake as soon as one frees (not after a full poll timeout on paused
+                # partitions), then poll at once. getmany() still runs at least every POLL_TIMEOUT_MS.
+                await asyncio.wait(
+                    list(self._tasks.values()), timeout=POLL_TIMEOUT_MS / 1000, return_when=asyncio.FIRST_COMPLETED
+                )
+                timeout_ms = 0
+            batch = await consumer.getmany(timeout_ms=timeout_ms, max_records=max(free, 1))
             for tp, messages in batch.items():
                 progress = self._progress.setdefault(tp, PartitionProgress())
                 for message in messages:
