@@ -51,8 +51,8 @@ say "Kafka:      $TEST_KAFKA_BOOTSTRAP_SERVERS"
 
 cd "$backend_dir"
 section "ruff"
-venv/bin/ruff check .
-venv/bin/ruff format --check .
+venv/bin/ruff check . ../scripts
+venv/bin/ruff format --check . ../scripts
 section "mypy"
 venv/bin/mypy .
 section "pytest"

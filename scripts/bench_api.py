@@ -1,0 +1,227 @@
+"""Benchmark of the public API: requests/s and p50/p99 latency of `GET /api/lines/metro/1` under concurrent load, next
+to the trivial `GET /api/meta` of the same app (what the framework and the network cost on their own).
+
+    cd backend && PYTHONPATH=.. venv/bin/python ../scripts/bench_api.py [--server URL] [--concurrency N] [--seconds S]
+
+The dataset is realistic: the whole catalogue synced (every line's stations), about 4 departures per station and
+direction on every line, traffic and freshness for every line, and a few trains on metro 1. It lives in a fresh
+database on the Postgres server `--server` (default: $TEST_DATABASE_URL, else the dev server on 127.0.0.1:15432),
+dropped at the end. The API runs as a real uvicorn process (one worker) on a free loopback port; the load comes from
+httpx async clients in this process, on the same machine. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from backend.catalogue import get_catalogue
+from backend.config import Settings
+from backend.db.engine import Database
+from backend.db.models import Departure, LineSnapshot, TrafficStatus, VehiclePosition, utcnow
+from backend.livedata.catalogue_sync import sync_catalogue
+from backend.tests.support.databases import PostgresDatabases
+from backend.tests.support.services import free_port
+
+REPO_DIR = Path(__file__).resolve().parents[1]
+DEFAULT_SERVER = "postgresql+asyncpg://ratp:ratp@127.0.0.1:15432/ratp"
+DEPARTURES_PER_BOARD = 4
+
+
+def bench_settings(url: str) -> Settings:
+    values: dict[str, Any] = {"environment": "test", "database_url": url, "system_api_token": "bench"}
+    return Settings(_env_file=None, **values)
+
+
+async def seed(url: str) -> int:
+    """Fill the database like a running fleet would; returns the number of departures written."""
+    database = Database(bench_settings(url), "bench-seed")
+    catalogue = get_catalogue()
+    now = utcnow()
+    try:
+        await sync_catalogue(database)
+        departures = []
+        for line in catalogue.lines:
+            for place in catalogue.stations_for(line.id):
+                for n in range(DEPARTURES_PER_BOARD):
+                    expected = now + timedelta(minutes=2 + 4 * n + place.position % 3)
+                    departures.append(
+                        Departure(
+                            line_id=line.id,
+                            station_id=place.station.id,
+                            direction=place.direction,
+                            destination="Terminus",
+                            expected_at=expected,
+                            aimed_at=expected,
+                            status="on_time",
+                            is_realtime=True,
+                            vehicle_at_stop=False,
+                            source="prim",
+                            fetched_at=now,
+                        )
+                    )
+        async with database.write_sessions() as session, session.begin():
+            session.add_all(departures)
+            session.add_all(
+                LineSnapshot(
+                    line_id=line.id,
+                    status="ok",
+                    source="prim",
+                    fetched_at=now,
+                    last_success_at=now,
+                    departures_count=0,
+                    positions_count=0,
+                    attempts=[
+                        {
+                            "source": "prim",
+                            "ok": True,
+                            "error": None,
+                            "duration_ms": 900.0,
+                            "requests": 30,
+                            "items": 200,
+                        }
+                    ],
+                )
+                for line in catalogue.lines
+            )
+            session.add_all(
+                TrafficStatus(line_id=line.id, level="normal", message=None, source="prim", updated_at=now)
+                for line in catalogue.lines
+            )
+            session.add_all(
+                VehiclePosition(
+                    line_id="metro:1",
+                    vehicle_id=f"MF19-{i}",
+                    direction="A" if i % 2 else "R",
+                    previous_station_id="chatelet",
+                    next_station_id="louvre-rivoli",
+                    progress=0.5,
+                    stop_status="in_transit",
+                    recorded_at=now,
+                    source="vmtr",
+                    fetched_at=now,
+                )
+                for i in range(12)
+            )
+        return len(departures)
+    finally:
+        await database.dispose()
+
+
+def start_api(url: str, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_DIR),
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": url,
+        "KAFKA_BOOTSTRAP_SERVERS": "",
+        "SYSTEM_API_TOKEN": "bench-key",
+        "CENTRALIZED_LOGGING_ENABLED": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "-m", "uvicorn", "backend.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    return subprocess.Popen([*command, "--no-access-log"], env=env, cwd=REPO_DIR / "backend")
+
+
+async def wait_ready(base_url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        while time.monotonic() < deadline:
+            try:
+                if (await client.get("/api/lines/metro/1")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"the API at {base_url} did not answer within {timeout:g} s")
+
+
+async def load(base_url: str, path: str, *, concurrency: int, seconds: float) -> dict[str, float]:
+    """`concurrency` clients requesting `path` back to back for `seconds`; latencies in milliseconds."""
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
+        for _ in range(concurrency):  # warm the connections and the server's caches
+            await client.get(path)
+        stop_at = time.perf_counter() + seconds
+
+        async def user() -> None:
+            nonlocal errors
+            while time.perf_counter() < stop_at:
+                started = time.perf_counter()
+                response = await client.get(path)
+                if response.status_code == 200:
+                    latencies.append((time.perf_counter() - started) * 1000)
+                else:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(user() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    quantiles = statistics.quantiles(latencies, n=100)
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "rps": len(latencies) / elapsed,
+        "p50": quantiles[49],
+        "p99": quantiles[98],
+    }
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--server", default=os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER))
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+
+    databases = PostgresDatabases(args.server)
+    url = await databases.create()
+    api: subprocess.Popen[bytes] | None = None
+    try:
+        departures = await seed(url)
+        port = free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        api = start_api(url, port)
+        await wait_ready(base_url)
+        async with httpx.AsyncClient(base_url=base_url) as client:
+            size = len((await client.get("/api/lines/metro/1")).content)
+        print(
+            f"dataset: {len(get_catalogue().lines)} lines, {departures} departures; "
+            f"GET /api/lines/metro/1 answers {size / 1024:.0f} KiB"
+        )
+        print(f"load: {args.concurrency} keep-alive clients for {args.seconds:g} s per endpoint, one uvicorn worker")
+        print(f"{'endpoint':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+        for path in ("/api/lines/metro/1", "/api/meta"):
+            figures = await load(base_url, path, concurrency=args.concurrency, seconds=args.seconds)
+            print(
+                f"GET {path:<24}{figures['rps']:>10.0f}{figures['p50']:>10.1f}{figures['p99']:>10.1f}"
+                f"{figures['errors']:>8.0f}"
+            )
+    finally:
+        if api is not None:
+            api.send_signal(signal.SIGTERM)
+            try:
+                api.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                api.kill()
+                api.wait()
+        await databases.drop(url)
+        await databases.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
