@@ -191,14 +191,16 @@ async def main() -> None:
         )
         for count in (int(n) for n in args.workers.split(",")):
             r = await bench_throughput(server_url, broker.bootstrap, count, args.cycles, log_dir)
+            wait, work, total = r["wait"], r["work"], r["total"]
             print(
-                f"{r['workers']:>8} {r['tasks']:>6} {r['tasks_per_s']:>8.1f}   {r['wait'][0]:>7.1f}/{r['wait'][1]:<8.1f}"
-                f"   {r['work'][0]:>7.1f}/{r['work'][1]:<8.1f}   {r['total'][0]:>10.1f}/{r['total'][1]:<10.1f}"
+                f"{r['workers']:>8} {r['tasks']:>6} {r['tasks_per_s']:>8.1f}   {wait[0]:>7.1f}/{wait[1]:<8.1f}"
+                f"   {work[0]:>7.1f}/{work[1]:<8.1f}   {total[0]:>10.1f}/{total[1]:<10.1f}"
             )
         print(f"\n2. one full-catalogue cycle, live fetches, stub upstream at {args.latency_ms} ms per request")
         r = await bench_full_cycle(server_url, broker.bootstrap, args.cycle_workers, args.latency_ms, log_dir)
         print(
-            f"   {r['lines']} lines, {r['workers']} workers: drained in {r['seconds']:.2f} s; task outcomes {r['statuses']}"
+            f"   {r['lines']} lines, {r['workers']} workers: drained in {r['seconds']:.2f} s; "
+            f"task outcomes (warm-up + measured cycle) {r['statuses']}"
         )
         print(f"   upstream requests {r['requests']} {r['by_source']}")
         print(
