@@ -7,7 +7,9 @@ The dataset is realistic: the whole catalogue synced (every line's stations), ab
 direction on every line, traffic and freshness for every line, and a few trains on metro 1. It lives in a fresh
 database on the Postgres server `--server` (default: $TEST_DATABASE_URL, else the dev server on 127.0.0.1:15432),
 dropped at the end. The API runs as a real uvicorn process (one worker) on a free loopback port; the load comes from
-httpx async clients in this process, on the same machine. Prints figures; asserts nothing.
+`wrk` when it is installed (`apt-get install wrk`), else from httpx async clients in this process, on the same
+machine. Beside requests/s and latency it prints the API process's CPU time per request (from /proc), which says what
+a request costs even when the load generator and the database share the CPUs. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -147,6 +151,42 @@ async def wait_ready(base_url: str, timeout: float = 60.0) -> None:
     raise RuntimeError(f"the API at {base_url} did not answer within {timeout:g} s")
 
 
+_WRK_LATENCY = re.compile(r"^\s*(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
+_WRK_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+async def load_with_wrk(base_url: str, path: str, *, concurrency: int, seconds: float) -> dict[str, float]:
+    """wrk's figures for `concurrency` connections on `path` for `seconds`; latencies in milliseconds."""
+    command = ["wrk", "-t2", f"-c{concurrency}", f"-d{seconds:g}s", "--timeout", "30s", "--latency", base_url + path]
+    process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
+    output = (await process.communicate())[0].decode()
+    latency = {q: float(value) * _WRK_UNITS[unit] for q, value, unit in _WRK_LATENCY.findall(output)}
+    requests = re.search(r"(\d+) requests in", output)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    if not (requests and rps and "50" in latency and "99" in latency):
+        raise RuntimeError(f"could not read wrk's output:\n{output}")
+    errors = int(bad.group(1)) if bad else 0
+    errors += sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
+    return {
+        "requests": float(requests.group(1)),
+        "errors": float(errors),
+        "rps": float(rps.group(1)),
+        "p50": latency["50"],
+        "p99": latency["99"],
+    }
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux), or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def load(base_url: str, path: str, *, concurrency: int, seconds: float) -> dict[str, float]:
     """`concurrency` clients requesting `path` back to back for `seconds`; latencies in milliseconds."""
     latencies: list[float] = []
@@ -185,6 +225,7 @@ async def main() -> int:
     parser.add_argument("--server", default=os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER))
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--httpx", action="store_true", help="drive the load with httpx even when wrk is installed")
     args = parser.parse_args()
 
     databases = PostgresDatabases(args.server)
@@ -202,13 +243,26 @@ async def main() -> int:
             f"dataset: {len(get_catalogue().lines)} lines, {departures} departures; "
             f"GET /api/lines/metro/1 answers {size / 1024:.0f} KiB"
         )
-        print(f"load: {args.concurrency} keep-alive clients for {args.seconds:g} s per endpoint, one uvicorn worker")
-        print(f"{'endpoint':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+        use_wrk = shutil.which("wrk") is not None and not args.httpx
+        driver = "wrk" if use_wrk else "httpx"
+        print(
+            f"load: {driver}, {args.concurrency} keep-alive connections for {args.seconds:g} s per endpoint, one "
+            f"uvicorn worker; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} before the run"
+        )
+        print(f"{'endpoint':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'API CPU ms/req':>16}")
         for path in ("/api/lines/metro/1", "/api/meta"):
-            figures = await load(base_url, path, concurrency=args.concurrency, seconds=args.seconds)
+            run = load_with_wrk if use_wrk else load
+            cpu_before = process_cpu_seconds(api.pid)
+            figures = await run(base_url, path, concurrency=args.concurrency, seconds=args.seconds)
+            cpu_after = process_cpu_seconds(api.pid)
+            cpu = (
+                f"{(cpu_after - cpu_before) * 1000 / max(1.0, figures['requests']):>16.2f}"
+                if cpu_before is not None and cpu_after is not None
+                else f"{'n/a':>16}"
+            )
             print(
                 f"GET {path:<24}{figures['rps']:>10.0f}{figures['p50']:>10.1f}{figures['p99']:>10.1f}"
-                f"{figures['errors']:>8.0f}"
+                f"{figures['errors']:>8.0f}{cpu}"
             )
     finally:
         if api is not None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,11 +13,18 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.api import health
+from backend.api.routers import logs as logs_router
+from backend.api.routers import public as public_router
+from backend.api.routers import system as system_router
 from backend.api.security import resolve_system_keys
 from backend.config import Settings, get_settings
 from backend.db.engine import Database
+from backend.livedata.catalogue_sync import catalogue_kept_in_sync
+from backend.logs.context import RequestIdMiddleware
+from backend.logs.setup import configure_logging
 
 VERSION = "0.1.0"
 logger = logging.getLogger("backend.api")
@@ -26,12 +35,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.logging = configure_logging(settings, "api")
         database = Database(settings, "api")
         app.state.database = database
         try:
-            yield
+            # Lines and stations for the public API; a database that is down or unmigrated is retried in the
+            # background (GET /health reports the database meanwhile).
+            async with catalogue_kept_in_sync(database) as catalogue_sync:
+                app.state.catalogue_sync = catalogue_sync
+                yield
         finally:
             await database.dispose()
+            await asyncio.to_thread(app.state.logging.close)
 
     app = FastAPI(
         title="RATP Live Tracker API",
@@ -48,18 +63,42 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["GET", "POST"],
         allow_headers=["X-API-Key", "Content-Type"],
     )
+    app.add_middleware(RequestIdMiddleware)
     _install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(logs_router.router)
+    app.include_router(public_router.router)
+    app.include_router(system_router.router)
     return app
+
+
+def _finite(value: object) -> object:
+    """JSON cannot carry inf/nan: a request that sent them gets them back as text in the error."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = jsonable_encoder(exc.errors(), custom_encoder={BaseException: str})
+        errors = _finite(jsonable_encoder(exc.errors(), custom_encoder={BaseException: str}))
+        assert isinstance(errors, list)
         messages = [f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', 'invalid')}" for err in errors]
         return JSONResponse(
             status_code=422, content={"detail": errors, "message": "; ".join(messages) or "invalid request"}
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Every refusal carries a readable `message`, whatever shape its `detail` has.
+        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        return JSONResponse(
+            status_code=exc.status_code, content={"detail": exc.detail, "message": message}, headers=exc.headers
         )
 
     @app.exception_handler(Exception)

@@ -37,7 +37,8 @@ def create_engine(settings: Settings, application_name: str, *, url: str | None 
         kwargs["connect_args"] = {
             "server_settings": {"application_name": application_name[:63]},
             "timeout": 10,
-            "command_timeout": 60,
+            # Migrations may build indexes over large tables for minutes; every other statement is bounded.
+            "command_timeout": None if application_name == "migrate" else 60,
         }
     engine = create_async_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":

@@ -1,0 +1,365 @@
+"""Response and request models of the public and system APIs, as agreed in docs/API_CONTRACT.md.
+
+These are the shapes the dashboard's generated client is built from: change them only together with the contract.
+Models read from the query layer's objects (`from_attributes`), so routers only validate, call and return.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic_core import PydanticCustomError
+
+Network = Literal["metro", "rer", "tram", "bus"]
+DirectionCode = Literal["A", "R"]
+DepartureStatus = Literal["on_time", "delayed", "cancelled", "at_platform", "unknown"]
+FreshnessStatus = Literal["ok", "partial", "no_data", "failed", "never"]
+TrafficLevel = Literal["normal", "disrupted", "closed", "unknown"]
+TaskStatus = Literal["queued", "running", "succeeded", "failed", "expired"]
+WorkerStatus = Literal["starting", "idle", "busy", "draining", "stopped", "lost"]
+BusKind = Literal["kafka", "database"]
+
+LINE_ID_DESCRIPTION = "Line id `<network>:<code>`, e.g. `metro:1`, `metro:3bis`, `rer:A`, `tram:T3a`, `bus:38`."
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx and 5xx answer: a machine-readable `detail` and, where given, a readable `message`."""
+
+    detail: Any = Field(description="What went wrong: a sentence, or the list of validation errors.")
+    message: str | None = Field(default=None, description="One readable sentence summing up the error.")
+
+
+# --- Public ------------------------------------------------------------------------------------------------------
+
+
+class MetaInfo(ApiModel):
+    """How this deployment runs, for the dashboard's header."""
+
+    demo_mode: bool = Field(description="True when the data is replayed from recordings (`serve.sh up --demo`).")
+    bus: BusKind = Field(description="The task bus in use: Kafka, or the database-backed queue.")
+    version: str = Field(description="API version.", examples=["0.1.0"])
+    scheduler_interval_seconds: float = Field(description="Seconds between two refreshes of every line.")
+
+
+class Freshness(ApiModel):
+    """How fresh a line's data is, from its latest fetch and its latest successful one."""
+
+    status: FreshnessStatus = Field(
+        description="Outcome of the latest fetch: `ok`, `partial` (some stations failed), `no_data` (the sources "
+        "answered with nothing), `failed`, or `never` (not fetched yet)."
+    )
+    source: str | None = Field(description="The source the departures came from.", examples=["prim"])
+    fetched_at: datetime | None = Field(description="When the latest fetch ended.")
+    last_success_at: datetime | None = Field(description="When the latest successful fetch ended.")
+    age_seconds: float | None = Field(description="Seconds since the latest successful fetch.", examples=[42.5])
+    stale: bool = Field(description="True when the latest success is older than three scheduler intervals, or never.")
+    error: str | None = Field(description="Why the latest fetch failed, when it did.")
+
+
+class TrafficInfo(ApiModel):
+    """The line's current traffic status."""
+
+    level: TrafficLevel
+    message: str | None = Field(description="The operator's message, when there is one.")
+    source: str = Field(examples=["prim"])
+    updated_at: datetime
+
+
+class LineRef(ApiModel):
+    """A line, with the colours to draw its badge."""
+
+    id: str = Field(description=LINE_ID_DESCRIPTION, examples=["metro:1"])
+    network: Network
+    code: str = Field(examples=["1"])
+    name: str = Field(examples=["Métro 1"])
+    colour: str = Field(description="Badge colour, `#RRGGBB`.", examples=["#FFCD00"])
+    text_colour: str = Field(description="Text colour readable on `colour`.", examples=["#000000"])
+
+
+class LineSummary(LineRef):
+    """A line with its traffic status and the freshness of its data."""
+
+    traffic: TrafficInfo | None = Field(description="Null when no traffic status was fetched yet.")
+    freshness: Freshness
+
+
+class NetworkLines(ApiModel):
+    network: Network
+    label: str = Field(examples=["Métro"])
+    lines: list[LineSummary]
+
+
+class LinesResponse(ApiModel):
+    """Every line, grouped by network in the usual order (metro, RER, tram, bus)."""
+
+    networks: list[NetworkLines]
+
+
+class Departure(ApiModel):
+    """One next departure of a line at a station."""
+
+    line_id: str = Field(description=LINE_ID_DESCRIPTION, examples=["metro:1"])
+    station_id: str = Field(examples=["chatelet"])
+    direction: DirectionCode = Field(description="`A` runs the line in its listed order, `R` the other way.")
+    destination: str = Field(examples=["La Défense"])
+    expected_at: datetime = Field(description="When the train is expected (real time when `is_realtime`).")
+    aimed_at: datetime | None = Field(description="The timetabled time, when known.")
+    status: DepartureStatus
+    is_realtime: bool
+    vehicle_at_stop: bool = Field(description="The train is at the platform now.")
+    source: str = Field(examples=["prim"])
+    fetched_at: datetime
+
+
+class StationBoard(ApiModel):
+    """A station on a line's direction, with the next departures of that line and direction there."""
+
+    station_id: str = Field(examples=["chatelet"])
+    name: str = Field(examples=["Châtelet"])
+    position: int = Field(description="Order within the branch, from 0.")
+    departures: list[Departure] = Field(description="Soonest first, at most 4.")
+
+
+class Branch(ApiModel):
+    branch: int = Field(description="Branch number (0 for unbranched lines).")
+    stations: list[StationBoard]
+
+
+class Direction(ApiModel):
+    direction: DirectionCode
+    terminus: str = Field(description="Where this direction ends (branch termini joined by ` / `).")
+    branches: list[Branch]
+
+
+class VehiclePosition(ApiModel):
+    """A train between two stations."""
+
+    vehicle_id: str
+    direction: DirectionCode
+    previous_station_id: str | None
+    next_station_id: str | None
+    progress: float | None = Field(description="0 at the previous station, 1 at the next one.")
+    stop_status: str | None = Field(examples=["at_stop", "in_transit"])
+    recorded_at: datetime
+
+
+class SourceAttempt(ApiModel):
+    """How one source did during the line's latest fetch."""
+
+    source: str = Field(examples=["prim"])
+    ok: bool
+    error: str | None
+    duration_ms: float
+    requests: int
+    items: int
+
+
+class LineDetail(ApiModel):
+    """One line: its stations per direction with their next departures, its trains, and how its data was fetched."""
+
+    line: LineSummary
+    directions: list[Direction]
+    vehicles: list[VehiclePosition]
+    attempts: list[SourceAttempt]
+
+
+class StationInfo(ApiModel):
+    id: str = Field(examples=["chatelet"])
+    name: str = Field(examples=["Châtelet"])
+    town: str | None = Field(examples=["Paris"])
+
+
+class StationMatch(ApiModel):
+    """A station matching a search, with the lines calling at it."""
+
+    station_id: str = Field(examples=["chatelet"])
+    name: str = Field(examples=["Châtelet"])
+    town: str | None
+    lines: list[LineRef]
+
+
+class LineFreshness(ApiModel):
+    line_id: str = Field(description=LINE_ID_DESCRIPTION, examples=["metro:1"])
+    freshness: Freshness
+
+
+class StationDetail(ApiModel):
+    """A station: the lines calling at it, their next departures there (soonest first) and their freshness."""
+
+    station: StationInfo
+    lines: list[LineRef]
+    departures: list[Departure]
+    freshness: list[LineFreshness]
+
+
+# --- System ------------------------------------------------------------------------------------------------------
+
+
+class ScaleRequest(BaseModel):
+    """Give exactly one of `count` (the pool size wanted) or `delta` (workers to add, or remove when negative)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"count": 4}, {"delta": 2}]})
+
+    count: StrictInt | None = Field(default=None, ge=0, description="Worker pool size wanted (0..WORKER_MAX_COUNT).")
+    delta: StrictInt | None = Field(default=None, description="Workers to add (positive) or remove (negative).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_infinite_numbers(cls, data: Any) -> Any:
+        # JSON like 1e400 parses to inf, which no JSON error response could echo back: keep it as text.
+        if isinstance(data, dict):
+            return {k: repr(v) if isinstance(v, float) and not math.isfinite(v) else v for k, v in data.items()}
+        return data
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ScaleRequest:
+        if (self.count is None) == (self.delta is None):
+            raise PydanticCustomError(
+                "count_or_delta", 'give exactly one of "count" or "delta", e.g. {"count": 4} or {"delta": 2}'
+            )
+        return self
+
+
+class ScaleResult(ApiModel):
+    """What the scaling backend did."""
+
+    backend: Literal["docker", "local"]
+    previous: int | None = Field(description="Workers before the request, when known.")
+    requested: int = Field(description="The pool size asked for.")
+    observed: int | None = Field(description="Workers seen running afterwards, when known.")
+    message: str
+
+
+class TaskCounts(ApiModel):
+    queued: int
+    running: int
+    succeeded: int
+    failed: int
+    expired: int
+    total: int
+
+
+class WorkerCounts(ApiModel):
+    starting: int
+    idle: int
+    busy: int
+    draining: int
+    stopped: int
+    lost: int
+    total: int
+
+
+class DepartureHighlight(ApiModel):
+    """A recently fetched departure, to eyeball live boards from the admin console."""
+
+    line: LineRef
+    station_id: str
+    station_name: str
+    direction: DirectionCode
+    destination: str
+    expected_at: datetime
+    status: DepartureStatus
+    is_realtime: bool
+
+
+class DbSummary(ApiModel):
+    """Counts from the database, to confirm scaling and see the pipeline work."""
+
+    tasks: TaskCounts
+    workers: WorkerCounts
+    departures: int = Field(description="Departures currently on the boards.")
+    lines_with_data: int = Field(description="Lines with at least one successful fetch.")
+    recent_departures: list[DepartureHighlight]
+
+
+class WorkerInfo(ApiModel):
+    """A worker replica in the registry; `lost` when its heartbeat is older than WORKER_LOST_AFTER_SECONDS."""
+
+    id: str
+    host: str
+    pid: int
+    status: WorkerStatus
+    bus: str = Field(examples=["kafka"])
+    started_at: datetime
+    last_heartbeat_at: datetime
+    heartbeat_age_seconds: float
+    current_task_id: str | None
+    current_line_id: str | None
+    processed_count: int
+    failed_count: int
+    last_error: str | None
+    assigned_partitions: list[int]
+    metrics: dict[str, Any]
+
+
+class SchedulerRunInfo(ApiModel):
+    """One scheduler cycle and what it enqueued."""
+
+    id: int
+    trigger: str = Field(examples=["interval", "manual"])
+    requested_by: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    lines_total: int
+    enqueued: int
+    coalesced: int = Field(description="Lines skipped because their previous task was still queued or running.")
+    duration_ms: float | None
+    error: str | None
+
+
+class PartitionLag(ApiModel):
+    partition: int
+    committed: int | None = Field(description="The group's committed offset; null when it never committed.")
+    end_offset: int
+    lag: int
+
+
+class KafkaLag(ApiModel):
+    """The worker consumer group's lag on the task topic."""
+
+    topic: str
+    partitions: int
+    lag_total: int
+    lag_by_partition: list[PartitionLag]
+    members: int = Field(description="Consumers in the group.")
+
+
+class QueueInfo(ApiModel):
+    """The task queue: what waits, what runs, when the scheduler last ran, and the Kafka lag."""
+
+    bus: BusKind
+    queued: int
+    running: int
+    last_scheduled_at: datetime | None
+    last_run: SchedulerRunInfo | None
+    kafka: KafkaLag | None = Field(description="Null on the database queue, or when the broker did not answer.")
+    kafka_error: str | None = Field(default=None, description="Why `kafka` is null on a Kafka bus.")
+
+
+class TaskRunInfo(ApiModel):
+    id: str
+    line_id: str
+    status: TaskStatus
+    attempt: int
+    max_attempts: int
+    worker_id: str | None
+    trigger: str
+    scheduled_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    result: dict[str, Any] | None
+
+
+class TaskRunPage(ApiModel):
+    """Task runs, newest first; pass `next_cursor` as `cursor` for the next page (null on the last page)."""
+
+    items: list[TaskRunInfo]
+    next_cursor: str | None

@@ -1,0 +1,283 @@
+"""The public API answers the shapes of docs/API_CONTRACT.md from what the workers wrote, without a key."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import httpx
+
+from backend.catalogue import get_catalogue
+from backend.db.engine import Database
+from backend.db.models import LineStation, Station, utcnow
+from backend.tests.api import seed
+
+
+async def test_meta_describes_the_deployment(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/meta")
+    assert response.status_code == 200
+    assert response.json() == {
+        "demo_mode": False,
+        "bus": "database",
+        "version": "0.1.0",
+        "scheduler_interval_seconds": 120.0,
+    }
+
+
+async def test_lines_are_grouped_by_network_in_catalogue_order_with_colours(client: httpx.AsyncClient) -> None:
+    body = (await client.get("/api/lines")).json()
+    assert [network["network"] for network in body["networks"]] == ["metro", "rer", "tram", "bus"]
+    assert [network["label"] for network in body["networks"]][:2] == ["Métro", "RER"]
+    metro = body["networks"][0]["lines"]
+    assert [line["code"] for line in metro][:5] == ["1", "2", "3", "3bis", "4"]
+    first = metro[0]
+    assert first["id"] == "metro:1"
+    assert first["colour"] == "#FFCD00"
+    assert first["text_colour"] == "#000000"
+    assert first["traffic"] is None
+    assert first["freshness"]["status"] == "never"
+    assert first["freshness"]["stale"] is True
+    total = sum(len(network["lines"]) for network in body["networks"])
+    assert total == len(get_catalogue().lines)
+
+
+async def test_lines_carry_traffic_and_freshness(client: httpx.AsyncClient, db: Database) -> None:
+    await seed.add(
+        db,
+        seed.traffic("metro:1", "disrupted", "Trafic perturbé entre Nation et Bérault"),
+        seed.snapshot("metro:1", success_age_seconds=30),
+        seed.snapshot("metro:2", status="failed", success_age_seconds=3600, error="prim: HTTP 503"),
+        seed.snapshot("metro:3", status="no_data", success_age_seconds=None),
+    )
+    lines = {
+        line["id"]: line for network in (await client.get("/api/lines")).json()["networks"] for line in network["lines"]
+    }
+    assert lines["metro:1"]["traffic"]["level"] == "disrupted"
+    assert lines["metro:1"]["traffic"]["message"] == "Trafic perturbé entre Nation et Bérault"
+    fresh = lines["metro:1"]["freshness"]
+    assert fresh["status"] == "ok"
+    assert fresh["stale"] is False
+    assert 29 <= fresh["age_seconds"] <= 40
+    failed = lines["metro:2"]["freshness"]
+    assert failed["status"] == "failed"
+    assert failed["stale"] is True  # an hour is more than 3 scheduler intervals of 120 s
+    assert failed["error"] == "prim: HTTP 503"
+    never_ok = lines["metro:3"]["freshness"]
+    assert never_ok["status"] == "no_data"
+    assert never_ok["last_success_at"] is None
+    assert never_ok["stale"] is True
+
+
+async def test_line_reference_is_case_insensitive_with_the_usual_aliases(client: httpx.AsyncClient) -> None:
+    for network, code, line_id in [
+        ("metro", "1", "metro:1"),
+        ("METRO", "01", "metro:1"),
+        ("metro", "3B", "metro:3bis"),
+        ("rer", "a", "rer:A"),
+    ]:
+        response = await client.get(f"/api/lines/{network}/{code}")
+        assert response.status_code == 200, (network, code)
+        assert response.json()["line"]["id"] == line_id
+
+
+async def test_unknown_line_is_a_404_with_a_message(client: httpx.AsyncClient) -> None:
+    for path in ["/api/lines/metro/99", "/api/lines/boat/1", "/api/lines/rer/Z"]:
+        response = await client.get(path)
+        assert response.status_code == 404, path
+        assert "unknown" in response.json()["detail"]
+
+
+async def test_line_detail_orders_stations_and_keeps_the_next_four_departures_per_direction(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    now = utcnow()
+    await seed.add(
+        db,
+        # Six departures towards Château de Vincennes at Châtelet (one already gone), shuffled.
+        *[
+            seed.departure("metro:1", "chatelet", "A", minutes, destination="Château de Vincennes", now=now)
+            for minutes in (7, 1, 12, -5, 3, 20)
+        ],
+        seed.departure("metro:1", "chatelet", "R", 2, destination="La Défense", now=now),
+        # Another line at the same station must not appear on metro 1's board.
+        seed.departure("metro:4", "chatelet", "A", 1, destination="Bagneux", now=now),
+        seed.vehicle(
+            "metro:1", "MF01-12", "A", previous_station_id="louvre-rivoli", next_station_id="chatelet", progress=0.4
+        ),
+        seed.snapshot(
+            "metro:1",
+            attempts=[
+                {"source": "prim", "ok": True, "error": None, "duration_ms": 812.5, "requests": 25, "items": 180},
+                {
+                    "source": "vmtr",
+                    "ok": False,
+                    "error": "socket closed",
+                    "duration_ms": 6000,
+                    "requests": 1,
+                    "items": 0,
+                },
+            ],
+        ),
+    )
+    response = await client.get("/api/lines/metro/1")
+    assert response.status_code == 200
+    body = response.json()
+    assert [d["direction"] for d in body["directions"]] == ["A", "R"]
+    towards_vincennes = body["directions"][0]
+    assert towards_vincennes["terminus"] == "Château de Vincennes"
+    stations = towards_vincennes["branches"][0]["stations"]
+    expected = [place.station.id for place in get_catalogue().stations_for("metro:1") if place.direction == "A"]
+    assert [station["station_id"] for station in stations] == expected
+    assert [station["position"] for station in stations] == list(range(len(expected)))
+    chatelet = next(station for station in stations if station["station_id"] == "chatelet")
+    minutes = [
+        round((datetime.fromisoformat(d["expected_at"]) - now).total_seconds() / 60) for d in chatelet["departures"]
+    ]
+    assert minutes == [1, 3, 7, 12]
+    assert {d["line_id"] for d in chatelet["departures"]} == {"metro:1"}
+    reverse = next(s for s in body["directions"][1]["branches"][0]["stations"] if s["station_id"] == "chatelet")
+    assert [d["destination"] for d in reverse["departures"]] == ["La Défense"]
+    assert body["vehicles"] == [
+        {
+            "vehicle_id": "MF01-12",
+            "direction": "A",
+            "previous_station_id": "louvre-rivoli",
+            "next_station_id": "chatelet",
+            "progress": 0.4,
+            "stop_status": "in_transit",
+            "recorded_at": body["vehicles"][0]["recorded_at"],
+        }
+    ]
+    assert body["attempts"][1] == {
+        "source": "vmtr",
+        "ok": False,
+        "error": "socket closed",
+        "duration_ms": 6000.0,
+        "requests": 1,
+        "items": 0,
+    }
+
+
+async def test_branched_line_lists_each_branch_and_every_terminus(client: httpx.AsyncClient) -> None:
+    body = (await client.get("/api/lines/rer/A")).json()
+    towards_east = body["directions"][0]
+    assert [branch["branch"] for branch in towards_east["branches"]] == [0, 1, 2]
+    assert " / " in towards_east["terminus"]
+
+
+async def test_line_without_stations_has_no_directions(client: httpx.AsyncClient) -> None:
+    body = (await client.get("/api/lines/bus/38")).json()
+    assert body["line"]["id"] == "bus:38"
+    assert body["directions"] == []
+
+
+async def test_bus_stops_fetched_at_run_time_are_shown(client: httpx.AsyncClient, db: Database) -> None:
+    await seed.add(db, Station(id="bus-stop-a", name="Arrêt A", search_name="arret a", town=None, lat=None, lon=None))
+    await seed.add(
+        db,
+        LineStation(line_id="bus:38", direction="A", branch=0, position=0, station_id="bus-stop-a", source="prim"),
+        seed.departure("bus:38", "bus-stop-a", "A", 4, destination="Porte d'Orléans"),
+    )
+    body = (await client.get("/api/lines/bus/38")).json()
+    station = body["directions"][0]["branches"][0]["stations"][0]
+    assert station["name"] == "Arrêt A"
+    assert station["departures"][0]["destination"] == "Porte d'Orléans"
+
+
+async def test_station_search_ignores_accents_case_and_punctuation(client: httpx.AsyncClient) -> None:
+    for query, expected_first in [
+        ("chatel", "chatelet"),
+        ("CHÂTELET", "chatelet"),
+        ("châtelet les halles", "chatelet-les-halles"),
+        ("hotel de ville", "hotel-de-ville"),
+        ("etoile", "charles-de-gaulle-etoile"),
+        ("gare-de-l'est", "gare-de-l-est"),
+    ]:
+        response = await client.get("/api/stations/search", params={"q": query})
+        assert response.status_code == 200
+        assert response.json()[0]["station_id"] == expected_first, query
+
+
+async def test_station_search_lists_the_lines_of_each_match(client: httpx.AsyncClient) -> None:
+    matches = (await client.get("/api/stations/search", params={"q": "chatelet", "limit": 2})).json()
+    assert len(matches) == 2
+    chatelet = matches[0]
+    assert chatelet["name"] == "Châtelet"
+    assert {"metro:1", "metro:4", "metro:7", "metro:11", "metro:14"} <= {line["id"] for line in chatelet["lines"]}
+    assert set(chatelet["lines"][0]) == {"id", "network", "code", "name", "colour", "text_colour"}
+
+
+async def test_station_search_without_match_is_empty(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/stations/search", params={"q": "zzzqqq"})).json() == []
+
+
+async def test_station_search_rejects_bad_input(client: httpx.AsyncClient) -> None:
+    for params in [
+        {},
+        {"q": ""},
+        {"q": " - "},
+        {"q": "x" * 101},
+        {"q": "a", "limit": 0},
+        {"q": "a", "limit": 51},
+        {"q": "a", "limit": "x"},
+        {"q": "a", "limit": "9" * 5000},
+        {"q": "a", "lim": 3},
+    ]:
+        response = await client.get("/api/stations/search", params=params)
+        assert response.status_code == 422, params
+        assert response.json()["message"]
+
+
+async def test_station_detail_shows_every_line_and_their_next_departures(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    now = utcnow()
+    await seed.add(
+        db,
+        seed.departure("metro:4", "chatelet", "A", 5, now=now),
+        seed.departure("metro:1", "chatelet", "A", 2, now=now),
+        seed.departure("metro:1", "chatelet", "A", -3, now=now),  # gone more than a minute ago
+        *[seed.departure("metro:1", "chatelet", "A", minutes, now=now) for minutes in (9, 8, 7, 6)],
+        seed.snapshot("metro:1"),
+    )
+    response = await client.get("/api/stations/CHATELET")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["station"] == {"id": "chatelet", "name": "Châtelet", "town": "Paris"}
+    assert "metro:1" in [line["id"] for line in body["lines"]]
+    # At most 4 per line and direction, soonest first.
+    assert [d["line_id"] for d in body["departures"]] == ["metro:1", "metro:4", "metro:1", "metro:1", "metro:1"]
+    freshness = {row["line_id"]: row["freshness"]["status"] for row in body["freshness"]}
+    assert freshness["metro:1"] == "ok"
+    assert freshness["metro:4"] == "never"
+
+
+async def test_unknown_station_is_a_404(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/stations/nowhere-at-all")
+    assert response.status_code == 404
+    assert "search" in response.json()["detail"]
+
+
+async def test_freshness_lists_every_line(client: httpx.AsyncClient, db: Database) -> None:
+    await seed.add(db, seed.snapshot("rer:A", status="partial", success_age_seconds=500))
+    rows = (await client.get("/api/freshness")).json()
+    assert len(rows) == len(get_catalogue().lines)
+    rer_a = next(row for row in rows if row["line_id"] == "rer:A")["freshness"]
+    assert rer_a["status"] == "partial"
+    assert rer_a["stale"] is True  # 500 s > 3 x 120 s
+
+
+async def test_departures_more_than_a_minute_old_leave_the_boards(client: httpx.AsyncClient, db: Database) -> None:
+    now = utcnow()
+    await seed.add(
+        db,
+        seed.departure("metro:1", "nation", "A", 0, now=now - timedelta(seconds=50)),
+        seed.departure("metro:1", "nation", "A", 0, now=now - timedelta(seconds=70), destination="Gone"),
+    )
+    body = (await client.get("/api/lines/metro/1")).json()
+    nation = next(s for s in body["directions"][0]["branches"][0]["stations"] if s["station_id"] == "nation")
+    assert [d["destination"] for d in nation["departures"]] == ["Terminus"]
+
+
+async def test_public_endpoints_need_no_key(client: httpx.AsyncClient) -> None:
+    for path in ("/api/meta", "/api/lines", "/api/lines/metro/1", "/api/stations/search?q=nation", "/api/freshness"):
+        assert (await client.get(path)).status_code == 200, path
