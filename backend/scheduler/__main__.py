@@ -10,6 +10,7 @@ from backend.catalogue import UnknownLineError
 from backend.config import get_settings
 from backend.db.engine import Database
 from backend.db.migrate import SchemaNotReadyError, wait_for_schema
+from backend.logs import configure_logging
 from backend.scheduler.cycle import cycle_lines
 from backend.scheduler.service import SchedulerService, prepare_bus
 from backend.workers.lifecycle import install_stop_signals
@@ -50,8 +51,11 @@ async def _main() -> int:
 
 
 def main() -> int:
-    logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    return asyncio.run(_main())
+    handle = configure_logging(get_settings(), "scheduler")
+    try:
+        return asyncio.run(_main())
+    finally:
+        handle.close()
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from aiokafka.errors import KafkaError
 from backend.bus.kafka import TaskPublisher, ensure_topic, message_for
 from backend.config import Settings
 from backend.db.engine import Database
+from backend.logs.retention import prune_logs, prune_task_runs
 from backend.scheduler.cycle import run_cycle
 from backend.tasks import repository as tasks
 from backend.workers.execution import DATABASE_ERRORS
@@ -162,6 +163,16 @@ class SchedulerService:
                     )
                 if pruned:
                     logger.info("pruned %d lost or stopped workers from the registry", pruned)
+                logs_deleted = await prune_logs(self._database, self._settings)
+                runs_deleted = await prune_task_runs(self._database, self._settings)
+                if logs_deleted or runs_deleted:
+                    logger.info(
+                        "retention: deleted %d log records older than %d days and %d task runs older than %d days",
+                        logs_deleted,
+                        self._settings.log_retention_days,
+                        runs_deleted,
+                        self._settings.task_run_retention_days,
+                    )
             except DATABASE_ERRORS as exc:
                 logger.warning("housekeeping skipped, database unavailable: %s", exc)
 

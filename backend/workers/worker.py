@@ -18,6 +18,7 @@ import sys
 from backend.config import Settings, get_settings
 from backend.db.engine import Database
 from backend.db.migrate import SchemaNotReadyError, wait_for_schema
+from backend.logs import CentralizedLogging, configure_logging
 from backend.tasks import repository as tasks
 from backend.workers.database_loop import DatabaseTaskLoop
 from backend.workers.execution import DATABASE_ERRORS, LineFetcher, TaskExecutor, lease_for, utcnow
@@ -36,9 +37,13 @@ async def write_state(database: Database, settings: Settings, state: WorkerState
         await tasks.renew_leases(session, list(state.in_flight), worker_id=state.id, now=now, lease=lease_for(settings))
 
 
-async def heartbeat(database: Database, settings: Settings, state: WorkerState) -> None:
+async def heartbeat(
+    database: Database, settings: Settings, state: WorkerState, logs: CentralizedLogging | None
+) -> None:
     """Every WORKER_HEARTBEAT_SECONDS until cancelled; a database outage only delays it."""
     while True:
+        if logs is not None:
+            state.metrics.update(logs.stats())  # dropped log records show on the worker's row
         try:
             await write_state(database, settings, state)
         except DATABASE_ERRORS as exc:
@@ -54,7 +59,13 @@ def build_fetcher(settings: Settings, mode: str) -> LineFetcher | None:
     return LiveDataService(settings)
 
 
-async def run_worker(settings: Settings, *, fetcher_mode: str = "live", stopping: asyncio.Event | None = None) -> int:
+async def run_worker(
+    settings: Settings,
+    *,
+    fetcher_mode: str = "live",
+    stopping: asyncio.Event | None = None,
+    logs: CentralizedLogging | None = None,
+) -> int:
     stopping = stopping or asyncio.Event()
     state = WorkerState(id=new_worker_id(settings), bus="kafka" if settings.uses_kafka else "database")
     database = Database(settings, f"worker {state.id}")
@@ -71,7 +82,7 @@ async def run_worker(settings: Settings, *, fetcher_mode: str = "live", stopping
     loop = (
         KafkaTaskLoop(settings, executor, state) if settings.uses_kafka else DatabaseTaskLoop(settings, executor, state)
     )
-    beat = asyncio.create_task(heartbeat(database, settings, state))
+    beat = asyncio.create_task(heartbeat(database, settings, state, logs))
     logger.info("worker %s started (bus: %s, concurrency %d)", state.id, state.bus, settings.worker_concurrency)
     try:
         await loop.run(stopping)
@@ -91,11 +102,11 @@ async def run_worker(settings: Settings, *, fetcher_mode: str = "live", stopping
     return 0
 
 
-async def _main(args: argparse.Namespace) -> int:
+async def _main(args: argparse.Namespace, logs: CentralizedLogging) -> int:
     settings = get_settings()
     stopping = asyncio.Event()
     install_stop_signals(stopping, "worker")
-    return await run_worker(settings, fetcher_mode=args.fetcher, stopping=stopping)
+    return await run_worker(settings, fetcher_mode=args.fetcher, stopping=stopping, logs=logs)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,8 +122,11 @@ def main(argv: list[str] | None = None) -> int:
         help="live: fetch from the configured sources (default); none: pipeline benchmark mode",
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    return asyncio.run(_main(args))
+    handle = configure_logging(get_settings(), "worker")
+    try:
+        return asyncio.run(_main(args, handle))
+    finally:
+        handle.close()
 
 
 if __name__ == "__main__":

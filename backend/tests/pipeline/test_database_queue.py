@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from backend.tests.pipeline.probe import PipelineProbe, lines_for
-from backend.tests.pipeline.test_kafka_pipeline import configure, running_task_owner, start_stub, stub_env
+from backend.tests.pipeline.test_kafka_pipeline import slow_fleet_with_a_running_task
 from backend.tests.support.processes import eventually, service_env, services
 
 
@@ -40,14 +40,8 @@ async def test_worker_killed_mid_task_on_the_database_queue_is_requeued_and_comp
     lines = ["metro:1", "metro:9", "rer:A"]
     try:
         with services(tmp_path, service_env(database_url=database_url, scheduler_interval_seconds=3600)) as stack:
-            port = await start_stub(stack, latency_ms=700)
-            configure(stack, **stub_env(port), scheduler_lines=",".join(lines), worker_concurrency=1)
-            workers = [stack.start("worker") for _ in range(2)]
-            await eventually(lambda: _live(probe, 2), timeout=60, message="2 live workers")
-            stack.start("scheduler")
-            victim_id = await eventually(lambda: running_task_owner(probe), timeout=30, message="a running task")
-            pids = {row.id: row.pid for row in await probe.workers()}
-            next(w for w in workers if w.pid == pids[victim_id]).kill()
+            victim_id, victim = await slow_fleet_with_a_running_task(stack, probe, lines, 2, kafka=False)
+            victim.kill()
 
             assert await eventually(lambda: probe.all_succeeded(3), timeout=120, message="3 succeeded")
             taken_over = [t for t in await probe.tasks() if t.attempt > 1]
@@ -61,12 +55,7 @@ async def test_worker_stopped_mid_task_on_the_database_queue_finishes_it(databas
     probe = PipelineProbe(database_url)
     try:
         with services(tmp_path, service_env(database_url=database_url, scheduler_interval_seconds=3600)) as stack:
-            port = await start_stub(stack, latency_ms=700)
-            configure(stack, **stub_env(port), scheduler_lines="metro:1,metro:2", worker_concurrency=1)
-            worker = stack.start("worker")
-            await eventually(lambda: _live(probe, 1), timeout=60, message="a live worker")
-            stack.start("scheduler")
-            await eventually(lambda: running_task_owner(probe), timeout=30, message="a running task")
+            _, worker = await slow_fleet_with_a_running_task(stack, probe, ["metro:1", "metro:2"], 1, kafka=False)
             worker.terminate()
             assert await asyncio.to_thread(worker.wait, 90) == 0
             tasks = await probe.tasks()

@@ -14,7 +14,7 @@ import pytest
 from backend.bus.kafka import group_members
 from backend.tests.pipeline.probe import PipelineProbe, lines_for
 from backend.tests.support.databases import settings_for
-from backend.tests.support.processes import Services, eventually, service_env, services
+from backend.tests.support.processes import ServiceProcess, Services, eventually, service_env, services
 from backend.tests.support.services import KafkaBroker
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
@@ -114,19 +114,34 @@ async def running_task_owner(probe: PipelineProbe) -> str | None:
     return running[0].worker_id if running else None
 
 
+async def slow_fleet_with_a_running_task(
+    stack: Services, probe: PipelineProbe, lines: list[str], workers: int, *, kafka: bool
+) -> tuple[str, ServiceProcess]:
+    """Workers fetching from the stub upstream at 700 ms a request, one task each at a time; returns the id and the
+    process of a worker caught in the middle of a task."""
+    port = await start_stub(stack, latency_ms=700)
+    configure(stack, **stub_env(port), scheduler_lines=",".join(lines), worker_concurrency=1)
+    fleet = [stack.start("worker") for _ in range(workers)]
+    if kafka:
+        await wait_for_fleet(probe, workers)
+    else:
+        await eventually(lambda: _live_count(probe, workers), timeout=60, message=f"{workers} live workers")
+    stack.start("scheduler")
+    owner_id = await eventually(lambda: running_task_owner(probe), timeout=30, message="a running task")
+    pids = {row.id: row.pid for row in await probe.workers()}
+    return owner_id, next(w for w in fleet if w.pid == pids[owner_id])
+
+
+async def _live_count(probe: PipelineProbe, count: int) -> bool:
+    return len(await probe.live_workers()) == count
+
+
 async def test_worker_killed_mid_task_is_completed_by_another_worker(
     postgres_url: str, kafka: KafkaBroker, kafka_names: dict[str, str], probe: PipelineProbe, tmp_path: Path
 ) -> None:
     lines = ["metro:1", "metro:4", "rer:A", "tram:T3a"]
     with services(tmp_path, kafka_env(postgres_url, kafka, kafka_names)) as stack:
-        port = await start_stub(stack, latency_ms=700)
-        configure(stack, **stub_env(port), scheduler_lines=",".join(lines), worker_concurrency=1)
-        workers = [stack.start("worker") for _ in range(2)]
-        await wait_for_fleet(probe, 2)
-        stack.start("scheduler")
-        victim_id = await eventually(lambda: running_task_owner(probe), timeout=30, message="a running task")
-        pids = {row.id: row.pid for row in await probe.workers()}
-        victim = next(w for w in workers if w.pid == pids[victim_id])
+        victim_id, victim = await slow_fleet_with_a_running_task(stack, probe, lines, 2, kafka=True)
         victim.kill()
 
         statuses = await eventually(lambda: probe.all_succeeded(4), timeout=120, message="every task succeeded")
@@ -141,14 +156,7 @@ async def test_worker_stopped_mid_task_finishes_it_and_leaves_the_group(
 ) -> None:
     lines = ["metro:1", "metro:6", "rer:B", "tram:T2"]
     with services(tmp_path, kafka_env(postgres_url, kafka, kafka_names)) as stack:
-        port = await start_stub(stack, latency_ms=700)
-        configure(stack, **stub_env(port), scheduler_lines=",".join(lines), worker_concurrency=1)
-        workers = [stack.start("worker") for _ in range(2)]
-        await wait_for_fleet(probe, 2)
-        stack.start("scheduler")
-        owner_id = await eventually(lambda: running_task_owner(probe), timeout=30, message="a running task")
-        pids = {row.id: row.pid for row in await probe.workers()}
-        stopping = next(w for w in workers if w.pid == pids[owner_id])
+        owner_id, stopping = await slow_fleet_with_a_running_task(stack, probe, lines, 2, kafka=True)
         in_flight = {t.id for t in await probe.tasks() if t.status == "running" and t.worker_id == owner_id}
         stopping.terminate()
         assert await asyncio.to_thread(stopping.wait, 90) == 0

@@ -52,3 +52,33 @@ async def test_a_line_whose_sources_all_fail_is_retried_then_failed_with_the_rea
             assert task.error.startswith("failed after 3 attempts")
     finally:
         await probe.close()
+
+
+async def test_scheduler_and_worker_logs_land_in_system_logs(sqlite_url: str, tmp_path: Path) -> None:
+    from sqlalchemy import select
+
+    from backend.db.models import SystemLog
+
+    probe = PipelineProbe(sqlite_url)
+    env = service_env(
+        database_url=sqlite_url,
+        scheduler_interval_seconds=3600,
+        scheduler_lines="metro:1,rer:A",
+        centralized_logging_enabled="true",
+    )
+    try:
+        with services(tmp_path, env) as stack:
+            worker = stack.start("worker", "--fetcher", "none")
+            scheduler = stack.start("scheduler")
+            await eventually(lambda: probe.all_succeeded(2), timeout=60, message="2 succeeded")
+            worker.stop()
+            scheduler.stop()
+        async with probe.database.sessions() as session:
+            rows = list((await session.execute(select(SystemLog))).scalars())
+        services_seen = {row.service for row in rows}
+        assert {"scheduler", "worker"} <= services_seen
+        completions = [r for r in rows if r.service == "worker" and "succeeded" in r.message]
+        assert {r.extra.get("line_id") for r in completions} == {"metro:1", "rer:A"}
+        assert all(r.extra.get("task_id") for r in completions)
+    finally:
+        await probe.close()
