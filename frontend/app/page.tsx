@@ -1,0 +1,5 @@
+import { HomeDashboard } from "@/components/home/HomeDashboard";
+
+export default function HomePage() {
+  return <HomeDashboard />;
+}

@@ -1,0 +1,39 @@
+import type { DbSummary } from "@/lib/api/types";
+
+const TASK_KEYS = ["queued", "running", "succeeded", "failed", "expired", "total"] as const;
+const WORKER_KEYS = ["starting", "idle", "busy", "draining", "stopped", "lost", "total"] as const;
+
+export function DbSnapshot({ summary }: { summary: DbSummary }) {
+  return (
+    <section className="card" aria-labelledby="db-title">
+      <h2 id="db-title">Database snapshot</h2>
+      <div className="snapshot-tables">
+        <table className="compact-table">
+          <caption>Task runs</caption>
+          <tbody>
+            {TASK_KEYS.map((key) => (
+              <tr key={key} className={key === "total" ? "is-total" : undefined}>
+                <th scope="row">{key}</th>
+                <td data-testid={`tasks-${key}`}>{summary.tasks[key]}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <table className="compact-table">
+          <caption>Workers</caption>
+          <tbody>
+            {WORKER_KEYS.map((key) => (
+              <tr key={key} className={key === "total" ? "is-total" : undefined}>
+                <th scope="row">{key}</th>
+                <td data-testid={`workers-${key}`}>{summary.workers[key]}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <p className="muted small">
+        {summary.departures} departures stored · {summary.lines_with_data} lines with data
+      </p>
+    </section>
+  );
+}

@@ -1,0 +1,61 @@
+"use client";
+
+import Link from "next/link";
+
+import { LineBadge } from "@/components/lines/LineBadge";
+import { TrafficBadge } from "@/components/lines/TrafficBadge";
+import { lineHref } from "@/components/lines/NetworkTabs";
+import type { LineSummary } from "@/lib/api/types";
+import { useFavourites } from "@/lib/favourites/useFavourites";
+
+import { FavouriteButton } from "./FavouriteButton";
+
+/** The rider's favourite lines (with today's traffic when known) and stations. */
+export function FavouritesPanel({ linesById }: { linesById: ReadonlyMap<string, LineSummary> }) {
+  const { favourites } = useFavourites();
+  if (!favourites.lines.length && !favourites.stations.length) {
+    return (
+      <section className="card favourites" aria-labelledby="favourites-title">
+        <h2 id="favourites-title">Favourites</h2>
+        <p className="muted">Tap ☆ next to a line or a station to keep it here (stored in this browser only).</p>
+      </section>
+    );
+  }
+  return (
+    <section className="card favourites" aria-labelledby="favourites-title" data-testid="favourites">
+      <h2 id="favourites-title">Favourites</h2>
+      {favourites.lines.length ? (
+        <ul className="favourite-list">
+          {favourites.lines.map((saved) => {
+            const live = linesById.get(saved.id);
+            const line = live ?? saved;
+            return (
+              <li key={saved.id} className="favourite-item">
+                <Link href={lineHref(line)} className="line-card-link">
+                  <LineBadge line={line} />
+                  <span>{line.name}</span>
+                </Link>
+                {live ? <TrafficBadge traffic={live.traffic} /> : null}
+                <FavouriteButton kind="line" line={saved} label={line.name} />
+              </li>
+            );
+          })}
+        </ul>
+      ) : null}
+      {favourites.stations.length ? (
+        <ul className="favourite-list">
+          {favourites.stations.map((station) => (
+            <li key={station.id} className="favourite-item">
+              <Link href={`/stations/${encodeURIComponent(station.id)}`} className="favourite-station">
+                <span aria-hidden="true" className="station-icon" />
+                {station.name}
+                {station.town ? <span className="muted"> · {station.town}</span> : null}
+              </Link>
+              <FavouriteButton kind="station" station={station} label={station.name} />
+            </li>
+          ))}
+        </ul>
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,14 @@
+"use client";
+
+import { useMeta } from "@/lib/api/queries";
+
+/** Says loudly when the stack replays recorded data (DEMO_MODE), so nobody mistakes it for live service. */
+export function DemoBanner() {
+  const { data } = useMeta();
+  if (!data?.demo_mode) return null;
+  return (
+    <div className="demo-banner" role="note" data-testid="demo-banner">
+      <strong>Demo:</strong> replayed data, not live.
+    </div>
+  );
+}

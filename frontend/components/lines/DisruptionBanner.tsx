@@ -1,0 +1,21 @@
+import type { TrafficInfo } from "@/lib/api/types";
+import { formatClock } from "@/lib/format/time";
+
+import { isTroubled } from "./TrafficBadge";
+
+/** Shown on a line's page when it is disrupted or closed, with the operator's message. */
+export function DisruptionBanner({ traffic, lineName }: { traffic: TrafficInfo | null | undefined; lineName: string }) {
+  if (!traffic || !isTroubled(traffic)) return null;
+  const closed = traffic.level === "closed";
+  return (
+    <div className={`banner ${closed ? "banner-danger" : "banner-warning"}`} role="alert" data-testid="disruption-banner">
+      <strong>
+        {lineName}: {closed ? "closed" : "disrupted"}
+      </strong>
+      {traffic.message ? <p>{traffic.message}</p> : null}
+      <p className="banner-meta">
+        Source {traffic.source}, updated {formatClock(traffic.updated_at)}
+      </p>
+    </div>
+  );
+}

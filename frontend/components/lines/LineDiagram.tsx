@@ -1,0 +1,90 @@
+import Link from "next/link";
+
+import { DepartureTime } from "@/components/departures/DepartureTime";
+import type { Branch, VehiclePosition } from "@/lib/api/types";
+import { upcoming } from "@/lib/format/countdown";
+import { formatClockSeconds } from "@/lib/format/time";
+import { placeVehicles } from "@/lib/format/vehicles";
+
+const DEPARTURES_PER_STATION = 3;
+
+function TrainMarker({ vehicle, label, progress }: { vehicle: VehiclePosition; label: string; progress?: number }) {
+  return (
+    <span
+      className={`train-marker${progress === undefined ? " at-station" : ""}`}
+      style={progress === undefined ? undefined : { top: `${Math.round(progress * 100)}%` }}
+      role="img"
+      aria-label={label}
+      title={`${label} · position at ${formatClockSeconds(vehicle.recorded_at)}`}
+      data-testid="train-marker"
+    >
+      <span aria-hidden="true">▼</span>
+    </span>
+  );
+}
+
+/**
+ * One branch of one direction as a vertical strip map: each station with its next departures, and the
+ * trains standing at stations or running between two of them (placed by their progress).
+ */
+export function LineDiagram({
+  branch,
+  vehicles,
+  now,
+}: {
+  branch: Branch;
+  vehicles: readonly VehiclePosition[];
+  now: number;
+}) {
+  const stations = [...branch.stations].sort((a, b) => a.position - b.position);
+  const placed = placeVehicles(
+    stations.map((s) => s.station_id),
+    vehicles,
+  );
+  return (
+    <ol className="diagram" data-testid="station-list">
+      {stations.map((station, i) => {
+        const next = stations[i + 1];
+        const here = placed.atStation.get(station.station_id) ?? [];
+        const running = placed.between.get(station.station_id) ?? [];
+        const departures = upcoming(station.departures, now).slice(0, DEPARTURES_PER_STATION);
+        return (
+          <li key={station.station_id} className="diagram-stop" data-testid="station-row">
+            <div className="diagram-stop-row">
+              <span className={`diagram-dot${i === 0 || !next ? " is-terminus" : ""}`} aria-hidden="true" />
+              <div className="diagram-stop-body">
+                <Link href={`/stations/${encodeURIComponent(station.station_id)}`} className="diagram-stop-name">
+                  {station.name}
+                </Link>
+                {here.map((vehicle) => (
+                  <TrainMarker key={vehicle.vehicle_id} vehicle={vehicle} label={`Train at ${station.name}`} />
+                ))}
+                <span className="diagram-departures">
+                  {departures.length ? (
+                    departures.map((departure, k) => (
+                      <DepartureTime key={`${departure.expected_at}-${k}`} departure={departure} now={now} />
+                    ))
+                  ) : (
+                    <span className="muted small">no departure listed</span>
+                  )}
+                </span>
+              </div>
+            </div>
+            {next ? (
+              <div className="diagram-segment">
+                {running.map(({ vehicle, progress }) => (
+                  <TrainMarker
+                    key={vehicle.vehicle_id}
+                    vehicle={vehicle}
+                    progress={progress}
+                    label={`Train between ${station.name} and ${next.name}, ${Math.round(progress * 100)}% of the way`}
+                  />
+                ))}
+              </div>
+            ) : null}
+          </li>
+        );
+      })}
+    </ol>
+  );
+}

@@ -1,0 +1,23 @@
+/** Signs in to the operator pages once (E2E_ADMIN_PASSWORD) and keeps the session for the other specs. */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+
+import { expect, test as setup } from "@playwright/test";
+
+import { ADMIN_STATE } from "../playwright.config";
+
+setup("sign in as operator", async ({ page }) => {
+  mkdirSync(dirname(ADMIN_STATE), { recursive: true });
+  const password = process.env.E2E_ADMIN_PASSWORD;
+  await page.goto("/admin/login");
+  if (password) {
+    await page.getByLabel("Admin password").fill(password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page).toHaveURL(/\/admin$/);
+    await expect(page.getByTestId("admin-session")).toContainText("Signed in");
+  } else {
+    // Without a password the dashboard must be in open development mode, and say so.
+    await expect(page.getByTestId("admin-open-notice")).toBeVisible();
+  }
+  await page.context().storageState({ path: ADMIN_STATE });
+});

@@ -1,0 +1,66 @@
+/**
+ * What a departure board shows for one departure at a given instant: "à quai", "< 1 min", "4 min",
+ * or cancelled. Pure, so the board can re-evaluate it every second between two fetches.
+ */
+import type { Departure } from "@/lib/api/types";
+
+export type CountdownKind = "cancelled" | "at_platform" | "imminent" | "minutes" | "departed";
+
+export interface Countdown {
+  kind: CountdownKind;
+  /** What the board shows. */
+  label: string;
+  /** What a screen reader says. */
+  spoken: string;
+  /** Whole minutes left (rounded down, as on RATP boards); null when cancelled or at the platform. */
+  minutes: number | null;
+}
+
+/** A departure whose time passed this long ago (and that is not at the platform) has left. */
+export const DEPARTED_AFTER_SECONDS = 60;
+
+type DepartureTiming = Pick<Departure, "expected_at" | "status" | "vehicle_at_stop">;
+
+export function departureCountdown(departure: DepartureTiming, nowMs: number): Countdown {
+  if (departure.status === "cancelled") {
+    return { kind: "cancelled", label: "Cancelled", spoken: "cancelled", minutes: null };
+  }
+  if (departure.vehicle_at_stop || departure.status === "at_platform") {
+    return { kind: "at_platform", label: "à quai", spoken: "at the platform", minutes: null };
+  }
+  const expectedMs = Date.parse(departure.expected_at);
+  if (Number.isNaN(expectedMs)) {
+    return { kind: "minutes", label: "—", spoken: "time unknown", minutes: null };
+  }
+  const seconds = (expectedMs - nowMs) / 1000;
+  if (seconds < -DEPARTED_AFTER_SECONDS) {
+    return { kind: "departed", label: "departed", spoken: "departed", minutes: null };
+  }
+  if (seconds < 60) {
+    return { kind: "imminent", label: "< 1 min", spoken: "in less than a minute", minutes: 0 };
+  }
+  const minutes = Math.floor(seconds / 60);
+  return {
+    kind: "minutes",
+    label: `${minutes} min`,
+    spoken: minutes === 1 ? "in 1 minute" : `in ${minutes} minutes`,
+    minutes,
+  };
+}
+
+/** Minutes of delay against the timetable, when the API gave both times and the gap is at least a minute. */
+export function delayMinutes(departure: Pick<Departure, "expected_at" | "aimed_at">): number | null {
+  if (!departure.aimed_at) return null;
+  const expected = Date.parse(departure.expected_at);
+  const aimed = Date.parse(departure.aimed_at);
+  if (Number.isNaN(expected) || Number.isNaN(aimed)) return null;
+  const minutes = Math.round((expected - aimed) / 60_000);
+  return minutes >= 1 ? minutes : null;
+}
+
+/** Departures still worth showing at `nowMs` (not left yet), soonest first. */
+export function upcoming<T extends DepartureTiming>(departures: readonly T[], nowMs: number): T[] {
+  return departures
+    .filter((d) => departureCountdown(d, nowMs).kind !== "departed")
+    .sort((a, b) => Date.parse(a.expected_at) - Date.parse(b.expected_at));
+}

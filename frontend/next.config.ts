@@ -1,0 +1,26 @@
+import type { NextConfig } from "next";
+
+const securityHeaders = [
+  { key: "X-Content-Type-Options", value: "nosniff" },
+  { key: "X-Frame-Options", value: "DENY" },
+  { key: "Referrer-Policy", value: "same-origin" },
+  { key: "Permissions-Policy", value: "camera=(), microphone=(), geolocation=()" },
+];
+
+const nextConfig: NextConfig = {
+  // `npm run build:standalone` (the Docker image) makes a self-contained server in .next/standalone;
+  // a plain `npm run build` is what `npm start` (next start) serves.
+  output: process.env.NEXT_OUTPUT === "standalone" ? "standalone" : undefined,
+  // `npm run test:bundle` builds into its own folder so it never clobbers a running dev server's .next.
+  distDir: process.env.NEXT_DIST_DIR || ".next",
+  poweredByHeader: false,
+  // Next.js rewrites 127.0.0.1 to "localhost" in middleware redirects; the browser would then land on another
+  // host than the one it signed in on (the session cookie is per host). Keep URLs as the browser sent them.
+  skipMiddlewareUrlNormalize: true,
+  reactStrictMode: true,
+  async headers() {
+    return [{ source: "/:path*", headers: securityHeaders }];
+  },
+};
+
+export default nextConfig;
