@@ -14,7 +14,10 @@ set -euo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/scripts/lib.sh"
 cd "$repo_root"
 
-run_dir="$repo_root/.run"
+# RUN_DIR, ENV_FILE and DATA_DIR let a second stack (scripts/run_e2e.sh) run beside the usual one.
+run_dir="${RUN_DIR:-$repo_root/.run}"
+env_file="${ENV_FILE:-$repo_root/.env}"
+data_dir="${DATA_DIR:-$repo_root/.data}"
 mode_file="$run_dir/mode"
 compose_project="ratp"
 compose_file="$repo_root/docker-compose.yml"
@@ -46,22 +49,32 @@ current_mode() {
 
 # --- configuration ---------------------------------------------------------------------------------------------------
 
-env_value() { # the value of KEY in .env, or empty
-  [[ -f "$repo_root/.env" ]] || return 0
-  grep -E "^$1=" "$repo_root/.env" | tail -n 1 | cut -d= -f2- || true
+env_value() { # the value of KEY in the env file, or empty
+  [[ -f "$env_file" ]] || return 0
+  grep -E "^$1=" "$env_file" | tail -n 1 | cut -d= -f2- || true
+}
+
+ensure_secret() { # NAME description: generate a value for NAME in .env when it is empty
+  [[ -n "$(env_value "$1")" ]] && return 0
+  local value
+  value="$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
+  if grep -qE "^$1=" "$env_file"; then
+    sed -i "s|^$1=.*|$1=$value|" "$env_file"
+  else
+    printf '%s=%s\n' "$1" "$value" >>"$env_file"
+  fi
+  say "generated $2: $1 in $env_file"
 }
 
 ensure_env_file() {
-  if [[ ! -f "$repo_root/.env" ]]; then
-    cp "$repo_root/.env.example" "$repo_root/.env"
-    say "created .env from .env.example"
+  if [[ ! -f "$env_file" ]]; then
+    cp "$repo_root/.env.example" "$env_file"
+    say "created $env_file from .env.example"
   fi
-  if [[ -z "$(env_value SYSTEM_API_TOKEN)" ]]; then
-    local token
-    token="$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
-    sed -i "s|^SYSTEM_API_TOKEN=.*|SYSTEM_API_TOKEN=$token|" "$repo_root/.env"
-    say "generated a system API key: SYSTEM_API_TOKEN in $repo_root/.env (send it as the X-API-Key header)"
-  fi
+  ensure_secret SYSTEM_API_TOKEN "a system API key (send it as the X-API-Key header)"
+  ensure_secret ADMIN_PASSWORD "a password for the dashboard's admin pages"
+  ensure_secret ADMIN_SESSION_SECRET "the dashboard's session signing key"
+  ensure_secret POSTGRES_PASSWORD "the Compose database's password"
 }
 
 # --- local processes -------------------------------------------------------------------------------------------------
@@ -104,8 +117,12 @@ stop_process() {
     rm -f "$(pid_file "$name")"
     return 0
   fi
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 ${STOP_TIMEOUT_TENTHS:-300}); do
+  # The worker supervisor lets its workers finish in-flight tasks (TASK_TIMEOUT_SECONDS + 10 s): give it the time.
+  local tenths=300
+  [[ "$name" == worker ]] && tenths=900
+  if [[ "$name" == worker ]]; then kill -TERM "$pid" 2>/dev/null || true
+  else kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; fi
+  for _ in $(seq 1 "$tenths"); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
@@ -128,45 +145,86 @@ wait_http() { # url seconds name
   return 1
 }
 
-local_services() { # in start order
+local_services() { # in start order; names match the Docker Compose services
   local demo="$1"
   [[ "$demo" == demo ]] && echo stub-upstream
-  echo api
+  echo backend
+  echo scheduler
+  echo worker
+  [[ -f "$repo_root/frontend/package.json" ]] && echo frontend
+  return 0
 }
 
-local_env() { # environment for every local service
+local_env() { # environment for every local service: the env file's settings, then what serve.sh decides
   local demo="$1"
+  grep -E '^[A-Z][A-Z0-9_]*=.' "$env_file" || true
+  echo "SETTINGS_ENV_FILES=false"
+  echo "DATA_DIR=$data_dir"
   echo "PYTHONPATH=$repo_root"
   echo "PYTHONUNBUFFERED=1"
   if [[ "$demo" == demo ]]; then
     echo "DEMO_MODE=true"
     echo "PRIM_API_KEY=demo-replay"
-    echo "PRIM_BASE_URL=http://127.0.0.1:$stub_port/prim"
-    echo "RATP_BASE_URL=http://127.0.0.1:$stub_port/ratp"
+    echo "PRIM_BASE_URL=http://127.0.0.1:$stub_port/marketplace"
+    echo "RATP_BASE_URL=http://127.0.0.1:$stub_port"
     echo "VMTR_SOCKET_URL=ws://127.0.0.1:$stub_port/socket.io/"
+    echo "PLAYWRIGHT_SEEDING_ENABLED=false"
   fi
 }
 
 start_local_service() {
-  local name="$1" demo="$2"
+  local name="$1" demo="$2" workers="${3:-}"
   local -a env_args
   mapfile -t env_args < <(local_env "$demo")
   case "$name" in
     stub-upstream)
       start_process "$name" env "${env_args[@]}" "$python_bin" -m backend.devtools.upstream --host 127.0.0.1 --port "$stub_port"
       wait_http "http://127.0.0.1:$stub_port/__stub/stats" 30 "$name" ;;
-    api)
+    backend)
       start_process "$name" env "${env_args[@]}" "$python_bin" -m uvicorn backend.main:app --host 127.0.0.1 --port "$api_port"
       wait_http "http://127.0.0.1:$api_port/health" 60 "$name" ;;
+    scheduler)
+      start_process "$name" env "${env_args[@]}" "$python_bin" -m backend.scheduler ;;
+    worker)
+      # The supervisor owns the worker processes and keeps their number at the desired count (scale endpoint).
+      local -a count_args=()
+      [[ -n "$workers" ]] && count_args=(--workers "$workers")
+      start_process "$name" env "${env_args[@]}" "$python_bin" -m backend.scaling.supervisor "${count_args[@]}" ;;
+    frontend)
+      ensure_frontend_build
+      start_process "$name" env "BACKEND_URL=http://127.0.0.1:$api_port" "SYSTEM_API_KEY=$(env_value SYSTEM_API_TOKEN)" \
+        "ADMIN_PASSWORD=$(env_value ADMIN_PASSWORD)" "ADMIN_SESSION_SECRET=$(env_value ADMIN_SESSION_SECRET)" \
+        NODE_ENV=production bash -c "cd '$repo_root/frontend' && exec npx next start --hostname 127.0.0.1 --port $frontend_port"
+      wait_http "http://127.0.0.1:$frontend_port/" 120 "$name" ;;
     *) die "unknown service '$name' (local services: $(local_services "$demo" | tr '\n' ' '))" ;;
   esac
+}
+
+# npm packages and a production build of the dashboard, made again only when its sources changed.
+ensure_frontend_build() {
+  command -v npm >/dev/null || die "npm (Node.js 20+) is needed for the dashboard"
+  local frontend="$repo_root/frontend"
+  if [[ ! -d "$frontend/node_modules" || "$frontend/package-lock.json" -nt "$frontend/node_modules/.package-lock.json" ]]; then
+    say "installing the dashboard's npm packages"
+    (cd "$frontend" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >/dev/null)
+  fi
+  local stamp
+  stamp="$(cd "$frontend" && { find app components lib public middleware.ts next.config.* package.json package-lock.json \
+    -type f 2>/dev/null || true; } | sort | xargs cat 2>/dev/null | sha256sum | cut -c1-16)"
+  if [[ ! -f "$frontend/.next/BUILD_ID" || "$(cat "$frontend/.next/.source-stamp" 2>/dev/null)" != "$stamp" ]]; then
+    say "building the dashboard (first run, or its sources changed)"
+    (cd "$frontend" && NEXT_TELEMETRY_DISABLED=1 npm run build >"$run_dir/logs/frontend-build.log" 2>&1) \
+      || { tail -n 30 "$run_dir/logs/frontend-build.log" >&2; die "dashboard build failed (.run/logs/frontend-build.log)"; }
+    echo "$stamp" >"$frontend/.next/.source-stamp"
+  fi
 }
 
 check_ports_free() {
   local demo="$1" name port
   for name in $(local_services "$demo"); do
     case "$name" in
-      api) port="$api_port" ;;
+      backend) port="$api_port" ;;
+      frontend) port="$frontend_port" ;;
       stub-upstream) port="$stub_port" ;;
       *) continue ;;
     esac
@@ -184,24 +242,33 @@ local_up() {
   echo "local $demo $workers" >"$mode_file"
   check_ports_free "$demo"
   say "applying database migrations"
-  env $(local_env "$demo") "$python_bin" -m backend.db upgrade >>"$run_dir/logs/migrate.log" 2>&1 \
+  local -a env_args
+  mapfile -t env_args < <(local_env "$demo")
+  env "${env_args[@]}" "$python_bin" -m backend.db upgrade >>"$run_dir/logs/migrate.log" 2>&1 \
     || { tail -n 20 "$run_dir/logs/migrate.log" >&2; die "migrations failed (log: .run/logs/migrate.log)"; }
   say "starting local services"
   local name
-  for name in $(local_services "$demo"); do start_local_service "$name" "$demo"; done
+  for name in $(local_services "$demo"); do start_local_service "$name" "$demo" "$workers"; done
   say ""
-  say "RATP Live Tracker is up (local processes$([[ "$demo" == demo ]] && echo ', demo: replayed data')):"
-  say "  API and docs:  http://127.0.0.1:$api_port/docs"
+  say "RATP Live Tracker is up (local processes, $workers workers$([[ "$demo" == demo ]] && echo ', demo: replayed data')):"
+  if service_pid frontend >/dev/null; then
+    say "  dashboard:     http://127.0.0.1:$frontend_port"
+    say "  orchestrator:  http://127.0.0.1:$frontend_port/admin/orchestrator (password: ADMIN_PASSWORD in .env)"
+  fi
+  say "  API docs:      http://127.0.0.1:$api_port/docs"
   say "  health:        http://127.0.0.1:$api_port/health"
-  say "  system API key: SYSTEM_API_TOKEN in .env"
+  say "  system API key: SYSTEM_API_TOKEN in .env (X-API-Key header)"
+  say "  logs: ./serve.sh logs [service]   status: ./serve.sh status   stop: ./serve.sh down"
 }
 
 local_down() {
-  local name
+  local name demo=live
+  [[ -f "$mode_file" ]] && read -r _ demo _ <"$mode_file"
+  # Reverse start order (dashboard and workers before what they depend on), then anything else we started.
+  for name in $(local_services "$demo" | tac); do stop_process "$name"; done
   for file in "$run_dir"/pids/*.pid; do
     [[ -e "$file" ]] || continue
-    name="$(basename "$file" .pid)"
-    stop_process "$name"
+    stop_process "$(basename "$file" .pid)"
   done
   rm -f "$mode_file"
 }
@@ -267,9 +334,17 @@ cmd_scale() {
   [[ "$workers" =~ ^[0-9]+$ ]] || die "usage: ./serve.sh scale --workers N (a whole number)"
   if [[ "$(current_mode)" == docker ]]; then
     compose up -d --no-build --no-recreate --scale "worker=$workers" worker
-  else
-    die "the local worker pool arrives with the task pipeline; nothing to scale yet"
+    return
   fi
+  service_pid backend >/dev/null || die "the stack is not running: ./serve.sh up first"
+  local answer
+  answer="$(curl -sS -X POST "http://127.0.0.1:$api_port/api/system/workers/scale" \
+    -H "X-API-Key: $(env_value SYSTEM_API_TOKEN)" -H 'Content-Type: application/json' \
+    -d "{\"count\": $workers}" -w '\n%{http_code}')" || die "the API did not answer"
+  local code="${answer##*$'\n'}" body="${answer%$'\n'*}"
+  [[ "$code" == 2* ]] || die "scaling failed (HTTP $code): $body"
+  say "$body"
+  sed -i "s/^\(local [a-z]*\) [0-9]*$/\1 $workers/" "$mode_file"
 }
 
 cmd="${1:-}"

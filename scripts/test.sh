@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The one command that runs every test: ./scripts/test.sh
 #
-# Bootstraps what is missing (backend virtualenv, Chromium, Kafka jars), starts a throwaway PostgreSQL and a Kafka
-# broker, runs ruff, mypy and pytest (and the frontend's checks once it has them), then stops what it started.
-# Extra arguments go to pytest, e.g. ./scripts/test.sh -k migrations
+# Bootstraps what is missing (backend virtualenv, Chromium, npm packages, Kafka jars), starts a throwaway PostgreSQL
+# and a Kafka broker, runs ruff, mypy and pytest, the dashboard's type-check, lint, unit tests and bundle check, then
+# the full-stack Playwright run (scripts/run_e2e.sh), and stops what it started.
+# Extra arguments go to pytest and skip the frontend and e2e stages, e.g. ./scripts/test.sh -k migrations
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$repo_root"
@@ -57,3 +58,18 @@ section "mypy"
 venv/bin/mypy .
 section "pytest"
 venv/bin/pytest "$@"
+(($# == 0)) || exit 0
+
+section "frontend: type-check, lint, unit tests, client bundle check"
+cd "$repo_root/frontend"
+if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+fi
+npm run type-check
+npm run lint
+npm test
+npm run test:bundle
+
+section "end to end: the stack in a browser"
+cd "$repo_root"
+./scripts/run_e2e.sh
