@@ -260,3 +260,16 @@ async def test_broker_restart_mid_run_recovers_without_losing_tasks(
         statuses = await probe.task_statuses()
         assert set(statuses) == {"succeeded"}, statuses
         assert all(w.status in ("idle", "busy") for w in await probe.workers())
+
+
+async def test_the_task_topic_is_created_and_grown_never_auto_created(
+    postgres_url: str, kafka: KafkaBroker, kafka_names: dict[str, str]
+) -> None:
+    from backend.bus.kafka import ensure_topic
+
+    settings = settings_for(postgres_url, kafka_bootstrap_servers=kafka.bootstrap, **kafka_names)
+    assert await ensure_topic(settings.model_copy(update={"kafka_task_partitions": 3})) == 3
+    assert await ensure_topic(settings.model_copy(update={"kafka_task_partitions": 3})) == 3
+    assert await ensure_topic(settings.model_copy(update={"kafka_task_partitions": 8})) == 8
+    # Kafka cannot shrink a topic: a smaller setting keeps what exists (and says so in the log).
+    assert await ensure_topic(settings.model_copy(update={"kafka_task_partitions": 4})) == 8
