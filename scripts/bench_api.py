@@ -30,6 +30,9 @@ from typing import Any
 
 import httpx
 
+# Runnable from anywhere: backend/venv/bin/python scripts/<this file>.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from backend.catalogue import get_catalogue
 from backend.config import Settings
 from backend.db.engine import Database

@@ -24,11 +24,15 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+
+# Runnable from anywhere: backend/venv/bin/python scripts/<this file>.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backend.config import Settings
 from backend.db.engine import Database
