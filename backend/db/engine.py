@@ -10,10 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from backend.config import Settings
+
+# What an unreachable or failing database raises: callers retry these instead of crashing the process.
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (DBAPIError, OSError, TimeoutError)
 
 
 def is_sqlite(url: str) -> bool:
@@ -87,3 +92,9 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def dialect_insert(target: AsyncSession | Database) -> Any:
+    """The INSERT construct of the target's dialect, for ON CONFLICT upserts (Postgres and SQLite spell it alike)."""
+    engine = target.engine if isinstance(target, Database) else target.get_bind()
+    return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert

@@ -17,11 +17,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.catalogue import Catalogue, get_catalogue, normalise_name
-from backend.db.engine import Database
+from backend.db.engine import Database, dialect_insert
 from backend.db.models import Line, LineStation, Station, utcnow
 
 logger = logging.getLogger("backend.livedata.catalogue_sync")
@@ -149,8 +148,7 @@ async def _upsert(
     # ON CONFLICT DO UPDATE makes two concurrent syncs inserting the same new row both succeed.
     if not rows:
         return
-    insert = sqlite.insert if database.is_sqlite else postgresql.insert
-    statement = insert(model)
+    statement = dialect_insert(database)(model)
     statement = statement.on_conflict_do_update(
         index_elements=list(key), set_={column: statement.excluded[column] for column in columns}
     )

@@ -12,16 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.catalogue import normalise_name
+from backend.db.engine import dialect_insert
 from backend.db.models import Departure, LineSnapshot, LineStation, Station, TrafficStatus, VehiclePosition
 from backend.services.records import LineFetchResult
-
-
-def _insert(session: AsyncSession) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def departures_source(result: LineFetchResult) -> str | None:
@@ -79,7 +75,7 @@ async def store_line_result(session: AsyncSession, result: LineFetchResult, *, t
             )
     if result.traffic is not None:
         traffic = result.traffic
-        statement = _insert(session)(TrafficStatus).values(
+        statement = dialect_insert(session)(TrafficStatus).values(
             line_id=line_id,
             level=traffic.level,
             message=traffic.message,
@@ -163,7 +159,7 @@ async def _upsert_snapshot(
         "attempts": attempts,
         "task_run_id": task_id,
     }
-    statement = _insert(session)(LineSnapshot).values(**values)
+    statement = dialect_insert(session)(LineSnapshot).values(**values)
     updates: dict[str, Any] = {
         "status": statement.excluded.status,
         "fetched_at": statement.excluded.fetched_at,
@@ -184,7 +180,7 @@ async def _upsert_snapshot(
 
 async def _store_fetched_stations(session: AsyncSession, result: LineFetchResult) -> None:
     """Cache the stations a source fetched for a line without shipped station data (buses)."""
-    insert_ = _insert(session)
+    insert_ = dialect_insert(session)
     stations = {s.station_id: s for s in result.stations}
     statement = insert_(Station).values(
         [

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.db.engine import Database
+from backend.db.engine import Database, dialect_insert
 from backend.db.models import FleetSetting, utcnow
 
 DESIRED_WORKERS = "desired_workers"
@@ -22,8 +21,9 @@ SUPERVISOR_HEARTBEAT = "supervisor_pid"
 
 
 async def _put(database: Database, name: str, value: int, updated_by: str | None) -> None:
-    insert = sqlite.insert if database.is_sqlite else postgresql.insert
-    statement = insert(FleetSetting).values(name=name, value=value, updated_at=utcnow(), updated_by=updated_by)
+    statement = dialect_insert(database)(FleetSetting).values(
+        name=name, value=value, updated_at=utcnow(), updated_by=updated_by
+    )
     statement = statement.on_conflict_do_update(
         index_elements=["name"],
         set_={

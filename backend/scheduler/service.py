@@ -17,12 +17,11 @@ from aiokafka.errors import KafkaError
 
 from backend.bus.kafka import TaskPublisher, ensure_topic, message_for
 from backend.config import Settings
-from backend.db.engine import Database
+from backend.db.engine import DATABASE_ERRORS, Database
+from backend.lifecycle import sleep_or_stop
 from backend.logs.retention import prune_logs, prune_task_runs
 from backend.scheduler.cycle import run_cycle
 from backend.tasks import repository as tasks
-from backend.workers.execution import DATABASE_ERRORS
-from backend.workers.lifecycle import sleep_or_stop
 from backend.workers.registry import prune_workers
 
 logger = logging.getLogger("backend.scheduler")

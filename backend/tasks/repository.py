@@ -21,10 +21,10 @@ from enum import Enum
 from typing import Any, cast
 
 from sqlalchemy import and_, func, literal, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.db.engine import dialect_insert
 from backend.db.models import (
     TASK_ACTIVE_STATUSES,
     TASK_EXPIRED,
@@ -97,9 +97,8 @@ async def enqueue(
         }
         for line_id in dict.fromkeys(line_ids)
     ]
-    insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
     statement = (
-        insert(TaskRun)
+        dialect_insert(session)(TaskRun)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["line_id"], index_where=_ACTIVE_PREDICATE)
         .returning(TaskRun.id)

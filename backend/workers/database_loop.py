@@ -10,9 +10,9 @@ import asyncio
 import logging
 
 from backend.config import Settings
+from backend.lifecycle import sleep_or_stop
 from backend.tasks.repository import TaskAssignment
 from backend.workers.execution import DatabaseUnavailableError, TaskExecutor
-from backend.workers.lifecycle import sleep_or_stop
 from backend.workers.registry import WorkerState
 
 logger = logging.getLogger("backend.workers.database")

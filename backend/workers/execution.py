@@ -13,11 +13,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
 from backend.catalogue import Line, UnknownLineError, get_catalogue
 from backend.config import Settings
-from backend.db.engine import Database
+from backend.db.engine import DATABASE_ERRORS, Database
 from backend.livedata.repository import departures_source, record_failed_fetch, store_line_result
 from backend.services.records import LineFetchResult
 from backend.tasks import repository as tasks
@@ -25,8 +23,6 @@ from backend.tasks.repository import StartRefusal, TaskAssignment
 from backend.workers.registry import WorkerState
 
 logger = logging.getLogger("backend.workers.execution")
-
-DATABASE_ERRORS = (OperationalError, InterfaceError, DBAPIError, OSError, ConnectionError)
 
 
 class DatabaseUnavailableError(RuntimeError):

@@ -26,9 +26,9 @@ from aiokafka.errors import CommitFailedError, KafkaError
 
 from backend.bus.kafka import TaskMessage, ensure_topic, group_members
 from backend.config import Settings
+from backend.lifecycle import sleep_or_stop
 from backend.tasks.repository import StartRefusal
 from backend.workers.execution import DatabaseUnavailableError, TaskExecutor
-from backend.workers.lifecycle import sleep_or_stop
 from backend.workers.registry import WorkerState
 
 logger = logging.getLogger("backend.workers.kafka")

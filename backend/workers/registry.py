@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.config import Settings, host_name
+from backend.db.engine import dialect_insert
 from backend.db.models import Worker
 
 
@@ -64,8 +64,7 @@ async def write_heartbeat(session: AsyncSession, state: WorkerState, *, now: dat
         "assigned_partitions": sorted(state.assigned_partitions),
         "metrics": {**state.metrics, "in_flight": len(state.in_flight)},
     }
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(Worker).values(**values)
+    statement = dialect_insert(session)(Worker).values(**values)
     updates = {key: statement.excluded[key] for key in values if key not in ("id", "started_at")}
     await session.execute(statement.on_conflict_do_update(index_elements=["id"], set_=updates))
 

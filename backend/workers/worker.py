@@ -16,14 +16,14 @@ import logging
 import sys
 
 from backend.config import Settings, get_settings
-from backend.db.engine import Database
+from backend.db.engine import DATABASE_ERRORS, Database
 from backend.db.migrate import SchemaNotReadyError, wait_for_schema
+from backend.lifecycle import install_stop_signals
 from backend.logs import CentralizedLogging, configure_logging
 from backend.tasks import repository as tasks
 from backend.workers.database_loop import DatabaseTaskLoop
-from backend.workers.execution import DATABASE_ERRORS, LineFetcher, TaskExecutor, lease_for, utcnow
+from backend.workers.execution import LineFetcher, TaskExecutor, lease_for, utcnow
 from backend.workers.kafka_loop import KafkaTaskLoop
-from backend.workers.lifecycle import install_stop_signals
 from backend.workers.registry import WorkerState, new_worker_id, write_heartbeat
 
 logger = logging.getLogger("backend.workers.worker")
@@ -93,7 +93,7 @@ async def run_worker(
         state.in_flight.clear()
         try:
             await asyncio.wait_for(write_state(database, settings, state), timeout=10)
-        except (TimeoutError, *DATABASE_ERRORS):
+        except DATABASE_ERRORS:  # includes TimeoutError
             logger.warning("could not record the stopped status")
         if fetcher is not None:
             await fetcher.aclose()

@@ -8,15 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.config import Settings
-from backend.db.engine import Database
+from backend.db.engine import DATABASE_ERRORS, Database
 
 logger = logging.getLogger("backend.api")
-
-DATABASE_ERRORS = (DBAPIError, OSError, TimeoutError)
 
 
 def app_settings(request: Request) -> Settings:

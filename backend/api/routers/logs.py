@@ -15,10 +15,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import Field
 
-from backend.api.routers.deps import DATABASE_ERRORS, AppDatabase, database_unavailable, known_query_parameters
+from backend.api.routers.deps import AppDatabase, database_unavailable, known_query_parameters
 from backend.api.schemas import ApiModel, ErrorResponse
 from backend.api.security import ReadCaller
-from backend.db.engine import Database
+from backend.db.engine import DATABASE_ERRORS, Database
 from backend.db.models import SystemLog
 from backend.logs.repository import (
     InvalidCursorError,

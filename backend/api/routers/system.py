@@ -14,7 +14,6 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from backend.api.ratelimit import RateLimitedAdminCaller
 from backend.api.routers.deps import (
-    DATABASE_ERRORS,
     AppDatabase,
     AppSettings,
     ReadSession,
@@ -34,6 +33,7 @@ from backend.api.schemas import (
 )
 from backend.api.security import Caller, ReadCaller
 from backend.catalogue import UnknownLineError, get_catalogue
+from backend.db.engine import DATABASE_ERRORS
 from backend.livedata.queries import live_data_counts, recent_departures
 from backend.scaling import InvalidScaleRequestError, ScalingError, scale_workers, scaler_for
 from backend.scheduler.cycle import run_cycle
