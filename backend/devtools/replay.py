@@ -287,6 +287,15 @@ class ReplayNetwork:
         journey["MonitoredCall"] = call
         return visit
 
+    def no_visits(self, now: datetime) -> dict[str, Any]:
+        """A valid stop-monitoring delivery with no visit: the upstream has nothing to announce at the stop."""
+        payload = recorded_json("prim_stop_monitoring.json")
+        delivery = payload["Siri"]["ServiceDelivery"]
+        _stamp(delivery, now)
+        delivery["StopMonitoringDelivery"][0]["ResponseTimestamp"] = iso(now)
+        delivery["StopMonitoringDelivery"][0]["MonitoredStopVisit"] = []
+        return payload
+
     def unknown_monitoring_ref(self, ref: str, now: datetime) -> dict[str, Any]:
         payload = recorded_json("prim_stop_monitoring_unknown_ref.json")
         delivery = payload["Siri"]["ServiceDelivery"]

@@ -24,7 +24,9 @@ Sources: prim (routes stop-monitoring, general-message, navitia), ratp (stop-poi
 (socket). Kinds: timeout (no answer for `--hang-seconds`), challenge (Cloudflare's 403 page, passable by a real
 browser), forbidden (403), rate_limit (429 with Retry-After), server_error (500), truncated (body cut in half),
 malformed (not the expected JSON or HTML), empty (empty body, or no vehicles), unknown_id (the upstream's answer
-for an id it does not know). Tests run it in-process:
+for an id it does not know: a SIRI ErrorCondition for PRIM), bad_request (400), no_visits (a valid stop-monitoring
+delivery announcing nothing). A fault's "stations" list limits a stop-monitoring fault to those catalogue stations'
+stop areas. Tests run it in-process:
 `with StubUpstream(faults=[...]) as stub: Settings(**stub.settings_overrides())`.
 """
 
@@ -67,6 +69,8 @@ FAULT_KINDS = (
     "malformed",
     "empty",
     "unknown_id",
+    "bad_request",
+    "no_visits",
 )
 DEFAULT_VMTR_ORIGIN = "https://vmtr.ratp.fr"
 CLEARANCE_COOKIE = "cf_clearance"
@@ -91,6 +95,7 @@ class Fault:
     route: str | None = None
     count: int | None = None  # uses left; None: until removed
     retry_after: float = 30.0
+    stations: list[str] | None = None  # stop-monitoring only: just the stop areas of these catalogue stations
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -163,14 +168,19 @@ class StubState:
             self.requests.clear()
             self.faults_applied.clear()
 
-    def match(self, source: str, route: str, lines: set[str], *, cleared: bool = False) -> Fault | None:
+    def match(
+        self, source: str, route: str, lines: set[str], *, cleared: bool = False, station: str | None = None
+    ) -> Fault | None:
         """The first fault applying to this request (using one of its `count`), or None.
 
         `cleared`: the request carries a valid challenge clearance, so challenge faults let it through.
+        `station`: the catalogue station a stop-monitoring request is for.
         """
         with self._lock:
             for fault in self.faults:
                 if fault.source != source or (fault.route is not None and fault.route != route):
+                    continue
+                if fault.stations is not None and station not in fault.stations:
                     continue
                 if cleared and fault.kind == "challenge":
                     continue
@@ -213,6 +223,7 @@ def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
         route: str,
         lines: set[str],
         build: Callable[[], Awaitable[Response]],
+        station: str | None = None,
     ) -> Response:
         state.count(f"{source}.{route}")
         if state.latency_ms:
@@ -222,7 +233,7 @@ def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
         cleared = source == "ratp" and state.has_clearance(
             request.cookies.get(CLEARANCE_COOKIE), request.headers.get("user-agent", "")
         )
-        fault = state.match(source, route, lines, cleared=cleared)
+        fault = state.match(source, route, lines, cleared=cleared, station=station)
         if fault is None:
             response = await build()
         else:
@@ -252,6 +263,10 @@ def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
             )
         if kind == "server_error":
             return PlainTextResponse("Internal Server Error", status_code=500)
+        if kind == "bad_request":
+            return JSONResponse({"message": "Bad Request: invalid MonitoringRef"}, status_code=400)
+        if kind == "no_visits" and source == "prim" and route == "stop-monitoring":
+            return JSONResponse(network.no_visits(datetime.now(UTC)))
         if kind == "empty":
             return Response(b"", status_code=200, media_type="application/json")
         if kind == "truncated":
@@ -326,7 +341,7 @@ def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
                 return unknown_id("prim", "stop-monitoring", request)
             return JSONResponse(network.stop_monitoring(station_id, datetime.now(UTC)))
 
-        return await respond(request, "prim", "stop-monitoring", lines, build)
+        return await respond(request, "prim", "stop-monitoring", lines, build, station=station_id)
 
     @app.get("/marketplace/general-message")
     async def general_message(request: Request) -> Response:
