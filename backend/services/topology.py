@@ -3,7 +3,8 @@
 Upstreams name stations and termini in their own spelling; this turns those names into catalogue station ids
 and tells which direction ("A" or "R") a train heading for a given terminus runs in. Names match whatever their
 accents, case and punctuation, and also on a station's official aliases from IDFM's reference ("Porte d'Asnières -
-Marguerite Long" for "Marguerite Long"); a station's own name wins over another station's alias.
+Marguerite Long" for "Marguerite Long"), and, failing all else, without the "Gare de" SNCF feeds put before a
+station's name; a station's own name wins over another station's alias.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from collections.abc import Iterable, Sequence
 from backend.catalogue import LineStation, Station, normalise_name
 
 _PARENTHESISED = re.compile(r"\([^)]*\)")
+# SNCF-run lines' SIRI feeds name stations "Gare de Pontoise", "Gare de Montigny Beauchamp" (real PRIM payloads in
+# devtools/recordings/real/); tried only when the name as given matches nothing, so "Gare de Lyon" stays itself.
+_GARE_PREFIX = re.compile(r"^gare (?:de la |de l |des |du |de |d )")
 
 
 def name_key(name: str) -> str:
@@ -59,6 +63,12 @@ class LineTopology:
         if not name:
             return None
         exact, loose = name_key(name), loose_name_key(name)
+        found = self._lookup(exact, loose)
+        if found is None and _GARE_PREFIX.match(exact):
+            found = self._lookup(_GARE_PREFIX.sub("", exact), _GARE_PREFIX.sub("", loose))
+        return found
+
+    def _lookup(self, exact: str, loose: str) -> str | None:
         by_name, by_alias, by_loose_name, by_loose_alias = self._keys
         return by_name.get(exact) or by_alias.get(exact) or by_loose_name.get(loose) or by_loose_alias.get(loose)
 

@@ -31,6 +31,11 @@ def topology_of(catalogue: Catalogue, line_id: str) -> LineTopology:
         ("metro:1", "Château-de-Vincennes", "chateau-de-vincennes"),
         ("metro:1", "Palais Royal - Musée du Louvre", "palais-royal-musee-du-louvre"),
         ("metro:1", "La Défense (Grande Arche)", "la-defense"),
+        # SNCF feeds put "Gare de" before the name; a station really called "Gare de ..." keeps it.
+        ("rer:C", "Gare de Pontoise", "pontoise"),
+        ("rer:C", "Gare d'Austerlitz", "gare-d-austerlitz"),
+        ("rer:A", "Gare de Lyon", "gare-de-lyon"),
+        ("rer:D", "Gare du Nord", "gare-du-nord"),
     ],
 )
 def test_upstream_names_find_their_station(
