@@ -85,12 +85,11 @@ def test_every_source_key_is_documented_with_a_retrieval_date(rows: list[dict[st
         assert ISO_DATE.search(documented[key]), f"provenance row {key!r} has no date"
 
 
-def test_single_source_rows_name_a_repository_and_commit() -> None:
+def test_single_source_keys_name_a_repository_and_commit() -> None:
     documented = {match["key"]: match["rest"] for match in PROVENANCE_ROW.finditer(README.read_text(encoding="utf-8"))}
-    for key in STOP_AREA_SOURCES:
-        if key != "gares-x2":
-            assert re.search(r"`[\w.-]+/[\w.-]+`", documented[key]), key
-            assert re.search(r"`[0-9a-f]{40}`", documented[key]), key
+    for key in ("gares-2025", "gares-2024"):
+        assert re.search(r"`[\w.-]+/[\w.-]+`", documented[key]), key
+        assert re.search(r"`[0-9a-f]{40}`", documented[key]), key
 
 
 def test_ids_agree_across_lines_sharing_a_zone_de_correspondance(catalogue: Catalogue) -> None:
@@ -115,3 +114,10 @@ def test_stop_area_figures_match_the_readme(catalogue: Catalogue) -> None:
     assert f"**{figures.zda_pairs}** have a sourced ZdA id and **{figures.zdc_pairs}** a ZdC id" in text
     assert f"of the **{figures.stations}** distinct rail stations, **{figures.zda_stations}** have a ZdA" in text
     assert f"and **{figures.zda_stations_on_every_line}** on all of them" in text
+
+
+def test_rer_zda_ids_are_cross_checked_by_three_sources(rows: list[dict[str, str]]) -> None:
+    rer = [row for row in rows if row["line_id"].startswith("rer:") and row["zda_id"]]
+    assert rer
+    assert {row["source"] for row in rer} <= {"gares-x3", "gares-arrets", "gares-2024"}
+    assert {row["source"] for row in rows if not row["line_id"].startswith("rer:")} <= {"gares-x2", "gares-2025"}
