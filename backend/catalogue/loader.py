@@ -24,7 +24,7 @@ LINE_COLUMNS = ("network", "code", "name", "idfm_line_id", "colour_hex", "text_c
 BUS_COLUMNS = ("code", "name", "idfm_line_id")
 STOP_AREA_COLUMNS = ("line_id", "station_id", "zda_id", "zdc_id", "source")
 # Keys of the provenance table in data/README.md; a row of stop_areas.csv must name one of them.
-STOP_AREA_SOURCES = ("gares-x2", "gares-x3", "gares-arrets", "gares-2025", "gares-2024")
+STOP_AREA_SOURCES = ("agreed-3", "settled", "agreed-2", "single-checked", "single")
 RAIL_NETWORKS: tuple[Network, ...] = ("metro", "rer", "tram")
 
 # IDFM publishes no single bus colour; one neutral badge colour keeps bus lines visually apart from rail.

@@ -1,11 +1,12 @@
 """Rebuilds `data/stop_areas.csv` and the stations' `aliases` from IDFM open-data exports, so the shipped ids can be
 checked and refreshed rather than trusted (provenance and figures: `data/README.md`).
 
-    python -m backend.catalogue.stop_area_sources GARES_2025.csv GARES_2024.csv ARRETS.json [--check]
+    python -m backend.catalogue.stop_area_sources GARES_2025.csv GARES_2024.csv ZONES_D_ARRETS.csv ARRETS.json [--check]
 
 The inputs are the files named in the README's provenance table: two snapshots of `emplacement-des-gares-idf`
-(CSV, `;`-separated, either header spelling) and the rail stops of `arrets` (JSON). Nothing here touches the
-network; `--check` reports whether the shipped files already say what the inputs say, without writing.
+(CSV, `;`-separated, either header spelling), `zones-d-arrets` (CSV) and the rail stops of `arrets` (JSON).
+Nothing here touches the network; `--check` reports whether the shipped files already say what the inputs say,
+without writing.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import io
 import json
 import sys
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -106,42 +108,95 @@ def match_rows(
     return matched
 
 
+@dataclass(frozen=True)
+class ZoneDArret:
+    """One row of IDFM's `zones-d-arrets`: a ZdA, its mode, name and the ZdC it belongs to."""
+
+    zda_id: str
+    name: str
+    kind: str  # "metroStation", "railStation", "onstreetTram", "onstreetBus"
+    zdc_id: str
+
+
+# The zones-d-arrets type of each network's stops.
+ZDA_KIND = {"metro": "metroStation", "rer": "railStation", "tram": "onstreetTram"}
+
+
+def read_zones_d_arrets(path: Path) -> dict[str, ZoneDArret]:
+    zones = {}
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        for row in csv.DictReader(handle, delimiter=";"):
+            zones[row["ZdAId"]] = ZoneDArret(row["ZdAId"], row["ZdAName"], row["ZdAType"], row["ZdCId"])
+    return zones
+
+
+@dataclass(frozen=True)
+class Sources:
+    newer: dict[tuple[str, str], dict[str, str]]  # emplacement-des-gares-idf rows matched to (line, station)
+    older: dict[tuple[str, str], dict[str, str]]
+    zones: dict[str, ZoneDArret]  # zones-d-arrets by ZdA id
+    rail_zdas: dict[str, set[str]]  # arrets' rail ZdAs by normalised stop name
+
+
 def stop_area_rows(
-    catalogue: CatalogueStations,
-    newer: dict[tuple[str, str], dict[str, str]],
-    older: dict[tuple[str, str], dict[str, str]],
-    rail_zdas: dict[str, set[str]],
-    aliases: dict[str, list[str]],
+    catalogue: CatalogueStations, sources: Sources, aliases: dict[str, list[str]]
 ) -> list[tuple[str, str, str, str, str]]:
+    """One (line, station, zda, zdc, source key) row per pair some source places; keys as in data/README.md."""
     rows = []
     for line_id in sorted(catalogue.stations_on):
+        network = line_id.partition(":")[0]
         for station_id in catalogue.stations_on[line_id]:
-            new, old = newer.get((line_id, station_id)), older.get((line_id, station_id))
-            if new and old:
-                zda = new["id_ref_zda"] if new["id_ref_zda"] == old["id_ref_zda"] else ""
-                zdc = new["id_ref_zdc"] if new["id_ref_zdc"] == old["id_ref_zdc"] else ""
-                source = "gares-x2"
-                if line_id.startswith("rer:"):  # arrets lists rail stops only, so it speaks for RER lines alone
-                    names = [catalogue.names[station_id], *aliases.get(station_id, ())]
-                    if (line_id, station_id) in RENAMED:
-                        names.append(RENAMED[(line_id, station_id)])
-                    rail = set().union(*(rail_zdas.get(normalise_name(name), set()) for name in names))
-                    either = {new["id_ref_zda"], old["id_ref_zda"]} & rail
-                    if zda and zda in rail:
-                        source = "gares-x3"
-                    elif not zda and len(either) == 1:
-                        zda, source = either.pop(), "gares-arrets"
-                if not zda and not zdc:
-                    continue
-            elif new or old:
-                row = new or old
-                assert row is not None
-                zda, zdc = row["id_ref_zda"], row["id_ref_zdc"]
-                source = "gares-2025" if new else "gares-2024"
-            else:
-                continue
-            rows.append((line_id, station_id, zda, zdc, source))
+            names = {normalise_name(name) for name in (catalogue.names[station_id], *aliases.get(station_id, ()))}
+            if (line_id, station_id) in RENAMED:
+                names.add(normalise_name(RENAMED[(line_id, station_id)]))
+            # arrets lists rail stops only, so it can contradict an RER line's ZdA and nothing else.
+            rail = set().union(*(sources.rail_zdas.get(name, set()) for name in names)) if network == "rer" else set()
+            confirmed = partial(_confirmed, zones=sources.zones, kind=ZDA_KIND[network], rail=rail)
+            found = [
+                (row["id_ref_zda"], row["id_ref_zdc"])
+                for row in (sources.newer.get((line_id, station_id)), sources.older.get((line_id, station_id)))
+                if row is not None
+            ]
+            row = _stop_area_row(found, confirmed, sources.zones, names, ZDA_KIND[network])
+            if row is not None:
+                rows.append((line_id, station_id, *row))
     return rows
+
+
+def _confirmed(zda: str, zdc: str, *, zones: dict[str, ZoneDArret], kind: str, rail: set[str]) -> bool:
+    """zones-d-arrets lists the ZdA with the line's mode and in that ZdC, and arrets (if it knows the stop) agrees."""
+    zone = zones.get(zda)
+    return zone is not None and zone.kind == kind and zone.zdc_id == zdc and (not rail or zda in rail)
+
+
+def _stop_area_row(
+    found: list[tuple[str, str]],
+    confirmed: Callable[[str, str], bool],
+    zones: dict[str, ZoneDArret],
+    names: set[str],
+    kind: str,
+) -> tuple[str, str, str] | None:
+    if not found:
+        return None
+    if len(found) == 1:
+        zda, zdc = found[0]
+        return zda, zdc, "single-checked" if confirmed(zda, zdc) else "single"
+    (new_zda, new_zdc), (old_zda, old_zdc) = found
+    if found[0] == found[1]:
+        if confirmed(new_zda, new_zdc):
+            return new_zda, new_zdc, "agreed-3"
+        # A ZdA that zones-d-arrets gives another mode (a metro's, on a tram line) is not this line's.
+        zone = zones.get(new_zda)
+        other_mode = zone is not None and zone.kind != kind
+        return ("" if other_mode else new_zda), new_zdc, "agreed-2"
+    fitting = [ids for ids in dict.fromkeys(found) if confirmed(*ids)]
+    if len(fitting) > 1:
+        fitting = [ids for ids in fitting if normalise_name(zones[ids[0]].name) in names]
+    if len(fitting) == 1:
+        return fitting[0][0], fitting[0][1], "settled"
+    zda = new_zda if new_zda == old_zda else ""
+    zdc = new_zdc if new_zdc == old_zdc else ""
+    return (zda, zdc, "agreed-2") if zda or zdc else None
 
 
 def station_aliases(
@@ -192,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("gares_newer", type=Path, help="emplacement-des-gares-idf, newer snapshot (CSV)")
     parser.add_argument("gares_older", type=Path, help="emplacement-des-gares-idf, older snapshot (CSV)")
+    parser.add_argument("zones_d_arrets", type=Path, help="zones-d-arrets (CSV)")
     parser.add_argument("arrets", type=Path, help="arrets, rail stops (JSON)")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--check", action="store_true", help="only say whether the shipped files are up to date")
@@ -201,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     newer = match_rows(catalogue, read_gares(args.gares_newer))
     older = match_rows(catalogue, read_gares(args.gares_older))
     aliases = station_aliases(catalogue, (newer, older))
-    rows = stop_area_rows(catalogue, newer, older, read_rail_zdas(args.arrets), aliases)
+    sources = Sources(newer, older, read_zones_d_arrets(args.zones_d_arrets), read_rail_zdas(args.arrets))
+    rows = stop_area_rows(catalogue, sources, aliases)
     outputs = {
         args.data_dir / "stop_areas.csv": render_csv(rows),
         args.data_dir / "stations.json": render_stations(args.data_dir, aliases),

@@ -164,13 +164,13 @@ def test_catalogue_without_a_stop_areas_file_ships_none(data_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        ("metro:1,chatelet,STIF:StopArea:SP:1:,,gares-x2", r"zda_id 'STIF:StopArea:SP:1:' must be digits only"),
-        ("metro:1,chatelet,,71264a,gares-x2", r"zdc_id '71264a' must be digits only"),
-        ("metro:1,gare-du-nord,1234,,gares-x2", r"station 'gare-du-nord' is not on metro:1"),
-        ("metro:1,atlantis,1234,,gares-x2", r"station 'atlantis' is not on metro:1"),
-        ("bus:38,chatelet,1234,,gares-x2", r"'bus:38' is not a rail line with stations"),
-        ("metro:1,chatelet,1234,,memory", r"source 'memory' is not one of gares-x2"),
-        ("metro:1,chatelet,,,gares-x2", r"neither zda_id nor zdc_id is given"),
+        ("metro:1,chatelet,STIF:StopArea:SP:1:,,agreed-3", r"zda_id 'STIF:StopArea:SP:1:' must be digits only"),
+        ("metro:1,chatelet,,71264a,agreed-3", r"zdc_id '71264a' must be digits only"),
+        ("metro:1,gare-du-nord,1234,,agreed-3", r"station 'gare-du-nord' is not on metro:1"),
+        ("metro:1,atlantis,1234,,agreed-3", r"station 'atlantis' is not on metro:1"),
+        ("bus:38,chatelet,1234,,agreed-3", r"'bus:38' is not a rail line with stations"),
+        ("metro:1,chatelet,1234,,memory", r"source 'memory' is not one of agreed-3"),
+        ("metro:1,chatelet,,,agreed-3", r"neither zda_id nor zdc_id is given"),
     ],
 )
 def test_bad_stop_area_row_names_file_line_and_entry(data_dir: Path, row: str, message: str) -> None:
@@ -181,7 +181,7 @@ def test_bad_stop_area_row_names_file_line_and_entry(data_dir: Path, row: str, m
 
 
 def test_stop_area_pair_listed_twice_is_rejected(data_dir: Path) -> None:
-    _append_stop_area(data_dir, "tram:T3b,marguerite-long,45496,71505,gares-x2")
+    _append_stop_area(data_dir, "tram:T3b,marguerite-long,45496,71505,agreed-3")
     with pytest.raises(CatalogueDataError, match=r"stop_areas\.csv: line \d+ \(tram:T3b marguerite-long\): .*twice"):
         load_catalogue(data_dir)
 

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from backend.catalogue.stop_area_sources import CatalogueStations, match_rows, station_aliases, stop_area_rows
+from backend.catalogue.stop_area_sources import (
+    CatalogueStations,
+    Sources,
+    ZoneDArret,
+    match_rows,
+    station_aliases,
+    stop_area_rows,
+)
 
 CATALOGUE = CatalogueStations(
     names={"gare-de-l-est": "Gare de l'Est", "chateau-landon": "Château-Landon", "nation": "Nation"},
@@ -38,23 +45,42 @@ def test_a_station_name_is_matched_before_zda_and_zdc_names() -> None:
     assert "Gare de l'Est" not in station_aliases(CATALOGUE, [matched]).get("chateau-landon", [])
 
 
-def test_snapshots_that_disagree_leave_the_zda_empty_unless_rail_stops_settle_it() -> None:
-    newer = {("rer:A", "nation"): gare("Nation", "462358", "71673", "C01742")}
-    older = {("rer:A", "nation"): gare("Nation", "473875", "71673", "C01742")}
+NATION_ZONES = {
+    "462358": ZoneDArret("462358", "Nation", "metroStation", "71673"),
+    "473875": ZoneDArret("473875", "Nation", "railStation", "71673"),
+}
 
-    assert stop_area_rows(CATALOGUE, newer, older, {}, {}) == [("rer:A", "nation", "", "71673", "gares-x2")]
-    assert stop_area_rows(CATALOGUE, newer, older, {"nation": {"473875"}}, {}) == [
-        ("rer:A", "nation", "473875", "71673", "gares-arrets")
+
+def nation(zda: str) -> dict[tuple[str, str], dict[str, str]]:
+    return {("rer:A", "nation"): gare("Nation", zda, "71673", "C01742")}
+
+
+def test_snapshots_that_disagree_are_settled_by_the_zda_of_the_lines_mode() -> None:
+    settled = Sources(nation("462358"), nation("473875"), NATION_ZONES, {})
+    unknown = Sources(nation("462358"), nation("473875"), {}, {})
+
+    assert stop_area_rows(CATALOGUE, settled, {}) == [("rer:A", "nation", "473875", "71673", "settled")]
+    assert stop_area_rows(CATALOGUE, unknown, {}) == [("rer:A", "nation", "", "71673", "agreed-2")]
+
+
+def test_agreeing_snapshots_need_the_zda_listed_with_the_lines_mode() -> None:
+    agreed = Sources(nation("473875"), nation("473875"), NATION_ZONES, {"nation": {"473875"}})
+    other_mode = Sources(nation("462358"), nation("462358"), NATION_ZONES, {})
+    rail_disagrees = Sources(nation("473875"), nation("473875"), NATION_ZONES, {"nation": {"999"}})
+
+    assert stop_area_rows(CATALOGUE, agreed, {}) == [("rer:A", "nation", "473875", "71673", "agreed-3")]
+    # A ZdA zones-d-arrets gives another mode is not shipped as this line's.
+    assert stop_area_rows(CATALOGUE, other_mode, {}) == [("rer:A", "nation", "", "71673", "agreed-2")]
+    assert stop_area_rows(CATALOGUE, rail_disagrees, {}) == [("rer:A", "nation", "473875", "71673", "agreed-2")]
+
+
+def test_a_pair_in_one_snapshot_only_is_single_sourced() -> None:
+    assert stop_area_rows(CATALOGUE, Sources(nation("473875"), {}, NATION_ZONES, {}), {}) == [
+        ("rer:A", "nation", "473875", "71673", "single-checked")
     ]
-
-
-def test_agreeing_snapshots_confirmed_by_rail_stops_are_three_way_checked() -> None:
-    both = {("rer:A", "nation"): gare("Nation", "473875", "71673", "C01742")}
-
-    assert stop_area_rows(CATALOGUE, both, both, {"nation": {"473875"}}, {}) == [
-        ("rer:A", "nation", "473875", "71673", "gares-x3")
+    assert stop_area_rows(CATALOGUE, Sources({}, nation("1"), {}, {}), {}) == [
+        ("rer:A", "nation", "1", "71673", "single")
     ]
-    assert stop_area_rows(CATALOGUE, both, {}, {}, {}) == [("rer:A", "nation", "473875", "71673", "gares-2025")]
 
 
 def test_long_names_split_in_two_become_one_alias() -> None:

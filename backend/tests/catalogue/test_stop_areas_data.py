@@ -15,6 +15,8 @@ from backend.catalogue.loader import DATA_DIR, STOP_AREA_SOURCES
 README = DATA_DIR / "README.md"
 PROVENANCE_ROW = re.compile(r"^\| `(?P<key>[a-z0-9-]+)` \|(?P<rest>.*)$", re.MULTILINE)
 ISO_DATE = re.compile(r"\b20\d{2}-\d{2}-\d{2}\b")
+# The IDFM exports the rows were built from (data/README.md, "Datasets").
+DATASETS = ("gares-2025", "gares-2024", "zones-2024", "arrets-2025")
 
 
 @dataclass(frozen=True)
@@ -85,11 +87,12 @@ def test_every_source_key_is_documented_with_a_retrieval_date(rows: list[dict[st
         assert ISO_DATE.search(documented[key]), f"provenance row {key!r} has no date"
 
 
-def test_single_source_keys_name_a_repository_and_commit() -> None:
+def test_every_dataset_names_its_repository_path_commit_and_dates() -> None:
     documented = {match["key"]: match["rest"] for match in PROVENANCE_ROW.finditer(README.read_text(encoding="utf-8"))}
-    for key in ("gares-2025", "gares-2024"):
-        assert re.search(r"`[\w.-]+/[\w.-]+`", documented[key]), key
+    for key in DATASETS:
+        assert re.search(r"`[\w.-]+/[\w.-]+`, `[^`]+`", documented[key]), key
         assert re.search(r"`[0-9a-f]{40}`", documented[key]), key
+        assert len(ISO_DATE.findall(documented[key])) >= 2, f"{key}: commit date and retrieval date"
 
 
 def test_ids_agree_across_lines_sharing_a_zone_de_correspondance(catalogue: Catalogue) -> None:
@@ -116,8 +119,8 @@ def test_stop_area_figures_match_the_readme(catalogue: Catalogue) -> None:
     assert f"and **{figures.zda_stations_on_every_line}** on all of them" in text
 
 
-def test_rer_zda_ids_are_cross_checked_by_three_sources(rows: list[dict[str, str]]) -> None:
-    rer = [row for row in rows if row["line_id"].startswith("rer:") and row["zda_id"]]
-    assert rer
-    assert {row["source"] for row in rer} <= {"gares-x3", "gares-arrets", "gares-2024"}
-    assert {row["source"] for row in rows if not row["line_id"].startswith("rer:")} <= {"gares-x2", "gares-2025"}
+def test_every_zda_but_the_newest_is_confirmed_by_a_second_idfm_dataset(rows: list[dict[str, str]]) -> None:
+    unconfirmed = {(row["line_id"], row["station_id"]) for row in rows if row["source"] in ("agreed-2", "single")}
+    with_zda = {(row["line_id"], row["station_id"]) for row in rows if row["zda_id"]}
+    # T14 (2024) is newer than the zones-d-arrets snapshot; the agreed-2 rows ship no ZdA at all.
+    assert unconfirmed & with_zda == {pair for pair in with_zda if pair[0] == "tram:T14"}

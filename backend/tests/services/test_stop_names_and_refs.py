@@ -84,15 +84,15 @@ def test_shipped_stop_refs_give_the_catalogues_zda_ids(catalogue: Catalogue) -> 
 
 
 def test_shipped_stop_refs_follow_line_order_and_skip_stations_without_a_zda(catalogue: Catalogue) -> None:
-    refs = shipped_stop_refs(catalogue, "metro:1")
-    order = list(dict.fromkeys(stop.station.id for stop in catalogue.stations_for("metro:1")))
+    refs = shipped_stop_refs(catalogue, "tram:T1")
+    order = list(dict.fromkeys(stop.station.id for stop in catalogue.stations_for("tram:T1")))
 
     assert [ref.station_id for ref in refs] == [
         station_id for station_id in order if station_id in {r.station_id for r in refs}
     ]
-    # The two snapshots of IDFM's reference disagree on La Défense's ZdA: only its ZdC is shipped.
-    assert catalogue.stop_areas("metro:1")["la-defense"].zda_id is None
-    assert "la-defense" not in {ref.station_id for ref in refs}
+    # IDFM's reference gives T1 at Basilique de Saint-Denis metro 13's ZdA: only its ZdC is shipped.
+    assert catalogue.stop_areas("tram:T1")["basilique-de-saint-denis"].zda_id is None
+    assert "basilique-de-saint-denis" not in {ref.station_id for ref in refs}
     assert {ref.source for ref in refs} == {"catalogue"}
 
 
