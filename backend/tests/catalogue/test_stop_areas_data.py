@@ -95,7 +95,7 @@ def test_every_dataset_names_its_repository_path_commit_and_dates() -> None:
         assert len(ISO_DATE.findall(documented[key])) >= 2, f"{key}: commit date and retrieval date"
 
 
-def test_ids_agree_across_lines_sharing_a_zone_de_correspondance(catalogue: Catalogue) -> None:
+def test_a_zda_never_belongs_to_two_stations(catalogue: Catalogue) -> None:
     # One station's lines may have different ZdAs (one per mode), but a ZdA never belongs to two stations.
     owner: dict[str, str] = {}
     for line in catalogue.schedulable_lines():
