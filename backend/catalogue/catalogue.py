@@ -7,7 +7,16 @@ from functools import cache
 from pathlib import Path
 
 from backend.catalogue.loader import DATA_DIR, CatalogueData, Route, load_data
-from backend.catalogue.models import DIRECTIONS, NETWORKS, Line, LineStation, Network, Station, UnknownLineError
+from backend.catalogue.models import (
+    DIRECTIONS,
+    NETWORKS,
+    Line,
+    LineStation,
+    Network,
+    Station,
+    StopAreaIds,
+    UnknownLineError,
+)
 from backend.catalogue.names import normalise_name
 
 EXAMPLE_REFS = "metro:1, metro:3bis, rer:A, tram:T3a, bus:38, bus:N01"
@@ -64,6 +73,7 @@ class Catalogue:
         self._search_keys = {station_id: normalise_name(station.name) for station_id, station in self._stations.items()}
         self._routes = data.routes
         self.route_notes: dict[str, str] = dict(data.route_notes)
+        self._stop_areas = data.stop_areas
         self._line_stations = {
             line_id: _line_stations(line_id, routes, data.stations) for line_id, routes in data.routes.items()
         }
@@ -146,6 +156,10 @@ class Catalogue:
         ]
         hits.sort(key=lambda hit: hit[:2])
         return [station for _, _, station in hits]
+
+    def stop_areas(self, line_id: str) -> dict[str, StopAreaIds]:
+        """The IDFM stop area ids shipped for the line's stations, by station id; stations without any are absent."""
+        return dict(self._stop_areas.get(self._line(line_id).id, {}))
 
     def lines_at(self, station_id: str) -> list[Line]:
         """Lines calling at the station, in catalogue order."""

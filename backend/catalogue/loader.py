@@ -1,4 +1,5 @@
-"""Reading and validating the catalogue's data files (`data/`): lines.csv, bus_lines.csv, stations.json, routes/.
+"""Reading and validating the catalogue's data files (`data/`): lines.csv, bus_lines.csv, stations.json, routes/,
+stop_areas.csv.
 
 Every problem is reported as a `CatalogueDataError` that names the file and the entry, so a bad edit fails at start-up
 rather than as a missing station later.
@@ -14,13 +15,16 @@ from pathlib import Path
 from typing import Any, cast
 
 from backend.catalogue.colours import canonical_colour, readable_text_colour
-from backend.catalogue.models import CatalogueDataError, Line, Network, Station
-from backend.catalogue.names import is_slug
+from backend.catalogue.models import CatalogueDataError, Line, Network, Station, StopAreaIds
+from backend.catalogue.names import is_slug, normalise_name
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 LINE_COLUMNS = ("network", "code", "name", "idfm_line_id", "colour_hex", "text_colour_hex", "operator", "notes")
 BUS_COLUMNS = ("code", "name", "idfm_line_id")
+STOP_AREA_COLUMNS = ("line_id", "station_id", "zda_id", "zdc_id", "source")
+# Keys of the provenance table in data/README.md; a row of stop_areas.csv must name one of them.
+STOP_AREA_SOURCES = ("agreed-3", "settled", "agreed-2", "single-checked", "single")
 RAIL_NETWORKS: tuple[Network, ...] = ("metro", "rer", "tram")
 
 # IDFM publishes no single bus colour; one neutral badge colour keeps bus lines visually apart from rail.
@@ -28,6 +32,7 @@ BUS_COLOUR = "#4B5A6B"
 BUS_OPERATOR = "RATP"
 
 IDFM_LINE_ID = re.compile(r"^C\d{5}$")
+IDFM_STOP_NUMBER = re.compile(r"^\d{1,9}$")
 CODE_PATTERNS: dict[Network, re.Pattern[str]] = {
     "metro": re.compile(r"^\d{1,2}(?:bis)?$"),
     "rer": re.compile(r"^[A-E]$"),
@@ -50,6 +55,7 @@ class CatalogueData:
     stations: dict[str, Station]
     routes: dict[str, tuple[Route, ...]]  # by line id; bus lines have none
     route_notes: dict[str, str]
+    stop_areas: dict[str, dict[str, StopAreaIds]]  # by line id, then station id
 
 
 def routes_file_name(network: str, code: str) -> str:
@@ -78,7 +84,8 @@ def load_data(data_dir: Path = DATA_DIR) -> CatalogueData:
     all_lines = lines + bus_lines
     _check_unique([line.id for line in all_lines], data_dir / "bus_lines.csv", "line id")
     _check_unique([line.idfm_line_id for line in all_lines if line.idfm_line_id], data_dir, "idfm_line_id")
-    return CatalogueData(lines=all_lines, stations=stations, routes=routes, route_notes=notes)
+    stop_areas = _read_stop_areas(data_dir / "stop_areas.csv", routes)
+    return CatalogueData(lines=all_lines, stations=stations, routes=routes, route_notes=notes, stop_areas=stop_areas)
 
 
 def _read_csv(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
@@ -174,7 +181,7 @@ def _read_stations(path: Path) -> dict[str, Station]:
             raise CatalogueDataError(f"{entry}: id must be a lowercase ASCII slug like 'chatelet-les-halles'")
         if not isinstance(fields, dict):
             raise CatalogueDataError(f"{entry}: must be an object with 'name' and 'town'")
-        unknown = set(fields) - {"name", "town", "lat", "lon"}
+        unknown = set(fields) - {"name", "town", "lat", "lon", "aliases"}
         if unknown:
             raise CatalogueDataError(f"{entry}: unknown fields {sorted(unknown)}")
         name, town = fields.get("name"), fields.get("town")
@@ -188,8 +195,20 @@ def _read_stations(path: Path) -> dict[str, Station]:
             town=town,
             lat=_coordinate(fields.get("lat"), -90, 90, f"{entry}: 'lat'"),
             lon=_coordinate(fields.get("lon"), -180, 180, f"{entry}: 'lon'"),
+            aliases=_aliases(fields.get("aliases", []), name, entry),
         )
     return stations
+
+
+def _aliases(value: object, name: str, entry: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(alias, str) and alias.strip() for alias in value):
+        raise CatalogueDataError(f"{entry}: 'aliases' must be a list of non-empty strings")
+    seen = {normalise_name(name)}
+    for alias in value:
+        if normalise_name(alias) in seen:
+            raise CatalogueDataError(f"{entry}: alias {alias!r} repeats the name or another alias")
+        seen.add(normalise_name(alias))
+    return tuple(value)
 
 
 def _read_routes(
@@ -245,6 +264,38 @@ def _parse_routes(path: Path, entries: object, stations: dict[str, Station]) -> 
             seen.add(station_id)
         routes.append(Route(name=name, station_ids=tuple(station_ids)))
     return tuple(routes)
+
+
+def _read_stop_areas(path: Path, routes: dict[str, tuple[Route, ...]]) -> dict[str, dict[str, StopAreaIds]]:
+    """IDFM stop area ids by line and station; a data directory without the file simply ships none."""
+    if not path.exists():
+        return {}
+    by_line: dict[str, dict[str, StopAreaIds]] = {}
+    for number, row in enumerate(_read_csv(path, STOP_AREA_COLUMNS), start=2):
+        line_id, station_id = row["line_id"], row["station_id"]
+        entry = f"{path}: line {number} ({line_id} {station_id})"
+        line_routes = routes.get(line_id)
+        if line_routes is None:
+            raise CatalogueDataError(f"{entry}: {line_id!r} is not a rail line with stations")
+        if not any(station_id in route.station_ids for route in line_routes):
+            raise CatalogueDataError(f"{entry}: station {station_id!r} is not on {line_id}")
+        ids = {column: row[column] or None for column in ("zda_id", "zdc_id")}
+        for column, value in ids.items():
+            if value is not None and not IDFM_STOP_NUMBER.fullmatch(value):
+                raise CatalogueDataError(f"{entry}: {column} {value!r} must be digits only, like '43135'")
+        if ids["zda_id"] is None and ids["zdc_id"] is None:
+            raise CatalogueDataError(f"{entry}: neither zda_id nor zdc_id is given")
+        if row["source"] not in STOP_AREA_SOURCES:
+            raise CatalogueDataError(
+                f"{entry}: source {row['source']!r} is not one of {', '.join(STOP_AREA_SOURCES)} (see data/README.md)"
+            )
+        line_areas = by_line.setdefault(line_id, {})
+        if station_id in line_areas:
+            raise CatalogueDataError(f"{entry}: {line_id} {station_id} is listed twice")
+        line_areas[station_id] = StopAreaIds(
+            station_id=station_id, zda_id=ids["zda_id"], zdc_id=ids["zdc_id"], source=row["source"]
+        )
+    return by_line
 
 
 def _idfm_line_id(value: str, entry: str) -> str | None:

@@ -41,6 +41,9 @@ class Station:
     town: str | None
     lat: float | None = None
     lon: float | None = None
+    # Other names IDFM's reference data gives this stop ("Porte d'Asnières - Marguerite Long" for "Marguerite Long"),
+    # so that an upstream using one of them still finds the station.
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,21 @@ class LineStation:
     branch: int
     position: int
     station: Station
+
+
+@dataclass(frozen=True)
+class StopAreaIds:
+    """Where IDFM's stop reference places one station of one line, as shipped in `data/stop_areas.csv`.
+
+    `zda_id` is the number n of the zone d'arrêt, PRIM's `STIF:StopArea:SP:<n>:`; `zdc_id` that of the zone de
+    correspondance grouping it with the other modes' stops (Navitia's `stop_area:IDFM:<n>`). Either may be None
+    where the sources disagree; `source` is a key of the provenance table in `data/README.md`.
+    """
+
+    station_id: str
+    zda_id: str | None
+    zdc_id: str | None
+    source: str
 
 
 class UnknownLineError(ValueError):

@@ -1,9 +1,10 @@
 """Upstream stop ids of catalogue stations, resolved at run time and kept for the life of the process.
 
-The catalogue's stations carry no upstream ids. The sources learn them from the upstreams themselves (ratp.fr's
-stop list gives stop place and stop area ids, PRIM's Navitia gives stop areas) and record them here, per line, so
-that every later fetch in the process reuses them. `export()`/`load()` and the `on_resolved` hook let the caller
-persist them between processes.
+The catalogue ships the PRIM stop areas (ZdA) of most rail stations, sourced from IDFM's stop reference
+(`shipped_stop_refs`). For the others, and for ratp.fr's stop place ids, the sources learn them from the upstreams
+themselves (ratp.fr's stop list gives stop place and stop area ids, PRIM's Navitia gives stop areas) and record them
+here, per line, so that every later fetch in the process reuses them. `export()`/`load()` and the `on_resolved` hook
+let the caller persist them between processes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
+
+from backend.catalogue import Catalogue
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +29,28 @@ class StopRef:
     stop_area_id: str | None = None  # "<n>" of PRIM's "STIF:StopArea:SP:<n>:" (= ratp.fr "LDA:IDFM:<n>")
     ratp_line_ref: str | None = None  # the line as ratp.fr's board URLs name it
     source: str = ""
+
+
+SHIPPED_SOURCE = "catalogue"
+
+
+def shipped_stop_refs(catalogue: Catalogue, line_id: str) -> list[StopRef]:
+    """The line's stations whose PRIM stop area (ZdA) the catalogue ships, in the line's station order.
+
+    Stations with only a ZdC id, or none, are left out: they still need the run-time look-up.
+    """
+    shipped = catalogue.stop_areas(line_id)
+    station_ids = dict.fromkeys(stop.station.id for stop in catalogue.stations_for(line_id))
+    return [
+        StopRef(
+            station_id=station_id,
+            upstream_name=catalogue.station(station_id).name,
+            stop_area_id=shipped[station_id].zda_id,
+            source=SHIPPED_SOURCE,
+        )
+        for station_id in station_ids
+        if station_id in shipped and shipped[station_id].zda_id
+    ]
 
 
 ResolvedHook = Callable[[str, Mapping[str, StopRef]], None]

@@ -1,7 +1,10 @@
 """A line's stations as the sources need them: order along each route and direction, look-up by upstream name.
 
 Upstreams name stations and termini in their own spelling; this turns those names into catalogue station ids
-and tells which direction ("A" or "R") a train heading for a given terminus runs in.
+and tells which direction ("A" or "R") a train heading for a given terminus runs in. Names match whatever their
+accents, case and punctuation, and also on a station's official aliases from IDFM's reference ("Porte d'Asnières -
+Marguerite Long" for "Marguerite Long"), and, failing all else, without the "Gare de" SNCF feeds put before a
+station's name; a station's own name wins over another station's alias.
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ from collections.abc import Iterable, Sequence
 from backend.catalogue import LineStation, Station, normalise_name
 
 _PARENTHESISED = re.compile(r"\([^)]*\)")
+# SNCF-run lines' SIRI feeds name stations "Gare de Pontoise", "Gare de Montigny Beauchamp" (real PRIM payloads in
+# devtools/recordings/real/); tried only when the name as given matches nothing, so "Gare de Lyon" stays itself.
+_GARE_PREFIX = re.compile(r"^gare (?:de la |de l |des |du |de |d )")
 
 
 def name_key(name: str) -> str:
@@ -35,11 +41,15 @@ class LineTopology:
             key: {station_id: index for index, station_id in enumerate(sequence)}
             for key, sequence in self._sequences.items()
         }
-        self._by_name: dict[str, str] = {}
-        self._by_loose_name: dict[str, str] = {}
+        # Looked up in this order: names, then aliases, then both without parenthesised qualifiers.
+        self._keys: tuple[dict[str, str], ...] = ({}, {}, {}, {})
+        by_name, by_alias, by_loose_name, by_loose_alias = self._keys
         for station in self.stations.values():
-            self._by_name.setdefault(name_key(station.name), station.id)
-            self._by_loose_name.setdefault(loose_name_key(station.name), station.id)
+            by_name.setdefault(name_key(station.name), station.id)
+            by_loose_name.setdefault(loose_name_key(station.name), station.id)
+            for alias in station.aliases:
+                by_alias.setdefault(name_key(alias), station.id)
+                by_loose_alias.setdefault(loose_name_key(alias), station.id)
 
     @property
     def station_ids(self) -> list[str]:
@@ -52,7 +62,15 @@ class LineTopology:
         """The catalogue station id an upstream name designates on this line, or None."""
         if not name:
             return None
-        return self._by_name.get(name_key(name)) or self._by_loose_name.get(loose_name_key(name))
+        exact, loose = name_key(name), loose_name_key(name)
+        found = self._lookup(exact, loose)
+        if found is None and _GARE_PREFIX.match(exact):
+            found = self._lookup(_GARE_PREFIX.sub("", exact), _GARE_PREFIX.sub("", loose))
+        return found
+
+    def _lookup(self, exact: str, loose: str) -> str | None:
+        by_name, by_alias, by_loose_name, by_loose_alias = self._keys
+        return by_name.get(exact) or by_alias.get(exact) or by_loose_name.get(loose) or by_loose_alias.get(loose)
 
     def direction_towards(self, origin_id: str, destination_id: str) -> str | None:
         """ "A" or "R": the direction in which some route of the line runs from `origin_id` on to `destination_id`."""

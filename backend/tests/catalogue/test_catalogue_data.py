@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from backend.catalogue import Catalogue, get_catalogue
+from backend.catalogue import Catalogue, get_catalogue, normalise_name
 from backend.catalogue.colours import BLACK, WHITE, contrast_ratio
 from backend.catalogue.loader import DATA_DIR, routes_file_name
 from backend.catalogue.names import is_slug, slugify
@@ -339,3 +339,18 @@ def test_bus_list_covers_paris_and_noctilien(catalogue: Catalogue) -> None:
     }
     assert night <= codes
     assert not any(line.has_station_data for line in catalogue.by_network("bus"))
+
+
+def test_aliases_never_name_another_station(catalogue: Catalogue) -> None:
+    names = {normalise_name(station.name): station.id for station in catalogue.stations()}
+    owners: dict[str, str] = {}
+    for station in catalogue.stations():
+        for alias in station.aliases:
+            key = normalise_name(alias)
+            assert names.get(key, station.id) == station.id, (station.id, alias)
+            assert owners.setdefault(key, station.id) == station.id, (station.id, alias, owners[key])
+
+
+def test_official_long_names_are_aliases(catalogue: Catalogue) -> None:
+    assert "Porte d'Asnières - Marguerite Long" in catalogue.station("marguerite-long").aliases
+    assert "Porte de Clichy - Tribunal de Paris" in catalogue.station("porte-de-clichy").aliases

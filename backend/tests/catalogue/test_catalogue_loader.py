@@ -132,7 +132,67 @@ def test_missing_file_is_named(data_dir: Path) -> None:
 
 def test_rail_line_without_routes_file_loads_without_station_data(data_dir: Path) -> None:
     (data_dir / "routes" / "tram-T14.json").unlink()
+    _drop_stop_area_rows(data_dir, "tram:T14")
     catalogue = load_catalogue(data_dir)
     assert not catalogue.get("tram:T14").has_station_data
     assert catalogue.get("tram:T14") not in catalogue.schedulable_lines()
     assert catalogue.stations_for("tram:T14") == []
+
+
+def _drop_stop_area_rows(data_dir: Path, line_id: str) -> None:
+    path = data_dir / "stop_areas.csv"
+    kept = [row for row in path.read_text(encoding="utf-8").splitlines() if not row.startswith(f"{line_id},")]
+    path.write_text("\n".join(kept) + "\n", encoding="utf-8")
+
+
+def _append_stop_area(data_dir: Path, row: str) -> None:
+    with (data_dir / "stop_areas.csv").open("a", encoding="utf-8") as handle:
+        handle.write(row + "\n")
+
+
+def test_shipped_stop_areas_are_read_by_line_and_station(data_dir: Path) -> None:
+    areas = load_catalogue(data_dir).stop_areas("tram:T3b")
+    assert areas["marguerite-long"].zda_id == "45496"
+    assert areas["marguerite-long"].zdc_id == "71505"
+
+
+def test_catalogue_without_a_stop_areas_file_ships_none(data_dir: Path) -> None:
+    (data_dir / "stop_areas.csv").unlink()
+    assert load_catalogue(data_dir).stop_areas("metro:1") == {}
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("metro:1,chatelet,STIF:StopArea:SP:1:,,agreed-3", r"zda_id 'STIF:StopArea:SP:1:' must be digits only"),
+        ("metro:1,chatelet,,71264a,agreed-3", r"zdc_id '71264a' must be digits only"),
+        ("metro:1,gare-du-nord,1234,,agreed-3", r"station 'gare-du-nord' is not on metro:1"),
+        ("metro:1,atlantis,1234,,agreed-3", r"station 'atlantis' is not on metro:1"),
+        ("bus:38,chatelet,1234,,agreed-3", r"'bus:38' is not a rail line with stations"),
+        ("metro:1,chatelet,1234,,memory", r"source 'memory' is not one of agreed-3"),
+        ("metro:1,chatelet,,,agreed-3", r"neither zda_id nor zdc_id is given"),
+    ],
+)
+def test_bad_stop_area_row_names_file_line_and_entry(data_dir: Path, row: str, message: str) -> None:
+    _drop_stop_area_rows(data_dir, "metro:1")
+    _append_stop_area(data_dir, row)
+    with pytest.raises(CatalogueDataError, match=r"stop_areas\.csv: line \d+ \(.*\): " + message):
+        load_catalogue(data_dir)
+
+
+def test_stop_area_pair_listed_twice_is_rejected(data_dir: Path) -> None:
+    _append_stop_area(data_dir, "tram:T3b,marguerite-long,45496,71505,agreed-3")
+    with pytest.raises(CatalogueDataError, match=r"stop_areas\.csv: line \d+ \(tram:T3b marguerite-long\): .*twice"):
+        load_catalogue(data_dir)
+
+
+def test_station_aliases_are_loaded(data_dir: Path) -> None:
+    _edit_json(data_dir / "stations.json", lambda doc: doc["stations"]["nation"].update(aliases=["Nation (Paris)"]))
+    assert load_catalogue(data_dir).station("nation").aliases == ("Nation (Paris)",)
+
+
+@pytest.mark.parametrize("aliases", ["Nation", [""], ["NATION"], ["Place de la Nation", "place de la nation"]])
+def test_bad_station_aliases_are_rejected(data_dir: Path, aliases: object) -> None:
+    _edit_json(data_dir / "stations.json", lambda doc: doc["stations"]["nation"].update(aliases=aliases))
+    with pytest.raises(CatalogueDataError, match=r"stations\.json: station 'nation': .*alias"):
+        load_catalogue(data_dir)
