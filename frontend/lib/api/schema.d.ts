@@ -262,6 +262,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/system/lines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Line health */
+        get: operations["line_health_api_system_lines_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -440,7 +457,7 @@ export interface components {
              * @description Outcome of the latest fetch: `ok`, `partial` (some stations failed), `no_data` (the sources answered with nothing), `failed`, or `never` (not fetched yet).
              * @enum {string}
              */
-            status: "ok" | "partial" | "no_data" | "failed" | "never";
+            status: "ok" | "partial" | "stale" | "no_data" | "failed" | "never";
             /**
              * Source
              * @description The source the departures came from.
@@ -468,11 +485,12 @@ export interface components {
              * @description True when the latest success is older than three scheduler intervals, or never.
              */
             stale: boolean;
-            /**
-             * Error
-             * @description Why the latest fetch failed, when it did.
-             */
-            error: string | null;
+            /** Reason */
+            reason: ("no_key" | "unreachable" | "rate_limited" | "quota" | "rejected" | "blocked" | "upstream_error" | "paused" | "no_stop_ids" | "not_fetched") | null;
+            stale_after_seconds: number;
+            stops_total: number | null;
+            stops_failed: number | null;
+            stops_stale: number | null;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -527,8 +545,6 @@ export interface components {
             directions: components["schemas"]["Direction"][];
             /** Vehicles */
             vehicles: components["schemas"]["VehiclePosition"][];
-            /** Attempts */
-            attempts: components["schemas"]["SourceAttempt"][];
         };
         /** LineFreshness */
         LineFreshness: {
@@ -539,6 +555,7 @@ export interface components {
              */
             line_id: string;
             freshness: components["schemas"]["Freshness"];
+            stop: components["schemas"]["StopFreshness"] | null;
         };
         /**
          * LineRef
@@ -628,6 +645,7 @@ export interface components {
         LinesResponse: {
             /** Networks */
             networks: components["schemas"]["NetworkLines"][];
+            summary: components["schemas"]["LinesSummary"];
         };
         /**
          * LogPage
@@ -713,6 +731,8 @@ export interface components {
              * @description Seconds between two refreshes of every line.
              */
             scheduler_interval_seconds: number;
+            prim_configured: boolean;
+            sources: string[];
         };
         /** NetworkLines */
         NetworkLines: {
@@ -900,6 +920,7 @@ export interface components {
              * @description Soonest first, at most 4.
              */
             departures: components["schemas"]["Departure"][];
+            freshness: components["schemas"]["StopFreshness"];
         };
         /**
          * StationDetail
@@ -966,6 +987,7 @@ export interface components {
             expired: number;
             /** Total */
             total: number;
+            partial: number;
         };
         /** TaskRunInfo */
         TaskRunInfo: {
@@ -977,7 +999,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "queued" | "running" | "succeeded" | "failed" | "expired";
+            status: "queued" | "running" | "succeeded" | "partial" | "failed" | "expired";
             /** Attempt */
             attempt: number;
             /** Max Attempts */
@@ -1150,6 +1172,62 @@ export interface components {
             metrics: {
                 [key: string]: unknown;
             };
+        };
+        /** StopFreshness */
+        StopFreshness: {
+            /** @enum {string} */
+            status: "ok" | "stale" | "no_data" | "failed" | "never";
+            /** Reason */
+            reason: ("no_key" | "unreachable" | "rate_limited" | "quota" | "rejected" | "blocked" | "upstream_error" | "paused" | "no_stop_ids" | "not_fetched") | null;
+            source: string | null;
+            fetched_at: string | null;
+            last_success_at: string | null;
+            age_seconds: number | null;
+            stale: boolean;
+        };
+        /** LinesSummary */
+        LinesSummary: {
+            lines_total: number;
+            lines_live: number;
+            lines_stale: number;
+            lines_failed: number;
+            lines_no_data: number;
+            /** Reason */
+            reason: ("no_key" | "unreachable" | "rate_limited" | "quota" | "rejected" | "blocked" | "upstream_error" | "paused" | "no_stop_ids" | "not_fetched") | null;
+            last_success_at: string | null;
+        };
+        /** FailedStop */
+        FailedStop: {
+            station_id: string;
+            name: string;
+            /** @enum {string} */
+            status: "ok" | "stale" | "no_data" | "failed" | "never";
+            /** Reason */
+            reason: ("no_key" | "unreachable" | "rate_limited" | "quota" | "rejected" | "blocked" | "upstream_error" | "paused" | "no_stop_ids" | "not_fetched") | null;
+            error: string | null;
+            last_success_at: string | null;
+        };
+        /** StationWithoutId */
+        StationWithoutId: {
+            station_id: string;
+            name: string;
+        };
+        /** LineHealth */
+        LineHealth: {
+            line_id: string;
+            /** @enum {string} */
+            status: "ok" | "partial" | "stale" | "no_data" | "failed" | "never";
+            stale: boolean;
+            /** Reason */
+            reason: ("no_key" | "unreachable" | "rate_limited" | "quota" | "rejected" | "blocked" | "upstream_error" | "paused" | "no_stop_ids" | "not_fetched") | null;
+            error: string | null;
+            fetched_at: string | null;
+            last_success_at: string | null;
+            age_seconds: number | null;
+            task_run_id: string | null;
+            attempts: components["schemas"]["SourceAttempt"][];
+            failed_stops: components["schemas"]["FailedStop"][];
+            stations_without_ids: components["schemas"]["StationWithoutId"][];
         };
     };
     responses: never;
@@ -1748,7 +1826,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Only runs in this state */
-                status?: ("queued" | "running" | "succeeded" | "failed" | "expired") | null;
+                status?: ("queued" | "running" | "succeeded" | "partial" | "failed" | "expired") | null;
                 /** @description Only runs of this line */
                 line?: string | null;
                 /** @description Runs per page */
@@ -1861,6 +1939,28 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    line_health_api_system_lines_get: {
+        parameters: {
+            query?: {
+                problems?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LineHealth"][];
                 };
             };
         };
