@@ -94,4 +94,21 @@ export const text = {
     trafficUnknownSome: (n: number) => ` · no disruption reported, traffic status unknown for ${n}`,
     withoutLiveData: (n: number) => ` · ${n} without live data`,
   },
+
+  health: {
+    title: "Line health",
+    allOk: "Every line is ok and every station has an id.",
+    summary: (lines: number, withoutIds: number) =>
+      `${lines} line${lines === 1 ? "" : "s"} need attention · ${withoutIds} station${withoutIds === 1 ? "" : "s"} without an id`,
+    lastSuccess: "last success",
+    never: "never",
+    noReason: "no reason given",
+    attempts: "Sources on the latest fetch",
+    failedStops: (n: number) => `Failed stops (${n})`,
+    withoutIds: (n: number) => `Stations without an id (${n})`,
+    task: "task",
+    ok: (items: number) => `ok, ${items} items`,
+    failed: "failed",
+    requests: (n: number) => `${n} request${n === 1 ? "" : "s"}`,
+  },
 } as const;
