@@ -174,7 +174,7 @@ export function StationBoardView({ stationId }: { stationId: string }) {
                               {departure.status === "cancelled" ? <s>{departure.destination}</s> : departure.destination}
                             </td>
                             <td className="board-time">
-                              <DepartureTime departure={departure} now={now} />
+                              <DepartureTime departure={departure} now={now} stale={note !== null} />
                             </td>
                           </tr>
                         ))}

@@ -74,7 +74,12 @@ export function LineDiagram({
                 <span className="diagram-departures">
                   {departures.length ? (
                     departures.map((departure, k) => (
-                      <DepartureTime key={`${departure.expected_at}-${k}`} departure={departure} now={now} />
+                      <DepartureTime
+                        key={`${departure.expected_at}-${k}`}
+                        departure={departure}
+                        now={now}
+                        stale={note !== null}
+                      />
                     ))
                   ) : note ? null : (
                     <span className="muted small">{text.stop.noDeparture}</span>
