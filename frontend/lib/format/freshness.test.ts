@@ -100,7 +100,7 @@ describe("lineSentence", () => {
 
   it("says when a line was never fetched, and why when the API knows", () => {
     expect(lineSentence(freshness({ status: "never", last_success_at: null, reason: "not_fetched" }), NOW)).toBe(
-      "No live data yet: this line has not been fetched yet.",
+      "No live data yet: this line has not been fetched.",
     );
     expect(lineSentence(freshness({ status: "never", last_success_at: null, reason: "no_stop_ids" }), NOW)).toBe(
       "No live data yet: the stops of this line are not identified yet.",
@@ -152,8 +152,9 @@ describe("stopNote", () => {
     expect(stopNote(stop({ status: "failed", last_success_at: ago(300) }), NOW)?.label).toBe("as of 10:55 (5 min ago)");
   });
 
-  it("says 'no live data' for a failed stop that never answered", () => {
+  it("says 'no live data' for a failed stop that never answered, nothing for one never fetched", () => {
     expect(stopNote(stop({ status: "failed", last_success_at: null }), NOW)?.label).toBe("no live data");
+    expect(stopNote(stop({ status: "never", last_success_at: null }), NOW)).toBeNull();
   });
 
   it("turns stale with the line's window while the page stays open", () => {
@@ -220,7 +221,7 @@ describe("networkStatus", () => {
     const demo = { demo_mode: true, prim_configured: true };
     const live = networkStatus(summary({ lines_live: 16, lines_failed: 0, reason: null }), demo, NOW);
     expect(live.headline).not.toMatch(/live/i);
-    expect(live.sentence).toMatch(/replayed/);
+    expect(live.headline).toMatch(/replayed/);
     const none = networkStatus(summary(), demo, NOW);
     expect(none.headline).not.toMatch(/live/i);
     expect(none.sentence).toMatch(/^No line has live data right now: the departures service is unreachable.*replayed/);

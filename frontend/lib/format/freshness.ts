@@ -80,13 +80,16 @@ export function lineSentence(freshness: Freshness | null | undefined, nowMs: num
   }
 }
 
-/** The short note beside one stop's board when it is not live ("as of 07:12 (9 min ago)"), or null. */
+/**
+ * The short note beside one stop's board when it is not live ("as of 07:12 (9 min ago)"), or null. A stop never
+ * fetched gets none: its line's sentence says so once rather than at every stop.
+ */
 export function stopNote(
   stop: StopFreshness | null | undefined,
   nowMs: number,
   staleAfterSeconds?: number,
 ): { label: string; spoken: string } | null {
-  if (!stop || stop.status === "no_data") return null;
+  if (!stop || stop.status === "no_data" || stop.status === "never") return null;
   const state = dataState(stop, nowMs, staleAfterSeconds);
   if (state === "live") return null;
   const last = parseTime(stop.last_success_at);
@@ -117,15 +120,12 @@ export function networkStatus(
     return { state: "none", headline: text.home.headline, sentence: text.home.noLinesKnown, lastSuccessMs };
   }
   if (summary.lines_live > 0) {
+    // In demo mode the headline (and the demo banner) already say the data is replayed.
     const partial = summary.lines_live < summary.lines_total;
-    const parts = [
-      demo ? text.home.demoReplayed : null,
-      partial ? text.home.someLinesLive(summary.lines_live, summary.lines_total) : null,
-    ].filter((part): part is string => !!part);
     return {
       state: "live",
       headline: demo ? text.home.headlineDemo : text.home.headlineLive,
-      sentence: parts.length ? parts.join(" ") : null,
+      sentence: partial ? text.home.someLinesLive(summary.lines_live, summary.lines_total) : null,
       lastSuccessMs,
     };
   }

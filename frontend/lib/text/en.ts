@@ -16,7 +16,7 @@ const REASON: Record<FreshnessReason, string> = {
   upstream_error: "the departures service answered with an error",
   paused: "updates are paused",
   no_stop_ids: "the stops of this line are not identified yet",
-  not_fetched: "this line has not been fetched yet",
+  not_fetched: "this line has not been fetched",
 };
 
 export const text = {
@@ -26,7 +26,7 @@ export const text = {
   line: {
     noLiveData: (why: string | null, lastUpdate: string | null) =>
       `No live data: ${why ?? "the last update failed"}${lastUpdate ? `; last update ${lastUpdate}` : ""}.`,
-    neverFetched: (why: string | null) => `No live data yet: ${why ?? "this line has not been fetched yet"}.`,
+    neverFetched: (why: string | null) => `No live data yet: ${why ?? REASON.not_fetched}.`,
     partial: (failed: number | null, total: number | null) =>
       failed !== null && total !== null
         ? `Some stops could not be refreshed (${failed} of ${total}); their boards are older.`
