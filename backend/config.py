@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     # --- Scheduler -------------------------------------------------------------------------------------------
     scheduler_lines: str = ""
     scheduler_interval_seconds: float = Field(default=120.0, gt=0)
+    # 0 means one interval plus a half-interval grace (1.5 x scheduler_interval_seconds).
+    freshness_stale_after_seconds: float = Field(default=0.0, ge=0)
     scheduler_queued_expiry_cycles: int = Field(default=3, ge=1)
     task_run_retention_days: int = Field(default=7, ge=1)
 
@@ -134,6 +136,11 @@ class Settings(BaseSettings):
     centralized_log_level: str = "INFO"
     centralized_log_queue_size: int = Field(default=1000, ge=1)
     log_retention_days: int = Field(default=14, ge=1)
+
+    @property
+    def stale_after_seconds(self) -> float:
+        """Age past which a board is stale: one scheduler interval plus a grace, unless configured."""
+        return self.freshness_stale_after_seconds or 1.5 * self.scheduler_interval_seconds
 
     @field_validator("log_level", "centralized_log_level")
     @classmethod

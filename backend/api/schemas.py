@@ -16,9 +16,37 @@ from pydantic_core import PydanticCustomError
 Network = Literal["metro", "rer", "tram", "bus"]
 DirectionCode = Literal["A", "R"]
 DepartureStatus = Literal["on_time", "delayed", "cancelled", "at_platform", "unknown"]
-FreshnessStatus = Literal["ok", "partial", "no_data", "failed", "never"]
+FreshnessStatus = Literal["ok", "partial", "stale", "no_data", "failed", "never"]
+StopFreshnessStatus = Literal["ok", "stale", "no_data", "failed", "never"]
+FreshnessReason = Literal[
+    "no_key",
+    "not_configured",
+    "unreachable",
+    "rate_limited",
+    "quota",
+    "rejected",
+    "blocked",
+    "upstream_error",
+    "paused",
+    "no_stop_ids",
+    "not_fetched",
+]
+FRESHNESS_STATUS_DESCRIPTION = (
+    "`ok`: every stop answered in the latest fetch, within the freshness window; `partial`: some stops answered, "
+    "others failed (their boards are older, see each board's freshness); `stale`: the newest data is older than "
+    "`stale_after_seconds` (nothing refreshed it); `no_data`: the sources answered, with no departures; `failed`: "
+    "the latest fetch errored at every stop (the departures shown, if any, are from `last_success_at`); `never`: "
+    "not fetched yet."
+)
+REASON_DESCRIPTION = (
+    "Why data is missing or old, as a code (null when fresh): `no_key` (no PRIM API key configured), "
+    "`not_configured` (no source can serve it), `unreachable` (timeouts, connection or DNS failures), "
+    "`rate_limited` (HTTP 429), `quota` (the daily quota is spent), `rejected` (the API key was refused), "
+    "`blocked` (refused, e.g. a bot challenge), `upstream_error` (error or unusable answers), `paused` (a source "
+    "paused after repeated failures), `no_stop_ids` (no upstream stop id known), `not_fetched` (not refreshed)."
+)
 TrafficLevel = Literal["normal", "disrupted", "closed", "unknown"]
-TaskStatus = Literal["queued", "running", "succeeded", "failed", "expired"]
+TaskStatus = Literal["queued", "running", "succeeded", "partial", "failed", "expired"]
 WorkerStatus = Literal["starting", "idle", "busy", "draining", "stopped", "lost"]
 BusKind = Literal["kafka", "database"]
 
@@ -46,21 +74,41 @@ class MetaInfo(ApiModel):
     bus: BusKind = Field(description="The task bus in use: Kafka, or the database-backed queue.")
     version: str = Field(description="API version.", examples=["0.1.0"])
     scheduler_interval_seconds: float = Field(description="Seconds between two refreshes of every line.")
+    stale_after_seconds: float = Field(description="Data older than this is shown as stale.")
+    prim_configured: bool = Field(description="True when a PRIM API key is configured.")
+    sources: list[str] = Field(description="The sources in the order they are asked (SOURCE_ORDER).")
 
 
 class Freshness(ApiModel):
-    """How fresh a line's data is, from its latest fetch and its latest successful one."""
+    """How fresh a line's data is, from its latest fetch and its latest answer."""
 
-    status: FreshnessStatus = Field(
-        description="Outcome of the latest fetch: `ok`, `partial` (some stations failed), `no_data` (the sources "
-        "answered with nothing), `failed`, or `never` (not fetched yet)."
-    )
+    status: FreshnessStatus = Field(description=FRESHNESS_STATUS_DESCRIPTION)
+    reason: FreshnessReason | None = Field(description=REASON_DESCRIPTION)
     source: str | None = Field(description="The source the departures came from.", examples=["prim"])
     fetched_at: datetime | None = Field(description="When the latest fetch ended.")
-    last_success_at: datetime | None = Field(description="When the latest successful fetch ended.")
-    age_seconds: float | None = Field(description="Seconds since the latest successful fetch.", examples=[42.5])
-    stale: bool = Field(description="True when the latest success is older than three scheduler intervals, or never.")
-    error: str | None = Field(description="Why the latest fetch failed, when it did.")
+    last_success_at: datetime | None = Field(description="When the latest fetch in which some stop answered ended.")
+    age_seconds: float | None = Field(description="Seconds since `last_success_at`.", examples=[42.5])
+    stale: bool = Field(description="True when `last_success_at` is older than `stale_after_seconds`, or never.")
+    stale_after_seconds: float = Field(description="The freshness window (1.5 scheduler intervals by default).")
+    stops_total: int | None = Field(description="Stops asked for in the latest fetch.")
+    stops_failed: int | None = Field(description="Stops whose request failed in the latest fetch.")
+    stops_stale: int | None = Field(description="Stops whose board is stale or failed now.")
+
+
+class StopFreshness(ApiModel):
+    """How fresh one station's board on one line is: each stop answers, or fails, on its own."""
+
+    status: StopFreshnessStatus = Field(
+        description="`ok`: answered within the window; `no_data`: answered, with no departures; `stale`: the "
+        "latest answer is older than the window; `failed`: the latest request failed (departures shown, if any, "
+        "are from `last_success_at`); `never`: not fetched yet."
+    )
+    reason: FreshnessReason | None = Field(description=REASON_DESCRIPTION)
+    source: str | None = Field(examples=["prim"])
+    fetched_at: datetime | None = Field(description="When the latest request for this board ended.")
+    last_success_at: datetime | None = Field(description="When this board was last answered.")
+    age_seconds: float | None = Field(description="Seconds since `last_success_at`.")
+    stale: bool = Field(description="True when `last_success_at` is older than the window, or never.")
 
 
 class TrafficInfo(ApiModel):
@@ -96,10 +144,23 @@ class NetworkLines(ApiModel):
     lines: list[LineSummary]
 
 
+class LiveSummary(ApiModel):
+    """How many of the lines the fleet fetches have live data now, and why the others do not."""
+
+    lines_total: int = Field(description="Lines fetched at least once.")
+    lines_live: int = Field(description="Lines `ok` or `partial`, and not stale.")
+    lines_stale: int
+    lines_failed: int
+    lines_no_data: int
+    reason: FreshnessReason | None = Field(description="The most common reason among the lines not live.")
+    last_success_at: datetime | None = Field(description="The newest answer across lines.")
+
+
 class LinesResponse(ApiModel):
-    """Every line, grouped by network in the usual order (metro, RER, tram, bus)."""
+    """Every line, grouped by network in the usual order (metro, RER, tram, bus), and a summary of their freshness."""
 
     networks: list[NetworkLines]
+    summary: LiveSummary
 
 
 class Departure(ApiModel):
@@ -124,7 +185,11 @@ class StationBoard(ApiModel):
     station_id: str = Field(examples=["chatelet"])
     name: str = Field(examples=["Châtelet"])
     position: int = Field(description="Order within the branch, from 0.")
-    departures: list[Departure] = Field(description="Soonest first, at most 4.")
+    departures: list[Departure] = Field(
+        description="Soonest first, at most 4; none whose time has passed (a train at the platform in a recent "
+        "answer stays up to a minute)."
+    )
+    freshness: StopFreshness
 
 
 class Branch(ApiModel):
@@ -162,12 +227,11 @@ class SourceAttempt(ApiModel):
 
 
 class LineDetail(ApiModel):
-    """One line: its stations per direction with their next departures, its trains, and how its data was fetched."""
+    """One line: its stations per direction with their next departures and each board's freshness, its trains."""
 
     line: LineSummary
     directions: list[Direction]
     vehicles: list[VehiclePosition]
-    attempts: list[SourceAttempt]
 
 
 class StationInfo(ApiModel):
@@ -188,6 +252,9 @@ class StationMatch(ApiModel):
 class LineFreshness(ApiModel):
     line_id: str = Field(description=LINE_ID_DESCRIPTION, examples=["metro:1"])
     freshness: Freshness
+    stop: StopFreshness | None = Field(
+        default=None, description="In a station's detail: that line's board at this station."
+    )
 
 
 class StationDetail(ApiModel):
@@ -241,6 +308,7 @@ class TaskCounts(ApiModel):
     queued: int
     running: int
     succeeded: int
+    partial: int = Field(description="Tasks that refreshed some of the line's stops while others failed.")
     failed: int
     expired: int
     total: int
@@ -277,6 +345,41 @@ class DbSummary(ApiModel):
     departures: int = Field(description="Departures currently on the boards.")
     lines_with_data: int = Field(description="Lines with at least one successful fetch.")
     recent_departures: list[DepartureHighlight]
+
+
+class StopProblem(ApiModel):
+    """A board that is not fresh: the stop failed in the latest fetch, or its answer is too old."""
+
+    station_id: str
+    name: str
+    status: StopFreshnessStatus
+    reason: FreshnessReason | None
+    error: str | None = Field(description="The technical cause.")
+    last_success_at: datetime | None
+
+
+class StationRef(ApiModel):
+    station_id: str
+    name: str
+
+
+class LineHealth(ApiModel):
+    """A line's latest fetch with its technical detail, for operators."""
+
+    line_id: str = Field(description=LINE_ID_DESCRIPTION, examples=["metro:1"])
+    status: FreshnessStatus = Field(description=FRESHNESS_STATUS_DESCRIPTION)
+    stale: bool
+    reason: FreshnessReason | None = Field(description=REASON_DESCRIPTION)
+    error: str | None = Field(description="What went wrong in the latest fetch, technically (sources, causes).")
+    fetched_at: datetime | None
+    last_success_at: datetime | None
+    age_seconds: float | None
+    task_run_id: str | None = Field(description="The task whose fetch wrote this.")
+    attempts: list[SourceAttempt] = Field(description="How each source did in the latest fetch.")
+    failed_stops: list[StopProblem]
+    stations_without_ids: list[StationRef] = Field(
+        description="Stations for which no upstream stop id is known: they get no live departures."
+    )
 
 
 class WorkerInfo(ApiModel):

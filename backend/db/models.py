@@ -31,11 +31,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 TASK_QUEUED = "queued"
 TASK_RUNNING = "running"
 TASK_SUCCEEDED = "succeeded"
+TASK_PARTIAL = "partial"  # some of the line's stops were refreshed, others failed: final, not retried
 TASK_FAILED = "failed"
 TASK_EXPIRED = "expired"
-TASK_STATUSES = (TASK_QUEUED, TASK_RUNNING, TASK_SUCCEEDED, TASK_FAILED, TASK_EXPIRED)
+TASK_STATUSES = (TASK_QUEUED, TASK_RUNNING, TASK_SUCCEEDED, TASK_PARTIAL, TASK_FAILED, TASK_EXPIRED)
 TASK_ACTIVE_STATUSES = (TASK_QUEUED, TASK_RUNNING)
-TASK_FINAL_STATUSES = (TASK_SUCCEEDED, TASK_FAILED, TASK_EXPIRED)
+TASK_FINAL_STATUSES = (TASK_SUCCEEDED, TASK_PARTIAL, TASK_FAILED, TASK_EXPIRED)
 
 # Worker states as written by the worker itself; `lost` is derived from a stale heartbeat when read.
 WORKER_STATUSES = ("starting", "idle", "busy", "draining", "stopped")
@@ -179,14 +180,38 @@ class LineSnapshot(Base):
     __tablename__ = "line_snapshots"
 
     line_id: Mapped[str] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16))  # ok, partial, no_data, failed
+    status: Mapped[str] = mapped_column(String(16))  # ok, partial, no_data, failed (of the latest fetch)
+    reason: Mapped[str | None] = mapped_column(String(32))  # why data is missing: unreachable, rate_limited, ...
     source: Mapped[str | None] = mapped_column(String(32))  # the source the departures came from
     fetched_at: Mapped[datetime]  # the latest attempt
-    last_success_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]  # the latest fetch in which at least one stop answered
     departures_count: Mapped[int] = mapped_column(Integer, default=0)
     positions_count: Mapped[int] = mapped_column(Integer, default=0)
+    stops_total: Mapped[int | None] = mapped_column(Integer)
+    stops_failed: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)  # per-source outcome
+    task_run_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class StopBoard(Base):
+    """The freshness of one station's board on one line: each stop answers (or fails) on its own.
+
+    A stop that answered replaces its own departures (no visits empties the board: that is the truth); a stop that
+    failed keeps its last good board, dated by `last_success_at`, and goes stale on its own.
+    """
+
+    __tablename__ = "stop_boards"
+
+    line_id: Mapped[str] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"), primary_key=True)
+    station_id: Mapped[str] = mapped_column(String(96), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # ok, no_data (answered, nothing announced), failed
+    reason: Mapped[str | None] = mapped_column(String(32))
+    source: Mapped[str | None] = mapped_column(String(32))  # the source of the board on screen
+    fetched_at: Mapped[datetime]  # the latest attempt
+    last_success_at: Mapped[datetime | None]  # the latest answer
+    departures_count: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
     task_run_id: Mapped[str | None] = mapped_column(String(36))
 
 

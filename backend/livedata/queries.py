@@ -1,20 +1,22 @@
 """Read side of the live data, for the public API: lines with traffic and freshness, boards, station search.
 
-Freshness comes from `line_snapshots`, boards from `departures` (only those expected from a minute ago on),
-train positions from `vehicle_positions`, traffic from `traffic_status`. The objects returned carry the field names
-of the API's response models, which read them as attributes. Values written by other code that this API does not
-know (a new departure status, say) are shown as "unknown" rather than failing the response.
+Freshness comes from `line_snapshots` (the line) and `stop_boards` (each station's board), boards from `departures`
+(never one whose time has passed: only a train reported at the platform by a recent answer stays listed up to a
+minute after its time), train positions from `vehicle_positions`, traffic from `traffic_status`. Data older than
+`stale_after_seconds` is stale, and says so with its age, per line and per stop. The objects returned carry the
+field names of the API's response models, which read them as attributes. Values written by other code that this
+API does not know (a new departure status, say) are shown as "unknown" rather than failing the response.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import and_, bindparam, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.catalogue import normalise_name
@@ -24,19 +26,36 @@ from backend.db.models import (
     LineSnapshot,
     LineStation,
     Station,
+    StopBoard,
     TrafficStatus,
     VehiclePosition,
     utcnow,
 )
 
-# Departures stay on the boards until a minute after their expected time.
-DEPARTED_GRACE = timedelta(minutes=1)
+# A train a recent answer saw at the platform stays listed up to this long after its time (it has not left yet).
+AT_PLATFORM_GRACE = timedelta(minutes=1)
 BOARD_DEPARTURES = 4
 NETWORK_LABELS = {"metro": "Métro", "rer": "RER", "tram": "Tramway", "bus": "Bus"}
 NETWORK_ORDER = tuple(NETWORK_LABELS)
 
 _DEPARTURE_STATUSES = frozenset({"on_time", "delayed", "cancelled", "at_platform", "unknown"})
-_FRESHNESS_STATUSES = frozenset({"ok", "partial", "no_data", "failed"})
+_FETCH_STATUSES = frozenset({"ok", "partial", "no_data", "failed"})
+_STOP_STATUSES = frozenset({"ok", "no_data", "failed"})
+_REASONS = frozenset(
+    {
+        "no_key",
+        "not_configured",
+        "unreachable",
+        "rate_limited",
+        "quota",
+        "rejected",
+        "blocked",
+        "upstream_error",
+        "paused",
+        "no_stop_ids",
+        "not_fetched",
+    }
+)
 _TRAFFIC_LEVELS = frozenset({"normal", "disrupted", "closed", "unknown"})
 _DIRECTIONS = frozenset({"A", "R"})
 
@@ -45,14 +64,40 @@ _DIRECTIONS = frozenset({"A", "R"})
 
 
 @dataclass(frozen=True)
-class FreshnessView:
+class StopFreshnessView:
     status: str
+    reason: str | None
     source: str | None
     fetched_at: datetime | None
     last_success_at: datetime | None
     age_seconds: float | None
     stale: bool
-    error: str | None
+
+
+@dataclass(frozen=True)
+class FreshnessView:
+    status: str
+    reason: str | None
+    source: str | None
+    fetched_at: datetime | None
+    last_success_at: datetime | None
+    age_seconds: float | None
+    stale: bool
+    stale_after_seconds: float
+    stops_total: int | None
+    stops_failed: int | None
+    stops_stale: int | None
+
+
+@dataclass(frozen=True)
+class LiveSummaryView:
+    lines_total: int
+    lines_live: int
+    lines_stale: int
+    lines_failed: int
+    lines_no_data: int
+    reason: str | None
+    last_success_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -107,6 +152,7 @@ class StationBoardView:
     name: str
     position: int
     departures: list[DepartureView]
+    freshness: StopFreshnessView
 
 
 @dataclass(frozen=True)
@@ -137,7 +183,6 @@ class LineDetailView:
     line: LineSummaryView
     directions: list[DirectionView]
     vehicles: list[VehiclePosition]
-    attempts: list[SourceAttemptView]
 
 
 @dataclass(frozen=True)
@@ -159,6 +204,7 @@ class StationMatchView:
 class LineFreshnessView:
     line_id: str
     freshness: FreshnessView
+    stop: StopFreshnessView | None = None
 
 
 @dataclass(frozen=True)
@@ -184,20 +230,56 @@ class DepartureHighlightView:
 # --- Shaping -------------------------------------------------------------------------------------------------------
 
 
-def freshness_of(snapshot: LineSnapshot | None, *, now: datetime, stale_after_seconds: float) -> FreshnessView:
-    """A line's freshness; stale when the latest success is older than `stale_after_seconds`, or never happened."""
+def _age(last_success_at: datetime | None, now: datetime) -> float | None:
+    return round(max(0.0, (now - last_success_at).total_seconds()), 1) if last_success_at else None
+
+
+def freshness_of(
+    snapshot: LineSnapshot | None, *, now: datetime, stale_after_seconds: float, stops_stale: int | None = None
+) -> FreshnessView:
+    """A line's freshness. The latest fetch's outcome, except that data older than `stale_after_seconds` is `stale`
+    (nothing refreshed it) and a failed fetch stays `failed` (its boards, if any, are from `last_success_at`)."""
     if snapshot is None:
-        return FreshnessView("never", None, None, None, None, True, None)
-    age = (now - snapshot.last_success_at).total_seconds() if snapshot.last_success_at else None
+        return FreshnessView(
+            "never", "not_fetched", None, None, None, None, True, stale_after_seconds, None, None, None
+        )
+    age = _age(snapshot.last_success_at, now)
+    stale = age is None or age > stale_after_seconds
+    status = snapshot.status if snapshot.status in _FETCH_STATUSES else "failed"
+    reason = snapshot.reason if snapshot.reason in _REASONS else None
+    if stale and status != "failed":
+        status, reason = "stale", reason or "not_fetched"
+    if status == "failed" and reason is None:
+        reason = "upstream_error"
     return FreshnessView(
-        status=snapshot.status if snapshot.status in _FRESHNESS_STATUSES else "failed",
+        status=status,
+        reason=reason,
         source=snapshot.source,
         fetched_at=snapshot.fetched_at,
         last_success_at=snapshot.last_success_at,
-        age_seconds=round(max(0.0, age), 1) if age is not None else None,
-        stale=age is None or age > stale_after_seconds,
-        error=snapshot.error,
+        age_seconds=age,
+        stale=stale,
+        stale_after_seconds=stale_after_seconds,
+        stops_total=snapshot.stops_total,
+        stops_failed=snapshot.stops_failed,
+        stops_stale=stops_stale,
     )
+
+
+def stop_freshness_of(board: StopBoard | None, *, now: datetime, stale_after_seconds: float) -> StopFreshnessView:
+    """One board's freshness: `ok`/`no_data` as last answered, `stale` once that answer is too old, `failed` when
+    its latest request failed (the departures shown, if any, are from `last_success_at`), `never`."""
+    if board is None:
+        return StopFreshnessView("never", "not_fetched", None, None, None, None, True)
+    age = _age(board.last_success_at, now)
+    stale = age is None or age > stale_after_seconds
+    status = board.status if board.status in _STOP_STATUSES else "failed"
+    reason = board.reason if board.reason in _REASONS else None
+    if stale and status != "failed":
+        status, reason = "stale", reason or "not_fetched"
+    if status == "failed" and reason is None:
+        reason = "upstream_error"
+    return StopFreshnessView(status, reason, board.source, board.fetched_at, board.last_success_at, age, stale)
 
 
 def _traffic(row: TrafficStatus | None) -> TrafficView | None:
@@ -212,7 +294,13 @@ def _line_ref(line: Line) -> LineRefView:
 
 
 def _line_summary(
-    line: Line, traffic: TrafficStatus | None, snapshot: LineSnapshot | None, *, now: datetime, stale_after: float
+    line: Line,
+    traffic: TrafficStatus | None,
+    snapshot: LineSnapshot | None,
+    *,
+    now: datetime,
+    stale_after: float,
+    stops_stale: int | None = None,
 ) -> LineSummaryView:
     return LineSummaryView(
         id=line.id,
@@ -222,7 +310,7 @@ def _line_summary(
         colour=line.colour,
         text_colour=line.text_colour,
         traffic=_traffic(traffic),
-        freshness=freshness_of(snapshot, now=now, stale_after_seconds=stale_after),
+        freshness=freshness_of(snapshot, now=now, stale_after_seconds=stale_after, stops_stale=stops_stale),
     )
 
 
@@ -272,8 +360,9 @@ def _departure(row: Any) -> DepartureView:
 
 
 def _next_departures_query(*where: Any, per_board: tuple[Any, ...]) -> Any:
-    """Departures matching `where` and expected from `:departed_before` on, at most BOARD_DEPARTURES per board (the
-    rows sharing the `per_board` columns), soonest first. The cut is made in SQL, however many a source stored."""
+    """Departures matching `where` still to come at `:now` (or at the platform in an answer from `:recent` on, up to
+    AT_PLATFORM_GRACE after their time), at most BOARD_DEPARTURES per board (the rows sharing the `per_board`
+    columns), soonest first. The cut is made in SQL, however many a source stored."""
     rank = (
         func.row_number()
         .over(partition_by=per_board, order_by=(Departure.expected_at, Departure.id))
@@ -281,7 +370,17 @@ def _next_departures_query(*where: Any, per_board: tuple[Any, ...]) -> Any:
     )
     ranked = (
         select(*_DEPARTURE_COLUMNS, Departure.id, rank)
-        .where(*where, Departure.expected_at >= bindparam("departed_before"))
+        .where(
+            *where,
+            or_(
+                Departure.expected_at >= bindparam("now"),
+                and_(
+                    Departure.vehicle_at_stop.is_(True),
+                    Departure.expected_at >= bindparam("recent"),
+                    Departure.fetched_at >= bindparam("recent"),
+                ),
+            ),
+        )
         .subquery()
     )
     return select(ranked).where(ranked.c.board_rank <= BOARD_DEPARTURES).order_by(ranked.c.expected_at, ranked.c.id)
@@ -335,6 +434,36 @@ def _attempt(raw: Any) -> SourceAttemptView | None:
 # --- Queries -------------------------------------------------------------------------------------------------------
 
 
+async def _stale_stop_counts(session: AsyncSession, *, now: datetime, stale_after_seconds: float) -> dict[str, int]:
+    """Per line, how many of its boards are stale or failed."""
+    cutoff = now - timedelta(seconds=stale_after_seconds)
+    stale = or_(StopBoard.last_success_at.is_(None), StopBoard.last_success_at < cutoff, StopBoard.status == "failed")
+    rows = await session.execute(select(StopBoard.line_id, func.count()).where(stale).group_by(StopBoard.line_id))
+    return {line_id: int(count) for line_id, count in rows}
+
+
+async def _stop_boards(session: AsyncSession, *where: Any) -> dict[tuple[str, str], StopBoard]:
+    boards = (await session.execute(select(StopBoard).where(*where))).scalars()
+    return {(board.line_id, board.station_id): board for board in boards}
+
+
+def live_summary(lines: Sequence[LineSummaryView]) -> LiveSummaryView:
+    """How many of the lines the fleet fetches have live data now, and the main reason the others do not."""
+    fetched = [line.freshness for line in lines if line.freshness.status != "never"]
+    live = [f for f in fetched if f.status in ("ok", "partial") and not f.stale]
+    reasons = Counter(f.reason for f in fetched if f not in live and f.reason)
+    successes = [f.last_success_at for f in fetched if f.last_success_at is not None]
+    return LiveSummaryView(
+        lines_total=len(fetched),
+        lines_live=len(live),
+        lines_stale=sum(1 for f in fetched if f.status == "stale"),
+        lines_failed=sum(1 for f in fetched if f.status == "failed"),
+        lines_no_data=sum(1 for f in fetched if f.status == "no_data" and not f.stale),
+        reason=reasons.most_common(1)[0][0] if reasons else (None if fetched else "not_fetched"),
+        last_success_at=max(successes) if successes else None,
+    )
+
+
 async def lines_by_network(session: AsyncSession, *, stale_after_seconds: float) -> list[NetworkLinesView]:
     """Every line with its traffic and freshness, grouped by network (metro, RER, tram, bus), catalogue order."""
     now = utcnow()
@@ -344,9 +473,19 @@ async def lines_by_network(session: AsyncSession, *, stale_after_seconds: float)
         .outerjoin(LineSnapshot, LineSnapshot.line_id == Line.id)
         .order_by(Line.sort_order, Line.id)
     )
+    stale_stops = await _stale_stop_counts(session, now=now, stale_after_seconds=stale_after_seconds)
     grouped: dict[str, list[LineSummaryView]] = defaultdict(list)
     for line, traffic, snapshot in result:
-        grouped[line.network].append(_line_summary(line, traffic, snapshot, now=now, stale_after=stale_after_seconds))
+        grouped[line.network].append(
+            _line_summary(
+                line,
+                traffic,
+                snapshot,
+                now=now,
+                stale_after=stale_after_seconds,
+                stops_stale=stale_stops.get(line.id, 0) if snapshot is not None else None,
+            )
+        )
     networks = [network for network in NETWORK_ORDER if network in grouped]
     networks += sorted(network for network in grouped if network not in NETWORK_LABELS)
     return [
@@ -355,9 +494,13 @@ async def lines_by_network(session: AsyncSession, *, stale_after_seconds: float)
     ]
 
 
+def _board_parameters(now: datetime) -> dict[str, datetime]:
+    return {"now": now, "recent": now - AT_PLATFORM_GRACE}
+
+
 async def line_detail(session: AsyncSession, line_id: str, *, stale_after_seconds: float) -> LineDetailView | None:
-    """A line's stations per direction and branch with their next departures, its trains, and its latest fetch;
-    None when the line is not in the database."""
+    """A line's stations per direction and branch with their next departures and each board's freshness, and its
+    trains; None when the line is not in the database."""
     now = utcnow()
     head = (await session.execute(_LINE_HEAD, {"line_id": line_id})).first()
     if head is None:
@@ -366,16 +509,25 @@ async def line_detail(session: AsyncSession, line_id: str, *, stale_after_second
 
     places = (await session.execute(_LINE_PLACES, {"line_id": line_id})).all()
     boards: dict[tuple[str, str], list[DepartureView]] = defaultdict(list)
-    parameters = {"line_id": line_id, "departed_before": now - DEPARTED_GRACE}
-    for row in await session.execute(_LINE_DEPARTURES, parameters):
+    for row in await session.execute(_LINE_DEPARTURES, {"line_id": line_id, **_board_parameters(now)}):
         departure = _departure(row)
         boards[(departure.station_id, departure.direction)].append(departure)
+    stop_boards = await _stop_boards(session, StopBoard.line_id == line_id)
+    stop_freshness = {
+        station_id: stop_freshness_of(board, now=now, stale_after_seconds=stale_after_seconds)
+        for (_line, station_id), board in stop_boards.items()
+    }
+    never = stop_freshness_of(None, now=now, stale_after_seconds=stale_after_seconds)
 
     branches: dict[str, dict[int, list[StationBoardView]]] = defaultdict(lambda: defaultdict(list))
     for direction, branch, position, station_id, name in places:
         branches[direction][branch].append(
             StationBoardView(
-                station_id=station_id, name=name, position=position, departures=boards.get((station_id, direction), [])
+                station_id=station_id,
+                name=name,
+                position=position,
+                departures=boards.get((station_id, direction), []),
+                freshness=stop_freshness.get(station_id, never),
             )
         )
     directions = []
@@ -391,13 +543,18 @@ async def line_detail(session: AsyncSession, line_id: str, *, stale_after_second
         )
 
     vehicles = list((await session.execute(_LINE_VEHICLES, {"line_id": line_id})).scalars())
-    raw_attempts = snapshot.attempts if snapshot is not None and isinstance(snapshot.attempts, list) else []
-    attempts = [attempt for attempt in map(_attempt, raw_attempts) if attempt is not None]
+    stale_stops = sum(1 for f in stop_freshness.values() if f.stale or f.status == "failed")
     return LineDetailView(
-        line=_line_summary(line, traffic, snapshot, now=now, stale_after=stale_after_seconds),
+        line=_line_summary(
+            line,
+            traffic,
+            snapshot,
+            now=now,
+            stale_after=stale_after_seconds,
+            stops_stale=stale_stops if snapshot is not None else None,
+        ),
         directions=directions,
         vehicles=vehicles,
-        attempts=attempts,
     )
 
 
@@ -468,7 +625,7 @@ async def station_detail(
     if station is None:
         return None
     lines = (await _lines_at(session, [station.id])).get(station.id, [])
-    parameters = {"station_id": station.id, "departed_before": now - DEPARTED_GRACE}
+    parameters = {"station_id": station.id, **_board_parameters(now)}
     departures = [_departure(row) for row in await session.execute(_STATION_DEPARTURES, parameters)]
     line_ids = list(dict.fromkeys([line.id for line in lines] + [d.line_id for d in departures]))
     snapshots = {
@@ -477,6 +634,7 @@ async def station_detail(
             await session.execute(select(LineSnapshot).where(LineSnapshot.line_id.in_(line_ids)))
         ).scalars()
     }
+    stop_boards = await _stop_boards(session, StopBoard.station_id == station.id)
     return StationDetailView(
         station=StationInfoView(id=station.id, name=station.name, town=station.town),
         lines=[_line_ref(line) for line in lines],
@@ -485,6 +643,9 @@ async def station_detail(
             LineFreshnessView(
                 line_id=line_id,
                 freshness=freshness_of(snapshots.get(line_id), now=now, stale_after_seconds=stale_after_seconds),
+                stop=stop_freshness_of(
+                    stop_boards.get((line_id, station.id)), now=now, stale_after_seconds=stale_after_seconds
+                ),
             )
             for line_id in line_ids
         ],
@@ -518,9 +679,7 @@ class LiveDataCounts:
 
 async def live_data_counts(session: AsyncSession) -> LiveDataCounts:
     departures = (
-        await session.execute(
-            select(func.count()).select_from(Departure).where(Departure.expected_at >= utcnow() - DEPARTED_GRACE)
-        )
+        await session.execute(select(func.count()).select_from(Departure).where(Departure.expected_at >= utcnow()))
     ).scalar_one()
     lines_with_data = (
         await session.execute(
@@ -537,7 +696,7 @@ async def recent_departures(session: AsyncSession, *, limit: int = 10) -> list[D
             select(Departure, Line, Station.name)
             .join(Line, Line.id == Departure.line_id)
             .outerjoin(Station, Station.id == Departure.station_id)
-            .where(Departure.expected_at >= utcnow() - DEPARTED_GRACE)
+            .where(Departure.expected_at >= utcnow())
             .order_by(Departure.fetched_at.desc(), Departure.expected_at, Departure.id)
             .limit(limit)
         )
@@ -555,3 +714,101 @@ async def recent_departures(session: AsyncSession, *, limit: int = 10) -> list[D
         )
         for departure, line, station_name in rows
     ]
+
+
+# --- Line health, for operators (system API) -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StopProblemView:
+    station_id: str
+    name: str
+    status: str
+    reason: str | None
+    error: str | None
+    last_success_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StationRefView:
+    station_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class LineHealthView:
+    line_id: str
+    status: str
+    stale: bool
+    reason: str | None
+    error: str | None
+    fetched_at: datetime | None
+    last_success_at: datetime | None
+    age_seconds: float | None
+    task_run_id: str | None
+    attempts: list[SourceAttemptView]
+    failed_stops: list[StopProblemView]
+    stations_without_ids: list[StationRefView]
+
+
+async def line_health(
+    session: AsyncSession, *, stale_after_seconds: float, problems_only: bool = True
+) -> list[LineHealthView]:
+    """Every fetched line's latest outcome with the technical detail: errors, per-source attempts, the stops that
+    failed and why, the stations no stop id is known for. `problems_only`: lines that are not ok or lack ids."""
+    now = utcnow()
+    snapshots = (
+        await session.execute(
+            select(LineSnapshot).join(Line, Line.id == LineSnapshot.line_id).order_by(Line.sort_order, Line.id)
+        )
+    ).scalars()
+    problems: dict[str, list[StopProblemView]] = defaultdict(list)
+    without_ids: dict[str, list[StationRefView]] = defaultdict(list)
+    cutoff = now - timedelta(seconds=stale_after_seconds)
+    rows = await session.execute(
+        select(StopBoard, Station.name)
+        .outerjoin(Station, Station.id == StopBoard.station_id)
+        .where(
+            or_(StopBoard.status == "failed", StopBoard.last_success_at.is_(None), StopBoard.last_success_at < cutoff)
+        )
+        .order_by(StopBoard.line_id, StopBoard.station_id)
+    )
+    for board, name in rows:
+        label = name or board.station_id
+        if board.reason == "no_stop_ids":
+            without_ids[board.line_id].append(StationRefView(board.station_id, label))
+        board_freshness = stop_freshness_of(board, now=now, stale_after_seconds=stale_after_seconds)
+        problems[board.line_id].append(
+            StopProblemView(
+                board.station_id,
+                label,
+                board_freshness.status,
+                board_freshness.reason,
+                board.error,
+                board.last_success_at,
+            )
+        )
+    health = []
+    for snapshot in snapshots:
+        freshness = freshness_of(snapshot, now=now, stale_after_seconds=stale_after_seconds)
+        line_id = snapshot.line_id
+        if problems_only and freshness.status == "ok" and not problems.get(line_id) and not without_ids.get(line_id):
+            continue
+        raw_attempts = snapshot.attempts if isinstance(snapshot.attempts, list) else []
+        health.append(
+            LineHealthView(
+                line_id=line_id,
+                status=freshness.status,
+                stale=freshness.stale,
+                reason=freshness.reason,
+                error=snapshot.error,
+                fetched_at=snapshot.fetched_at,
+                last_success_at=snapshot.last_success_at,
+                age_seconds=freshness.age_seconds,
+                task_run_id=snapshot.task_run_id,
+                attempts=[attempt for attempt in map(_attempt, raw_attempts) if attempt is not None],
+                failed_stops=problems.get(line_id, []),
+                stations_without_ids=without_ids.get(line_id, []),
+            )
+        )
+    return health

@@ -1,8 +1,10 @@
-"""Writing a line's live data: the board, the trains, the traffic status and the freshness snapshot.
+"""Writing a line's live data: the boards, the trains, the traffic status and the freshness snapshot.
 
 Called by a worker inside the same transaction that writes the task's final state, so a line's data and its
-task run never disagree. A successful fetch replaces the line's board as a whole; a failed one keeps the previous
-board and records the failure in the snapshot (the dashboard says "source X failed at HH:MM").
+task run never disagree. Boards are written stop by stop: a stop that answered replaces its own departures (an
+answer with no visits empties them), a stop that failed keeps its last good board and is marked failed in
+`stop_boards`, dated by its own last success; no failure deletes another stop's data. The line's snapshot says
+what the latest fetch achieved (ok, partial, no_data, failed) and why.
 """
 
 from __future__ import annotations
@@ -11,13 +13,21 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.catalogue import normalise_name
 from backend.db.engine import dialect_insert
-from backend.db.models import Departure, LineSnapshot, LineStation, Station, TrafficStatus, VehiclePosition
-from backend.services.records import LineFetchResult
+from backend.db.models import (
+    Departure,
+    LineSnapshot,
+    LineStation,
+    Station,
+    StopBoard,
+    TrafficStatus,
+    VehiclePosition,
+)
+from backend.services.records import LineFetchResult, StopOutcome
 
 
 def departures_source(result: LineFetchResult) -> str | None:
@@ -29,9 +39,11 @@ async def store_line_result(session: AsyncSession, result: LineFetchResult, *, t
     line_id = result.line_id
     if result.stations:
         await _store_fetched_stations(session, result)
-    if result.departures or result.status != "no_data":
-        await session.execute(delete(Departure).where(Departure.line_id == line_id))
-        if result.departures:
+    answered = [stop.station_id for stop in result.stops if stop.answered]
+    if answered:
+        await session.execute(delete(Departure).where(Departure.line_id == line_id, Departure.station_id.in_(answered)))
+        fresh = [d for d in result.departures if d.station_id in set(answered)]
+        if fresh:
             await session.execute(
                 insert(Departure),
                 [
@@ -49,9 +61,13 @@ async def store_line_result(session: AsyncSession, result: LineFetchResult, *, t
                         "fetched_at": d.fetched_at,
                         "task_run_id": task_id,
                     }
-                    for d in result.departures
+                    for d in fresh
                 ],
             )
+    if result.stops:
+        await _upsert_stop_boards(session, line_id, result.stops, task_id=task_id, now=now)
+    else:
+        await _mark_boards_failed(session, line_id, reason=result.reason, error=result.error, task_id=task_id, now=now)
     if result.positions or any(a.source == "vmtr" and a.ok for a in result.attempts):
         await session.execute(delete(VehiclePosition).where(VehiclePosition.line_id == line_id))
         if result.positions:
@@ -97,11 +113,14 @@ async def store_line_result(session: AsyncSession, result: LineFetchResult, *, t
         session,
         line_id=line_id,
         status=result.status,
-        source=departures_source(result),
+        reason=result.reason,
+        source=departures_source(result) or next((s.source for s in result.stops if s.answered), None),
         now=now,
-        success=result.status != "no_data",
+        success=result.status != "failed",
         departures=len(result.departures),
         positions=len(result.positions),
+        stops_total=len(result.stops) or None,
+        stops_failed=len(result.failed_stops) if result.stops else None,
         error=result.error,
         attempts=[asdict(a) for a in result.attempts],
         task_id=task_id,
@@ -113,23 +132,79 @@ async def record_failed_fetch(
     line_id: str,
     *,
     error: str,
+    reason: str | None,
     attempts: list[dict[str, Any]],
     task_id: str,
     now: datetime,
 ) -> None:
-    """Keep the previous board; say in the snapshot that (and why) this fetch failed."""
+    """A fetch that produced nothing (timed out, crashed): keep every board, mark them and the line failed."""
+    await _mark_boards_failed(session, line_id, reason=reason, error=error, task_id=task_id, now=now)
     await _upsert_snapshot(
         session,
         line_id=line_id,
         status="failed",
+        reason=reason,
         source=None,
         now=now,
         success=False,
         departures=None,
         positions=None,
+        stops_total=None,
+        stops_failed=None,
         error=error,
         attempts=attempts,
         task_id=task_id,
+    )
+
+
+async def _upsert_stop_boards(
+    session: AsyncSession, line_id: str, stops: tuple[StopOutcome, ...], *, task_id: str, now: datetime
+) -> None:
+    """One row per stop: an answer dates the board anew; a failure keeps the board's source and last success."""
+    insert_ = dialect_insert(session)
+    for answered in (True, False):
+        rows = [
+            {
+                "line_id": line_id,
+                "station_id": stop.station_id,
+                "status": ("ok" if stop.departures else "no_data") if answered else "failed",
+                "reason": stop.reason,
+                "source": stop.source,
+                "fetched_at": now,
+                "last_success_at": now if answered else None,
+                "departures_count": stop.departures,
+                "error": stop.error,
+                "task_run_id": task_id,
+            }
+            for stop in stops
+            if stop.answered is answered
+        ]
+        if not rows:
+            continue
+        statement = insert_(StopBoard).values(rows)
+        updates: dict[str, Any] = {
+            "status": statement.excluded.status,
+            "reason": statement.excluded.reason,
+            "fetched_at": statement.excluded.fetched_at,
+            "error": statement.excluded.error,
+            "task_run_id": statement.excluded.task_run_id,
+        }
+        if answered:
+            updates.update(
+                source=statement.excluded.source,
+                last_success_at=statement.excluded.last_success_at,
+                departures_count=statement.excluded.departures_count,
+            )
+        await session.execute(statement.on_conflict_do_update(index_elements=["line_id", "station_id"], set_=updates))
+
+
+async def _mark_boards_failed(
+    session: AsyncSession, line_id: str, *, reason: str | None, error: str | None, task_id: str, now: datetime
+) -> None:
+    await session.execute(
+        update(StopBoard)
+        .where(StopBoard.line_id == line_id)
+        .values(status="failed", reason=reason, error=error, fetched_at=now, task_run_id=task_id)
     )
 
 
@@ -138,11 +213,14 @@ async def _upsert_snapshot(
     *,
     line_id: str,
     status: str,
+    reason: str | None,
     source: str | None,
     now: datetime,
     success: bool,
     departures: int | None,
     positions: int | None,
+    stops_total: int | None,
+    stops_failed: int | None,
     error: str | None,
     attempts: list[dict[str, Any]],
     task_id: str,
@@ -150,6 +228,9 @@ async def _upsert_snapshot(
     values: dict[str, Any] = {
         "line_id": line_id,
         "status": status,
+        "reason": reason,
+        "stops_total": stops_total,
+        "stops_failed": stops_failed,
         "source": source,
         "fetched_at": now,
         "last_success_at": now if success else None,
@@ -162,13 +243,16 @@ async def _upsert_snapshot(
     statement = dialect_insert(session)(LineSnapshot).values(**values)
     updates: dict[str, Any] = {
         "status": statement.excluded.status,
+        "reason": statement.excluded.reason,
+        "stops_total": statement.excluded.stops_total,
+        "stops_failed": statement.excluded.stops_failed,
         "fetched_at": statement.excluded.fetched_at,
         "error": statement.excluded.error,
         "attempts": statement.excluded.attempts,
         "task_run_id": statement.excluded.task_run_id,
     }
     if success:
-        # A failure keeps the last success's time, source and counts: they still describe the board on screen.
+        # A failure keeps the last success's time, source and counts: they still describe the boards on screen.
         updates.update(
             source=statement.excluded.source,
             last_success_at=statement.excluded.last_success_at,

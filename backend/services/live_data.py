@@ -30,9 +30,11 @@ from backend.config import Settings
 from backend.services.records import (
     DepartureRecord,
     FetchStatus,
+    FreshnessReason,
     LineFetchResult,
     SourceAttempt,
     StationRecord,
+    StopOutcome,
     TrafficStatusRecord,
     VehiclePositionRecord,
 )
@@ -44,6 +46,8 @@ from backend.services.resilience import (
     Deadline,
     QuotaSnapshot,
     UpstreamError,
+    failed_stop,
+    main_reason,
 )
 from backend.services.scrapers import prim, ratp_http, vmtr
 from backend.services.scrapers.cloudflare import BrowserSessionStore
@@ -66,6 +70,12 @@ def fetch_budget_seconds(settings: Settings) -> float:
     return min(settings.upstream_fetch_budget_seconds, 0.85 * settings.task_timeout_seconds)
 
 
+def error_cache_seconds(settings: Settings) -> float:
+    """How long an error answer for a stop serves the other lines at that stop: the burst of one cycle, but shorter
+    than a retry's back-off, so that a retried task asks again."""
+    return min(settings.prim_stop_cache_seconds, 0.9 * settings.task_retry_backoff_seconds)
+
+
 def traffic_refresh_seconds(settings: Settings, line_count: int) -> float:
     """Least time between two traffic requests for a line, so that `line_count` lines keep within the quota."""
     share = settings.prim_daily_quota_traffic / settings.prim_quota_processes
@@ -79,6 +89,14 @@ class _Part:
 
     attempts: list[SourceAttempt] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Departures:
+    records: list[DepartureRecord]
+    stops: list[StopOutcome]
+    dropped: dict[str, int]
+    part: _Part
 
 
 class LiveDataService:
@@ -141,6 +159,7 @@ class LiveDataService:
             traffic_quota=self.quotas["traffic"],
             navitia_quota=self.quotas["navitia"],
             stop_cache_seconds=settings.prim_stop_cache_seconds,
+            error_cache_seconds=error_cache_seconds(settings),
             traffic_refresh_seconds=traffic_refresh_seconds(settings, len(self.catalogue.schedulable_lines())),
         )
         self.ratp = ratp_http.RatpHttpSource(
@@ -195,10 +214,12 @@ class LiveDataService:
             async with asyncio.timeout(self.budget_seconds + 2.0):
                 return await self._fetch(line, deadline)
         except TimeoutError:
-            reason = f"fetch exceeded its {self.budget_seconds:.0f} s time budget"
+            error = f"fetch exceeded its {self.budget_seconds:.0f} s time budget"
+            code: FreshnessReason = "unreachable"
         except Exception as exc:  # a bug here must not take the worker down with it
             logger.exception("fetch of %s failed", line.id)
-            reason = f"internal error: {exc!r}"
+            error = f"internal error: {exc!r}"
+            code = "upstream_error"
         return LineFetchResult(
             line_id=line.id,
             departures=(),
@@ -206,8 +227,9 @@ class LiveDataService:
             traffic=None,
             attempts=(),
             stations=(),
-            status="no_data",
-            error=reason,
+            status="failed",
+            error=error,
+            reason=code,
         )
 
     async def _fetch(self, line: Line, deadline: Deadline) -> LineFetchResult:
@@ -217,20 +239,25 @@ class LiveDataService:
         if not topology:
             stations = await self._bus_stations(line, deadline, setup)
             topology = ratp_http.topology_of(stations)
-        (departures, departure_part), (positions, position_part), (traffic, traffic_part) = await asyncio.gather(
+        found, (positions, position_part), (traffic, traffic_part) = await asyncio.gather(
             self._departures(line, topology, deadline),
             self._positions(line, topology, deadline),
             self._traffic(line, deadline),
         )
-        parts = (setup, departure_part, position_part, traffic_part)
+        departures = found.records
+        parts = (setup, found.part, position_part, traffic_part)
         problems = [problem for part in parts for problem in part.problems]
+        answered = sum(1 for stop in found.stops if stop.answered)
         status: FetchStatus
-        if not departures and not positions:
-            status = "no_data"
-        elif problems:
+        if not answered:
+            status = "failed"
+        elif answered < len(found.stops):
             status = "partial"
         else:
-            status = "ok"
+            status = "ok" if departures else "no_data"
+        reason = main_reason(found.stops) if status in ("failed", "partial") else None
+        if status == "failed" and reason is None:
+            reason = "not_configured" if topology else "no_stop_ids"
         order = {station_id: index for index, station_id in enumerate(topology.station_ids)}
         return LineFetchResult(
             line_id=line.id,
@@ -242,7 +269,10 @@ class LiveDataService:
             attempts=tuple(attempt for part in parts for attempt in part.attempts),
             stations=tuple(stations),
             status=status,
-            error=("; ".join(problems) or None) if status != "ok" else None,
+            error="; ".join(problems) or None,
+            stops=tuple(found.stops),
+            reason=reason,
+            dropped=tuple(sorted(found.dropped.items())),
         )
 
     async def _bus_stations(self, line: Line, deadline: Deadline, part: _Part) -> list[StationRecord]:
@@ -277,17 +307,20 @@ class LiveDataService:
         if meter.requests:
             part.attempts.append(meter.finish(ok=True, error=None))
 
-    async def _departures(
-        self, line: Line, topology: LineTopology, deadline: Deadline
-    ) -> tuple[list[DepartureRecord], _Part]:
+    async def _departures(self, line: Line, topology: LineTopology, deadline: Deadline) -> _Departures:
+        """Departures from the first source of SOURCE_ORDER at which some stop answered (an answer with no visits
+        is an answer: the board empties), with each station's outcome; when none answered, every station failed."""
         part = _Part()
         reasons: list[str] = []
+        stops: list[StopOutcome] = []
+        fallback_reason: FreshnessReason = "not_configured"
         for name in self.sources:
             if name not in DEPARTURE_SOURCES:
                 continue
             meter = AttemptMeter(name)
             if name == "prim" and not self.prim.configured:
                 reasons.append("prim skipped (PRIM_API_KEY is empty)")
+                fallback_reason = "no_key"
                 continue
             if not topology:
                 error = f"no stations known for {line.id}"
@@ -296,23 +329,30 @@ class LiveDataService:
                 continue
             try:
                 if name == "prim":
-                    result = await self.prim.departures(line, topology, deadline, meter)
+                    batch = await self.prim.departures(line, topology, deadline, meter)
                 else:
-                    result = await self.ratp.departures(line, topology, deadline, meter)
+                    batch = await self.ratp.departures(line, topology, deadline, meter)
             except UpstreamError as error:
                 reason = f"skipped: {error.reason}" if error.kind == "not_configured" else error.reason
                 part.attempts.append(meter.finish(ok=False, error=reason))
                 reasons.append(f"{name}: {reason}")
+                stops = [failed_stop(station_id, name, error) for station_id in topology.station_ids]
                 continue
-            note = result.error if result.departures else (result.error or "no departures announced")
-            part.attempts.append(meter.finish(ok=result.ok, error=note))
-            if result.departures:
-                if result.error:
-                    part.problems.append(f"departures: {name}: {result.error}")
-                return result.departures, part
-            reasons.append(f"{name}: {note}")
-        part.problems.append("departures: " + ("; ".join(reasons) or "no departure source in SOURCE_ORDER"))
-        return [], part
+            part.attempts.append(meter.finish(ok=batch.ok, error=batch.error))
+            if batch.ok:
+                if batch.error:
+                    part.problems.append(f"departures: {name}: {batch.error}")
+                return _Departures(batch.departures, batch.stops, batch.dropped, part)
+            stops = batch.stops
+            reasons.append(f"{name}: {batch.error or 'no stop answered'}")
+        summary = "; ".join(reasons) or "no departure source in SOURCE_ORDER"
+        if not stops:
+            stops = [
+                StopOutcome(station_id, None, False, 0, fallback_reason, f"not attempted: {summary}")
+                for station_id in topology.station_ids
+            ]
+        part.problems.append(f"departures: {summary}")
+        return _Departures([], stops, {}, part)
 
     async def _positions(
         self, line: Line, topology: LineTopology, deadline: Deadline

@@ -12,7 +12,23 @@ from typing import Literal
 
 DepartureStatus = Literal["on_time", "delayed", "cancelled", "at_platform", "unknown"]
 TrafficLevel = Literal["normal", "disrupted", "closed", "unknown"]
-FetchStatus = Literal["ok", "partial", "no_data"]
+# What became of a line's departures in one fetch: every stop answered ("ok"; "no_data" when none announced any),
+# some stops failed ("partial"), or no stop answered ("failed").
+FetchStatus = Literal["ok", "partial", "no_data", "failed"]
+# Why data is missing or old, as a code the dashboard turns into a sentence; the technical text goes elsewhere.
+FreshnessReason = Literal[
+    "no_key",
+    "not_configured",
+    "unreachable",
+    "rate_limited",
+    "quota",
+    "rejected",
+    "blocked",
+    "upstream_error",
+    "paused",
+    "no_stop_ids",
+    "not_fetched",
+]
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,19 @@ class SourceAttempt:
 
 
 @dataclass(frozen=True)
+class StopOutcome:
+    """What one station's board got in one fetch: an answer (possibly with no departures) or a failure."""
+
+    station_id: str
+    source: str | None  # the source that answered, or the last one tried
+    answered: bool
+    departures: int
+    reason: FreshnessReason | None  # set when not answered
+    error: str | None  # the technical cause, for operators; "not attempted: ..." when no request was sent
+    cause: str | None = None  # the same in a few words naming no request ("HTTP 400", "timeout")
+
+
+@dataclass(frozen=True)
 class StationRecord:
     line_id: str
     direction: str
@@ -83,3 +112,10 @@ class LineFetchResult:
     stations: tuple[StationRecord, ...]  # only for bus lines (fetched at run time); () otherwise
     status: FetchStatus
     error: str | None  # readable summary when not ok
+    stops: tuple[StopOutcome, ...] = ()  # one per station of the line asked for
+    reason: FreshnessReason | None = None  # the main reason when not ok
+    dropped: tuple[tuple[str, int], ...] = ()  # upstream entries that could not be used, by reason
+
+    @property
+    def failed_stops(self) -> tuple[StopOutcome, ...]:
+        return tuple(stop for stop in self.stops if not stop.answered)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from backend.services.records import DepartureRecord, SourceAttempt
+from backend.services.records import DepartureRecord, FreshnessReason, SourceAttempt, StopOutcome
 from backend.services.times import PARIS
 
 ErrorKind = Literal[
@@ -32,26 +32,72 @@ ErrorKind = Literal[
     "circuit_open",
     "quota",
     "not_configured",
+    "unauthorized",
 ]
 
 # Faults that say the upstream itself is unwell; the others say our question or its answer was unusable.
 _UPSTREAM_HEALTH_FAULTS: frozenset[str] = frozenset(
-    {"timeout", "connection", "blocked", "rate_limited", "server_error", "bad_response"}
+    {"timeout", "connection", "blocked", "rate_limited", "server_error", "bad_response", "unauthorized"}
 )
+
+# The rider-facing reason code of each kind of fault (the dashboard writes the sentence).
+_REASONS: dict[str, FreshnessReason] = {
+    "timeout": "unreachable",
+    "connection": "unreachable",
+    "blocked": "blocked",
+    "unauthorized": "rejected",
+    "rate_limited": "rate_limited",
+    "server_error": "upstream_error",
+    "bad_response": "upstream_error",
+    "not_found": "upstream_error",
+    "empty": "upstream_error",
+    "circuit_open": "paused",
+    "quota": "quota",
+    "not_configured": "not_configured",
+}
+
+# A fault in a few words, without the request it came from (so it can be quoted for any line).
+_SHORT: dict[str, str] = {
+    "timeout": "timeout",
+    "connection": "connection failed",
+    "blocked": "refused (blocked)",
+    "unauthorized": "API key rejected",
+    "rate_limited": "rate limited",
+    "server_error": "server error",
+    "bad_response": "unusable answer",
+    "not_found": "unknown id",
+    "empty": "empty answer",
+    "circuit_open": "paused",
+    "quota": "quota reached",
+    "not_configured": "not configured",
+}
 
 
 class UpstreamError(Exception):
-    """An upstream did not give usable data; `reason` is what the attempt records."""
+    """An upstream did not give usable data; `reason` is what the attempt records, `short` the same in a few
+    words that name no request."""
 
-    def __init__(self, kind: ErrorKind, reason: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, kind: ErrorKind, reason: str, *, retry_after: float | None = None, short: str | None = None
+    ) -> None:
         super().__init__(reason)
         self.kind: ErrorKind = kind
         self.reason = reason
         self.retry_after = retry_after
+        self.short = short or _SHORT[kind]
 
     @property
     def counts_against_source(self) -> bool:
         return self.kind in _UPSTREAM_HEALTH_FAULTS
+
+    @property
+    def not_attempted(self) -> bool:
+        """No request went out for it (a paused source, a spent quota, nothing configured)."""
+        return self.kind in ("circuit_open", "quota", "not_configured")
+
+    @property
+    def reason_code(self) -> FreshnessReason:
+        return _REASONS[self.kind]
 
     def __str__(self) -> str:
         return self.reason
@@ -111,6 +157,7 @@ class CircuitBreaker:
         self._open_until = 0.0
         self._probe_in_flight = False
         self._last_error: str | None = None
+        self._last_short: str | None = None
 
     @property
     def state(self) -> CircuitState:
@@ -127,23 +174,29 @@ class CircuitBreaker:
             self._state = "half_open"
             self._probe_in_flight = True
             return
-        wait = max(0.0, self._open_until - self._clock())
-        detail = f"last error: {self._last_error}" if self._last_error else "probe in flight"
-        raise UpstreamError(
-            "circuit_open",
-            f"{self.name} circuit open after {self._failures} consecutive failure(s) ({detail}); "
-            f"next try in {math.ceil(wait)} s",
-        )
+        last = f" (last: {self._last_short})" if self._last_short else ""
+        if state == "half_open":
+            reason = f"not attempted: {self.name} is being probed after {self._failures} failure(s){last}"
+        else:
+            wait = max(0.0, self._open_until - self._clock())
+            until = datetime.fromtimestamp(time.time() + math.ceil(wait), PARIS).strftime("%H:%M:%S")
+            reason = (
+                f"not attempted: {self.name} paused until {until} after {self._failures} failure(s){last}; "
+                f"next try in {math.ceil(wait)} s"
+            )
+        raise UpstreamError("circuit_open", reason, short=f"{self.name} paused")
 
     def record_success(self) -> None:
         self._state = "closed"
         self._failures = 0
         self._probe_in_flight = False
         self._last_error = None
+        self._last_short = None
 
-    def record_failure(self, reason: str) -> None:
+    def record_failure(self, reason: str, short: str | None = None) -> None:
         self._failures += 1
         self._last_error = reason
+        self._last_short = short or reason
         was_probe = self._probe_in_flight
         self._probe_in_flight = False
         if was_probe or self._failures >= self.failure_threshold:
@@ -153,8 +206,9 @@ class CircuitBreaker:
         """Forget a request that ended without an answer either way (cancelled)."""
         self._probe_in_flight = False
 
-    def hold(self, seconds: float, reason: str) -> None:
+    def hold(self, seconds: float, reason: str, short: str | None = None) -> None:
         self._last_error = reason
+        self._last_short = short or reason
         self._failures = max(self._failures, 1)
         self._probe_in_flight = False
         self._open_for(seconds)
@@ -239,7 +293,7 @@ class DailyQuota:
                 self._refused += 1
                 raise UpstreamError(
                     "quota",
-                    f"{self.name} daily quota reached: {self._used} of this process's {self.share} "
+                    f"not attempted: {self.name} daily quota reached: {self._used} of this process's {self.share} "
                     f"(plan {self.daily_limit}/day) used today; refusing until midnight Europe/Paris",
                 )
             if self._tokens < 1.0:
@@ -248,7 +302,7 @@ class DailyQuota:
                     self._refused += 1
                     raise UpstreamError(
                         "quota",
-                        f"{self.name} quota pacing: {self.share}/day allows one request every "
+                        f"not attempted: {self.name} quota pacing: {self.share}/day allows one request every "
                         f"{1 / self._rate:.2f} s; next in {wait:.1f} s",
                     )
                 self._paced += 1
@@ -292,33 +346,89 @@ class AttemptMeter:
         )
 
 
-def most_common_reason(errors: list[UpstreamError]) -> str:
-    reason, count = Counter(error.reason for error in errors).most_common(1)[0]
-    return reason if count == len(errors) else f"{reason}, and {len(errors) - count} other"
+# Reasons for which no request went out for a stop.
+NOT_ATTEMPTED_REASONS: frozenset[str | None] = frozenset({"paused", "quota", "not_configured", "no_key", "no_stop_ids"})
+
+
+def describe_failures(stops: list[StopOutcome], *, unit: str) -> str | None:
+    """ "3 of 25 stops failed: HTTP 400 (2), timeout (1); 5 not attempted: prim paused until 07:12:30 ...".
+
+    This fetch's own errors come first, counted by cause; stops for which no request went out are told apart, with
+    the reason no request went out (never a cause borrowed from an earlier request)."""
+    failed = [stop for stop in stops if not stop.answered]
+    if not failed:
+        return None
+    attempted = [stop for stop in failed if stop.reason not in NOT_ATTEMPTED_REASONS]
+    skipped = [stop for stop in failed if stop.reason in NOT_ATTEMPTED_REASONS]
+    parts = []
+    if attempted:
+        causes = Counter(stop.cause or stop.error or "no answer" for stop in attempted).most_common()
+        listed = ", ".join(f"{cause} ({count})" if len(causes) > 1 else cause for cause, count in causes[:3])
+        more = f", and {len(causes) - 3} other causes" if len(causes) > 3 else ""
+        example = attempted[0].error
+        detail = f" (first: {example})" if example and example != attempted[0].cause else ""
+        parts.append(f"{len(attempted)} of {len(stops)} {unit} failed: {listed}{more}{detail}")
+    if skipped:
+        reasons = Counter(stop.error for stop in skipped).most_common(1)
+        parts.append(f"{len(skipped)} of {len(stops)} {unit} {reasons[0][0]}")
+    return "; ".join(parts)
+
+
+def main_reason(stops: list[StopOutcome]) -> FreshnessReason | None:
+    """The most common reason among the stops that failed (this fetch's errors before refusals)."""
+    failed = [stop for stop in stops if not stop.answered and stop.reason is not None]
+    if not failed:
+        return None
+    attempted = [stop for stop in failed if stop.reason not in NOT_ATTEMPTED_REASONS] or failed
+    return Counter(stop.reason for stop in attempted).most_common(1)[0][0]
+
+
+def failed_stop(station_id: str, source: str, error: UpstreamError) -> StopOutcome:
+    return StopOutcome(
+        station_id=station_id,
+        source=source,
+        answered=False,
+        departures=0,
+        reason=error.reason_code,
+        error=error.reason,
+        cause=error.short,
+    )
 
 
 @dataclass(frozen=True)
 class DepartureBatch:
-    """The departures a source found for a line, asking stop by stop, and a note on what failed on the way."""
+    """The departures a source found for a line, asking stop by stop, and what became of each stop."""
 
     departures: list[DepartureRecord]
-    ok: bool  # some stop answered
-    error: str | None
+    stops: list[StopOutcome]
+    error: str | None  # what failed on the way, for operators
+    dropped: dict[str, int]  # upstream entries that could not be used, by reason
+
+    @property
+    def ok(self) -> bool:
+        """Some stop answered."""
+        return any(stop.answered for stop in self.stops)
 
     @classmethod
     def of(
         cls,
         departures: list[DepartureRecord],
         *,
-        failures: list[UpstreamError],
-        asked: int,
+        stops: list[StopOutcome],
         unit: str,
         unplaced: int,
         line_id: str,
+        dropped: dict[str, int] | None = None,
     ) -> DepartureBatch:
         notes = []
+        failures = describe_failures(stops, unit=unit)
         if failures:
-            notes.append(f"{len(failures)} of {asked} {unit} failed ({most_common_reason(failures)})")
+            notes.append(failures)
         if unplaced:
             notes.append(f"{unplaced} departures to a terminus not on {line_id} skipped")
-        return cls(departures=departures, ok=len(failures) < asked, error="; ".join(notes) or None)
+        dropped = {reason: count for reason, count in (dropped or {}).items() if count}
+        if dropped:
+            notes.append(
+                "visits dropped: " + ", ".join(f"{count} {reason}" for reason, count in sorted(dropped.items()))
+            )
+        return cls(departures=departures, stops=stops, error="; ".join(notes) or None, dropped=dropped)

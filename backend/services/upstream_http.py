@@ -95,8 +95,8 @@ class UpstreamHttp:
                     f"HTTP 429 rate limited on {describe_url(url)} (Retry-After "
                     f"{'absent' if wait is None else f'{wait:.0f} s'}); {breaker.name} paused for {pause:.0f} s"
                 )
-                breaker.hold(pause, reason)
-                raise UpstreamError("rate_limited", reason, retry_after=wait)
+                breaker.hold(pause, reason, short="HTTP 429")
+                raise UpstreamError("rate_limited", reason, retry_after=wait, short="HTTP 429")
             if status in pass_statuses or 200 <= status < 300:
                 return response
             error = _status_error(status, url, response)
@@ -163,7 +163,7 @@ class UpstreamHttp:
     def settle(breaker: CircuitBreaker, error: UpstreamError | None) -> None:
         """Tells the breaker how a request that reached the upstream ended."""
         if error is not None and error.counts_against_source:
-            breaker.record_failure(error.reason)
+            breaker.record_failure(error.reason, error.short)
         else:
             breaker.record_success()
 
@@ -171,16 +171,17 @@ class UpstreamHttp:
 def _status_error(status: int, url: str, response: httpx.Response) -> UpstreamError:
     where = describe_url(url)
     body = " ".join(response.text[:160].split())
+    short = f"HTTP {status}"
     if status >= 500:
-        return UpstreamError("server_error", f"HTTP {status} from {where}")
+        return UpstreamError("server_error", f"HTTP {status} from {where}", short=short)
     if status == 401:
-        return UpstreamError("blocked", f"HTTP 401 unauthorised on {where} (is the API key right?)")
+        return UpstreamError("unauthorized", f"HTTP 401 unauthorised on {where}: {body}", short="API key rejected")
     if status == 403:
-        return UpstreamError("blocked", f"HTTP 403 forbidden on {where}")
+        return UpstreamError("blocked", f"HTTP 403 forbidden on {where}", short=short)
     if status in (400, 404, 410):
         # The upstream refuses what we asked (an id it does not know), which says nothing of its health.
-        return UpstreamError("not_found", f"HTTP {status} on {where} (unknown id): {body}")
-    return UpstreamError("bad_response", f"HTTP {status} on {where}: {body}")
+        return UpstreamError("not_found", f"HTTP {status} on {where} (unknown id): {body}", short=short)
+    return UpstreamError("bad_response", f"HTTP {status} on {where}: {body}", short=short)
 
 
 def _short(exc: BaseException) -> str:
@@ -197,5 +198,7 @@ def parse_json(response: httpx.Response, what: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise UpstreamError(
-            "bad_response", f"malformed JSON for {what} ({exc.msg} at char {exc.pos} of {len(text)})"
+            "bad_response",
+            f"malformed JSON for {what} ({exc.msg} at char {exc.pos} of {len(text)})",
+            short="malformed JSON",
         ) from None

@@ -139,6 +139,7 @@ class TaskCounts:
     queued: int
     running: int
     succeeded: int
+    partial: int
     failed: int
     expired: int
     total: int

@@ -1,6 +1,7 @@
 """The task-run state machine: every write to `task_runs`, in one place.
 
-    queued ──start──▶ running ──finish──▶ succeeded
+    queued ──start──▶ running ──finish──▶ succeeded (every stop of the line answered)
+      ▲                  │  ├──finish, some stops failed──▶ partial (final: the next cycle tries again)
       ▲                  │  └──fail (attempts left)──▶ queued (available later, to republish)
       │                  └─────fail (no attempts left)──▶ failed
       └──reap (lease expired: its worker died or hung)
@@ -30,6 +31,7 @@ from backend.db.models import (
     TASK_EXPIRED,
     TASK_FAILED,
     TASK_FINAL_STATUSES,
+    TASK_PARTIAL,
     TASK_QUEUED,
     TASK_RUNNING,
     TASK_SUCCEEDED,
@@ -230,13 +232,21 @@ def _owned_by(assignment: TaskAssignment, worker_id: str) -> Any:
 
 
 async def succeed(
-    session: AsyncSession, assignment: TaskAssignment, *, worker_id: str, now: datetime, result: dict[str, Any]
+    session: AsyncSession,
+    assignment: TaskAssignment,
+    *,
+    worker_id: str,
+    now: datetime,
+    result: dict[str, Any],
+    partial_error: str | None = None,
 ) -> bool:
-    """Write the final state once; False when this worker no longer owns the attempt (then roll back)."""
+    """Write the final state once: `succeeded`, or `partial` (with what failed) when `partial_error` is given.
+    False when this worker no longer owns the attempt (then roll back)."""
+    status = TASK_PARTIAL if partial_error is not None else TASK_SUCCEEDED
     done = await session.execute(
         update(TaskRun)
         .where(_owned_by(assignment, worker_id))
-        .values(status=TASK_SUCCEEDED, finished_at=now, lease_expires_at=None, error=None, result=result)
+        .values(status=status, finished_at=now, lease_expires_at=None, error=partial_error, result=result)
     )
     return _affected(done) == 1
 

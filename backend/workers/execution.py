@@ -1,8 +1,10 @@
 """Running one task: fetch the line within the hard timeout, then write its data and its outcome in one transaction.
 
 Shared by both buses: Kafka delivers a task id (`start_delivered`), the database queue hands out assignments
-(`claim`). Errors of the fetch become the task's recorded error; errors of the database propagate as
-`DatabaseUnavailableError` so the caller keeps the task (and its Kafka offset) and tries again.
+(`claim`). The task's outcome is what happened to the line's departures: `succeeded` when every stop answered,
+`partial` when some failed (the error says which and why), `failed` (retried) when no stop answered or the fetch
+itself failed. Traffic and train positions never make a departures failure look like a success. Errors of the
+database propagate as `DatabaseUnavailableError` so the caller keeps the task (and its Kafka offset) and tries again.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from backend.config import Settings
 from backend.db.engine import DATABASE_ERRORS, Database
 from backend.livedata.repository import departures_source, record_failed_fetch, store_line_result
 from backend.services.records import LineFetchResult
+from backend.services.resilience import describe_failures
 from backend.tasks import repository as tasks
 from backend.tasks.repository import StartRefusal, TaskAssignment
 from backend.workers.registry import WorkerState
@@ -96,6 +99,8 @@ class TaskExecutor:
             logger.warning("could not hand back task %s; the reaper will requeue it", assignment.task_id)
 
     async def _fetch(self, assignment: TaskAssignment) -> tuple[LineFetchResult | None, str | None]:
+        """The fetch's result, and the error that fails the task (None when the line's data was refreshed, in
+        whole or in part)."""
         if self._fetcher is None:
             return None, None
         try:
@@ -111,8 +116,8 @@ class TaskExecutor:
         except Exception as exc:  # a fetcher bug must fail the task, not the worker
             logger.exception("fetch of %s crashed", assignment.line_id, extra={"task_id": assignment.task_id})
             return None, f"internal error: {type(exc).__name__}: {exc}"
-        if result.status == "no_data" and not any(a.ok for a in result.attempts):
-            return result, result.error or "no source answered"
+        if result.status == "failed":
+            return result, departures_failure(result)
         return result, None
 
     async def _record(
@@ -121,23 +126,32 @@ class TaskExecutor:
         now = utcnow()
         summary = _summary(result, elapsed)
         log_extra = {"task_id": assignment.task_id, "line_id": assignment.line_id, "attempt": assignment.attempt}
+        partial_error = departures_failure(result) if result is not None and result.status == "partial" else None
         try:
             async with self._database.write_sessions() as session:
+                if result is not None:
+                    await store_line_result(session, result, task_id=assignment.task_id, now=now)
                 if error is None:
-                    if result is not None:
-                        await store_line_result(session, result, task_id=assignment.task_id, now=now)
-                    owned = await tasks.succeed(session, assignment, worker_id=self._state.id, now=now, result=summary)
-                    status = "succeeded" if owned else None
-                else:
-                    attempts = summary.get("attempts", [])
-                    await record_failed_fetch(
+                    owned = await tasks.succeed(
                         session,
-                        assignment.line_id,
-                        error=error,
-                        attempts=attempts,
-                        task_id=assignment.task_id,
+                        assignment,
+                        worker_id=self._state.id,
                         now=now,
+                        result=summary,
+                        partial_error=partial_error,
                     )
+                    status = ("partial" if partial_error else "succeeded") if owned else None
+                else:
+                    if result is None:
+                        await record_failed_fetch(
+                            session,
+                            assignment.line_id,
+                            error=error,
+                            reason="unreachable" if error.startswith("timed out") else "upstream_error",
+                            attempts=summary.get("attempts", []),
+                            task_id=assignment.task_id,
+                            now=now,
+                        )
                     status = await tasks.fail(
                         session,
                         assignment,
@@ -157,6 +171,15 @@ class TaskExecutor:
                 await session.commit()
         except DATABASE_ERRORS as exc:
             raise DatabaseUnavailableError(str(exc)) from exc
+        dropped = dict(result.dropped) if result is not None else {}
+        if dropped:
+            logger.warning(
+                "task %s for %s: upstream entries dropped: %s",
+                assignment.task_id,
+                assignment.line_id,
+                ", ".join(f"{count} {why}" for why, count in sorted(dropped.items())),
+                extra={**log_extra, "dropped": dropped},
+            )
         if status == "succeeded":
             self._state.processed += 1
             logger.info(
@@ -165,6 +188,16 @@ class TaskExecutor:
                 assignment.line_id,
                 elapsed * 1000,
                 extra={**log_extra, "status": status},
+            )
+        elif status == "partial":
+            self._state.processed += 1
+            self._state.last_error = f"{assignment.line_id}: {partial_error}"
+            logger.warning(
+                "task %s for %s refreshed part of the line: %s",
+                assignment.task_id,
+                assignment.line_id,
+                partial_error,
+                extra={**log_extra, "status": status, "reason": result.reason if result else None},
             )
         else:
             self._state.failed += 1
@@ -175,9 +208,20 @@ class TaskExecutor:
                 assignment.line_id,
                 "will be retried" if status == "queued" else "failed",
                 error,
-                extra={**log_extra, "status": status},
+                extra={**log_extra, "status": status, "reason": result.reason if result else None},
             )
         return status
+
+
+def departures_failure(result: LineFetchResult) -> str:
+    """What went wrong with a line's departures, in one line: which stops failed and why."""
+    failed = result.failed_stops
+    if result.stops and failed:
+        detail = describe_failures(list(result.stops), unit="stops") or ""
+        names = ", ".join(stop.station_id for stop in failed[:5])
+        more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
+        return f"{detail} [{names}{more}]"
+    return result.error or "no source answered"
 
 
 def _summary(result: LineFetchResult | None, elapsed: float) -> dict[str, Any]:
@@ -190,6 +234,12 @@ def _summary(result: LineFetchResult | None, elapsed: float) -> dict[str, Any]:
         departures=len(result.departures),
         positions=len(result.positions),
         traffic=result.traffic.level if result.traffic else None,
+        reason=result.reason,
+        stops_total=len(result.stops),
+        stops_failed=[
+            {"station_id": stop.station_id, "reason": stop.reason, "error": stop.error} for stop in result.failed_stops
+        ],
+        dropped=dict(result.dropped),
         attempts=[
             {"source": a.source, "ok": a.ok, "error": a.error, "duration_ms": a.duration_ms, "requests": a.requests}
             for a in result.attempts

@@ -29,8 +29,8 @@ UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 
 
 def stale_after_seconds(settings: Settings) -> float:
-    """Data is stale when its latest success is older than three scheduler intervals."""
-    return 3 * settings.scheduler_interval_seconds
+    """Data is stale when its latest answer is older than one scheduler interval plus a grace."""
+    return settings.stale_after_seconds
 
 
 @router.get("/meta", response_model=MetaInfo, summary="How this deployment runs")
@@ -40,6 +40,9 @@ async def meta(request: Request, settings: AppSettings) -> MetaInfo:
         bus="kafka" if settings.uses_kafka else "database",
         version=request.app.version,
         scheduler_interval_seconds=settings.scheduler_interval_seconds,
+        stale_after_seconds=settings.stale_after_seconds,
+        prim_configured=bool(settings.prim_api_key.strip()),
+        sources=settings.source_names,
     )
 
 
@@ -51,14 +54,15 @@ async def meta(request: Request, settings: AppSettings) -> MetaInfo:
 )
 async def list_lines(session: ReadSession, settings: AppSettings) -> LinesResponse:
     networks = await queries.lines_by_network(session, stale_after_seconds=stale_after_seconds(settings))
-    return LinesResponse.model_validate({"networks": networks})
+    summary = queries.live_summary([line for network in networks for line in network.lines])
+    return LinesResponse.model_validate({"networks": networks, "summary": summary})
 
 
 @router.get(
     "/lines/{network}/{code}",
     response_model=LineDetail,
     responses={**NOT_FOUND, **UNAVAILABLE},
-    summary="One line: stations per direction with next departures, train positions, latest fetch",
+    summary="One line: stations per direction with next departures and their freshness, train positions",
 )
 async def get_line(
     network: Annotated[str, Path(max_length=32, description="`metro`, `rer`, `tram` or `bus`", examples=["metro"])],

@@ -23,6 +23,7 @@ from backend.api.routers.deps import (
 from backend.api.schemas import (
     DbSummary,
     ErrorResponse,
+    LineHealth,
     QueueInfo,
     ScaleRequest,
     ScaleResult,
@@ -34,7 +35,7 @@ from backend.api.schemas import (
 from backend.api.security import Caller, ReadCaller
 from backend.catalogue import UnknownLineError, get_catalogue
 from backend.db.engine import DATABASE_ERRORS
-from backend.livedata.queries import live_data_counts, recent_departures
+from backend.livedata.queries import line_health, live_data_counts, recent_departures
 from backend.scaling import InvalidScaleRequestError, ScalingError, scale_workers, scaler_for
 from backend.scheduler.cycle import run_cycle
 from backend.tasks import queries as tasks
@@ -138,6 +139,24 @@ async def db_summary(_caller: ReadCaller, session: ReadSession, settings: AppSet
             "recent_departures": highlights,
         }
     )
+
+
+@router.get(
+    "/lines",
+    response_model=list[LineHealth],
+    dependencies=[known_query_parameters("problems")],
+    summary="Each line's latest fetch with its technical detail: errors, attempts, failed stops, missing stop ids",
+)
+async def list_line_health(
+    _caller: ReadCaller,
+    session: ReadSession,
+    settings: AppSettings,
+    problems: Annotated[
+        bool, Query(description="Only lines that are not ok, have stale boards or stations without stop ids.")
+    ] = True,
+) -> list[LineHealth]:
+    rows = await line_health(session, stale_after_seconds=settings.stale_after_seconds, problems_only=problems)
+    return [LineHealth.model_validate(row) for row in rows]
 
 
 @router.get("/workers", response_model=list[WorkerInfo], summary="The worker registry")

@@ -12,13 +12,20 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from backend.catalogue import Line
-from backend.services.records import DepartureRecord, DepartureStatus, TrafficLevel, TrafficStatusRecord
+from backend.services.records import (
+    DepartureRecord,
+    DepartureStatus,
+    StopOutcome,
+    TrafficLevel,
+    TrafficStatusRecord,
+)
 from backend.services.resilience import (
     AttemptMeter,
     CircuitBreaker,
@@ -26,6 +33,7 @@ from backend.services.resilience import (
     Deadline,
     DepartureBatch,
     UpstreamError,
+    failed_stop,
 )
 from backend.services.stop_refs import StopRef, StopRefRegistry
 from backend.services.times import parse_utc, utc_now
@@ -82,6 +90,14 @@ class MonitoredVisit:
 
 
 @dataclass(frozen=True)
+class StopVisits:
+    """A stop-monitoring answer: the visits it announced, and how many it listed that could not be used, by why."""
+
+    visits: list[MonitoredVisit]
+    dropped: dict[str, int]
+
+
+@dataclass(frozen=True)
 class InfoMessage:
     channel: str  # "Perturbation", "Information", "Commercial"
     text: str
@@ -110,20 +126,26 @@ def _deliveries(payload: Any, key: str, what: str) -> list[dict[str, Any]]:
         if error:
             info = error.get("ErrorInformation") if isinstance(error, dict) else None
             text = info.get("ErrorText") if isinstance(info, dict) else None
-            raise UpstreamError("not_found", f"PRIM {what} error: {text or error}")
+            raise UpstreamError("not_found", f"PRIM {what} error: {text or error}", short="PRIM error answer")
     return [delivery for delivery in deliveries if isinstance(delivery, dict)]
 
 
-def parse_stop_monitoring(payload: Any) -> list[MonitoredVisit]:
-    """The visits of a stop-monitoring answer; raises `UpstreamError` for an error answer or a broken shape."""
+def parse_stop_monitoring(payload: Any) -> StopVisits:
+    """The visits of a stop-monitoring answer; raises `UpstreamError` for an error answer or a broken shape.
+
+    A visit that cannot be used (no journey, no call, no time, no destination of any kind) is counted in `dropped`
+    under that reason, never left out silently."""
     visits: list[MonitoredVisit] = []
+    dropped: Counter[str] = Counter()
     for delivery in _deliveries(payload, "StopMonitoringDelivery", "stop-monitoring"):
         for visit in delivery.get("MonitoredStopVisit") or []:
             journey = visit.get("MonitoredVehicleJourney") if isinstance(visit, dict) else None
             if not isinstance(journey, dict):
+                dropped["no journey"] += 1
                 continue
             call = journey.get("MonitoredCall")
             if not isinstance(call, dict):
+                dropped["no call"] += 1
                 continue
             expected = (
                 parse_utc(call.get("ExpectedDepartureTime"))
@@ -136,7 +158,11 @@ def parse_stop_monitoring(payload: Any) -> list[MonitoredVisit]:
                 or _first_value(call.get("DestinationDisplay"))
                 or _first_value(journey.get("DirectionName"))
             )
-            if expected is None or destination is None:
+            if expected is None:
+                dropped["no time"] += 1
+                continue
+            if destination is None:
+                dropped["no destination"] += 1
                 continue
             line_ref = _first_value(journey.get("LineRef")) or ""
             line_match = _LINE_ID.search(line_ref)
@@ -151,7 +177,7 @@ def parse_stop_monitoring(payload: Any) -> list[MonitoredVisit]:
                     vehicle_at_stop=call.get("VehicleAtStop") is True,
                 )
             )
-    return visits
+    return StopVisits(visits=visits, dropped=dict(dropped))
 
 
 def parse_general_message(payload: Any, now: datetime) -> list[InfoMessage]:
@@ -279,6 +305,7 @@ class PrimSource:
         navitia_quota: DailyQuota,
         stop_cache_seconds: float,
         traffic_refresh_seconds: float,
+        error_cache_seconds: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.api_key = api_key
@@ -292,14 +319,17 @@ class PrimSource:
         self.stop_cache_seconds = stop_cache_seconds
         self.traffic_refresh_seconds = traffic_refresh_seconds
         self._clock = clock
-        self._stop_cache: dict[str, tuple[float, list[MonitoredVisit]]] = {}
-        self._in_flight: dict[str, asyncio.Future[list[MonitoredVisit]]] = {}
+        self.error_cache_seconds = error_cache_seconds
+        self._stop_cache: dict[str, tuple[float, StopVisits]] = {}
+        self._stop_errors: dict[str, tuple[float, UpstreamError]] = {}
+        self._in_flight: dict[str, asyncio.Future[StopVisits]] = {}
         self._traffic: dict[str, tuple[float, TrafficStatusRecord]] = {}
         self.stop_cache_hits = 0
 
     def forget_stop_answers(self) -> None:
         """Drops the cached stop answers, as the passing of PRIM_STOP_CACHE_SECONDS would (benchmarks)."""
         self._stop_cache.clear()
+        self._stop_errors.clear()
 
     @property
     def configured(self) -> bool:
@@ -310,7 +340,9 @@ class PrimSource:
     async def departures(
         self, line: Line, topology: LineTopology, deadline: Deadline, meter: AttemptMeter
     ) -> DepartureBatch:
-        """The line's next departures at every station PRIM knows a stop area for."""
+        """The line's next departures at every station PRIM knows a stop area for, and each station's outcome.
+
+        A station without a known stop area is reported as not attempted (it gets no PRIM departures, and says so)."""
         if not line.idfm_line_id:
             raise UpstreamError("not_configured", f"{line.id} has no IDFM line id, which PRIM needs")
         areas = await self._stop_areas(line, topology, deadline, meter)
@@ -319,27 +351,35 @@ class PrimSource:
         )
         fetched_at = utc_now()
         departures: list[DepartureRecord] = []
-        failures: list[UpstreamError] = []
+        stops: list[StopOutcome] = []
+        dropped: Counter[str] = Counter()
         unplaced = 0
         unknown: list[str] = []
         for station_id, outcome in zip(areas, outcomes, strict=True):
             if isinstance(outcome, UpstreamError):
-                failures.append(outcome)
+                stops.append(failed_stop(station_id, SOURCE, outcome))
                 if outcome.kind == "not_found":
                     unknown.append(station_id)
                 continue
             if isinstance(outcome, BaseException):
                 raise outcome
             records, skipped = visits_to_departures(
-                outcome, line=line, station_id=station_id, topology=topology, fetched_at=fetched_at
+                outcome.visits, line=line, station_id=station_id, topology=topology, fetched_at=fetched_at
             )
             departures.extend(records)
+            dropped.update(outcome.dropped)
             unplaced += skipped
+            stops.append(StopOutcome(station_id, SOURCE, True, len(records), None, None))
+        for station_id in topology.station_ids:
+            if station_id not in areas:
+                stops.append(
+                    StopOutcome(station_id, SOURCE, False, 0, "no_stop_ids", "not attempted: no PRIM stop area known")
+                )
         meter.items = len(departures)
-        # Stop areas PRIM says it does not know are not asked again (a new look-up runs once none is left).
+        # Only the stop areas PRIM says it does not know are forgotten (and listed as without id from then on).
         self.registry.clear_stop_areas(line.id, unknown)
         return DepartureBatch.of(
-            departures, failures=failures, asked=len(areas), unit="stops", unplaced=unplaced, line_id=line.id
+            departures, stops=stops, unit="stops", unplaced=unplaced, line_id=line.id, dropped=dict(dropped)
         )
 
     async def _stop_areas(
@@ -376,11 +416,18 @@ class PrimSource:
             )
         return {ref.station_id: ref.stop_area_id for ref in refs if ref.stop_area_id}
 
-    async def _stop_visits(self, stop_area_id: str, deadline: Deadline, meter: AttemptMeter) -> list[MonitoredVisit]:
+    async def _stop_visits(self, stop_area_id: str, deadline: Deadline, meter: AttemptMeter) -> StopVisits:
+        """One stop's answer, shared: a recent answer (or a recent error answer) serves every line at the stop, and
+        concurrent askers wait for the one request in flight."""
+        now = self._clock()
         cached = self._stop_cache.get(stop_area_id)
-        if cached is not None and self._clock() - cached[0] < self.stop_cache_seconds:
+        if cached is not None and now - cached[0] < self.stop_cache_seconds:
             self.stop_cache_hits += 1
             return cached[1]
+        failed = self._stop_errors.get(stop_area_id)
+        if failed is not None and now - failed[0] < self.error_cache_seconds:
+            self.stop_cache_hits += 1
+            raise failed[1]
         pending = self._in_flight.get(stop_area_id)
         if pending is not None:
             self.stop_cache_hits += 1
@@ -388,24 +435,26 @@ class PrimSource:
                 return await asyncio.wait_for(asyncio.shield(pending), deadline.cap(deadline.remaining()))
             except TimeoutError:
                 raise UpstreamError("timeout", "fetch time budget exhausted waiting for a shared stop answer") from None
-        future: asyncio.Future[list[MonitoredVisit]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[StopVisits] = asyncio.get_running_loop().create_future()
         self._in_flight[stop_area_id] = future
         try:
             visits = await self._request_stop(stop_area_id, deadline, meter)
         except BaseException as exc:
-            future.set_exception(
-                exc if isinstance(exc, UpstreamError) else UpstreamError("timeout", "shared stop request cancelled")
-            )
+            error = exc if isinstance(exc, UpstreamError) else UpstreamError("timeout", "shared stop request cancelled")
+            if isinstance(exc, UpstreamError) and not exc.not_attempted:
+                self._stop_errors[stop_area_id] = (self._clock(), exc)
+            future.set_exception(error)
             future.exception()  # retrieved here so an unshared failure is not logged as never retrieved
             raise
         else:
             self._stop_cache[stop_area_id] = (self._clock(), visits)
+            self._stop_errors.pop(stop_area_id, None)
             future.set_result(visits)
             return visits
         finally:
             del self._in_flight[stop_area_id]
 
-    async def _request_stop(self, stop_area_id: str, deadline: Deadline, meter: AttemptMeter) -> list[MonitoredVisit]:
+    async def _request_stop(self, stop_area_id: str, deadline: Deadline, meter: AttemptMeter) -> StopVisits:
         payload = await self._get(
             "/stop-monitoring",
             "stop-monitoring",

@@ -33,7 +33,7 @@ import httpx
 from backend.catalogue import Line, LineStation, Station
 from backend.catalogue.names import slugify
 from backend.config import Settings, get_settings
-from backend.services.records import DepartureRecord, StationRecord
+from backend.services.records import DepartureRecord, StationRecord, StopOutcome
 from backend.services.resilience import (
     AttemptMeter,
     CircuitBreaker,
@@ -41,6 +41,7 @@ from backend.services.resilience import (
     DepartureBatch,
     ErrorKind,
     UpstreamError,
+    failed_stop,
 )
 from backend.services.scrapers.cloudflare import (
     DEFAULT_USER_AGENT,
@@ -306,35 +307,47 @@ class RatpHttpSource:
         )
         fetched_at = utc_now()
         departures: dict[tuple[str, str, datetime, str], DepartureRecord] = {}
+        # A station answered when all its boards did; one failed board keeps its whole previous board.
+        boards: dict[str, list[DepartureRecord]] = {station_id: [] for station_id in refs}
+        failed: dict[str, UpstreamError] = {}
         failures: list[UpstreamError] = []
         unplaced = 0
         for (station_id, _ref, _sens), outcome in zip(jobs, outcomes, strict=True):
-            if isinstance(outcome, UpstreamError):
-                failures.append(outcome)
-                continue
-            if isinstance(outcome, BaseException):
+            if isinstance(outcome, BaseException) and not isinstance(outcome, UpstreamError):
                 raise outcome
             try:
+                if isinstance(outcome, UpstreamError):
+                    raise outcome
                 records, skipped = board_departures(outcome, line, station_id, topology, fetched_at)
             except UpstreamError as error:
                 failures.append(error)
+                failed.setdefault(station_id, error)
                 continue
             unplaced += skipped
+            boards[station_id].extend(records)
+        stops: list[StopOutcome] = []
+        for station_id, records in boards.items():
+            if station_id in failed:
+                stops.append(failed_stop(station_id, SOURCE, failed[station_id]))
+                continue
             for record in records:
                 key = (record.station_id, record.direction, record.expected_at, record.destination)
                 departures.setdefault(key, record)
+            stops.append(StopOutcome(station_id, SOURCE, True, len(records), None, None))
+        for station_id in topology.station_ids:
+            if station_id not in refs:
+                stops.append(
+                    StopOutcome(
+                        station_id, SOURCE, False, 0, "no_stop_ids", "not attempted: not in ratp.fr's stop list"
+                    )
+                )
         meter.items = len(departures)
         if failures and len(failures) == len(jobs) and all(failure.kind == "not_found" for failure in failures):
             # ratp.fr no longer knows these stop places: ask for the line's stop list again next time.
             self.registry.forget(line.id)
             self._stop_points.pop(line.id, None)
         return DepartureBatch.of(
-            list(departures.values()),
-            failures=failures,
-            asked=len(jobs),
-            unit="boards",
-            unplaced=unplaced,
-            line_id=line.id,
+            list(departures.values()), stops=stops, unit="stations", unplaced=unplaced, line_id=line.id
         )
 
     async def _board(self, line: Line, ref: StopRef, sens: str, deadline: Deadline, meter: AttemptMeter) -> str:

@@ -20,6 +20,9 @@ async def test_meta_describes_the_deployment(client: httpx.AsyncClient) -> None:
         "bus": "database",
         "version": "0.1.0",
         "scheduler_interval_seconds": 120.0,
+        "stale_after_seconds": 180.0,
+        "prim_configured": False,
+        "sources": ["prim", "ratp_http", "vmtr"],
     }
 
 
@@ -45,8 +48,11 @@ async def test_lines_carry_traffic_and_freshness(client: httpx.AsyncClient, db: 
         db,
         seed.traffic("metro:1", "disrupted", "Trafic perturbé entre Nation et Bérault"),
         seed.snapshot("metro:1", success_age_seconds=30),
-        seed.snapshot("metro:2", status="failed", success_age_seconds=3600, error="prim: HTTP 503"),
-        seed.snapshot("metro:3", status="no_data", success_age_seconds=None),
+        seed.snapshot(
+            "metro:2", status="failed", reason="upstream_error", success_age_seconds=3600, error="prim: HTTP 503"
+        ),
+        seed.snapshot("metro:3", status="no_data", success_age_seconds=20),
+        seed.snapshot("metro:4", status="ok", success_age_seconds=200),
     )
     lines = {
         line["id"]: line for network in (await client.get("/api/lines")).json()["networks"] for line in network["lines"]
@@ -59,12 +65,18 @@ async def test_lines_carry_traffic_and_freshness(client: httpx.AsyncClient, db: 
     assert 29 <= fresh["age_seconds"] <= 40
     failed = lines["metro:2"]["freshness"]
     assert failed["status"] == "failed"
-    assert failed["stale"] is True  # an hour is more than 3 scheduler intervals of 120 s
-    assert failed["error"] == "prim: HTTP 503"
-    never_ok = lines["metro:3"]["freshness"]
-    assert never_ok["status"] == "no_data"
-    assert never_ok["last_success_at"] is None
-    assert never_ok["stale"] is True
+    assert failed["reason"] == "upstream_error"
+    assert failed["stale"] is True  # an hour is more than 1.5 scheduler intervals of 120 s
+    assert "error" not in failed  # the technical cause is for operators (GET /api/system/lines)
+    answered_empty = lines["metro:3"]["freshness"]
+    assert answered_empty["status"] == "no_data"
+    assert answered_empty["stale"] is False
+    old = lines["metro:4"]["freshness"]
+    assert (old["status"], old["reason"], old["stale"]) == ("stale", "not_fetched", True)  # 200 s > 180 s
+    summary = (await client.get("/api/lines")).json()["summary"]
+    assert summary["lines_total"] == 4
+    assert summary["lines_live"] == 1
+    assert (summary["lines_failed"], summary["lines_stale"], summary["lines_no_data"]) == (1, 1, 1)
 
 
 async def test_line_reference_is_case_insensitive_with_the_usual_aliases(client: httpx.AsyncClient) -> None:
@@ -147,14 +159,8 @@ async def test_line_detail_orders_stations_and_keeps_the_next_four_departures_pe
             "recorded_at": body["vehicles"][0]["recorded_at"],
         }
     ]
-    assert body["attempts"][1] == {
-        "source": "vmtr",
-        "ok": False,
-        "error": "socket closed",
-        "duration_ms": 6000.0,
-        "requests": 1,
-        "items": 0,
-    }
+    assert "attempts" not in body  # technical detail: GET /api/system/lines
+    assert chatelet["freshness"]["status"] == "never"  # no board row: never fetched
 
 
 async def test_branched_line_lists_each_branch_and_every_terminus(client: httpx.AsyncClient) -> None:
@@ -262,20 +268,48 @@ async def test_freshness_lists_every_line(client: httpx.AsyncClient, db: Databas
     rows = (await client.get("/api/freshness")).json()
     assert len(rows) == len(get_catalogue().lines)
     rer_a = next(row for row in rows if row["line_id"] == "rer:A")["freshness"]
-    assert rer_a["status"] == "partial"
-    assert rer_a["stale"] is True  # 500 s > 3 x 120 s
+    assert rer_a["status"] == "stale"  # a partial refresh 500 s ago, and none since (500 s > 1.5 x 120 s)
+    assert rer_a["stale"] is True
 
 
-async def test_departures_more_than_a_minute_old_leave_the_boards(client: httpx.AsyncClient, db: Database) -> None:
+async def test_a_departure_whose_time_has_passed_is_never_listed(client: httpx.AsyncClient, db: Database) -> None:
     now = utcnow()
     await seed.add(
         db,
-        seed.departure("metro:1", "nation", "A", 0, now=now - timedelta(seconds=50)),
-        seed.departure("metro:1", "nation", "A", 0, now=now - timedelta(seconds=70), destination="Gone"),
+        seed.departure("metro:1", "nation", "A", 2, now=now, destination="Coming"),
+        seed.departure("metro:1", "nation", "A", 0, now=now - timedelta(seconds=20), destination="Passed"),
+        # Seen at the platform 30 s ago by an answer 10 s old: the train has not left yet.
+        seed.departure(
+            "metro:1",
+            "nation",
+            "A",
+            -0.5,
+            now=now,
+            fetched_at=now - timedelta(seconds=10),
+            vehicle_at_stop=True,
+            status="at_platform",
+            destination="At platform",
+        ),
+        # At the platform in an answer 5 minutes old: nothing says it is still there.
+        seed.departure(
+            "metro:1",
+            "nation",
+            "R",
+            -0.5,
+            now=now,
+            fetched_at=now - timedelta(minutes=5),
+            vehicle_at_stop=True,
+            destination="Old platform",
+        ),
     )
     body = (await client.get("/api/lines/metro/1")).json()
     nation = next(s for s in body["directions"][0]["branches"][0]["stations"] if s["station_id"] == "nation")
-    assert [d["destination"] for d in nation["departures"]] == ["Terminus"]
+    assert [d["destination"] for d in nation["departures"]] == ["At platform", "Coming"]
+    reverse = next(s for s in body["directions"][1]["branches"][0]["stations"] if s["station_id"] == "nation")
+    assert reverse["departures"] == []
+    station = (await client.get("/api/stations/nation")).json()
+    assert "Passed" not in {d["destination"] for d in station["departures"]}
+    assert "Old platform" not in {d["destination"] for d in station["departures"]}
 
 
 async def test_public_endpoints_need_no_key(client: httpx.AsyncClient) -> None:

@@ -16,7 +16,7 @@ import pytest
 from backend.api.app import create_app
 from backend.bus.kafka import TaskPublisher, ensure_topic, message_for
 from backend.db.engine import Database
-from backend.db.models import utcnow
+from backend.db.models import StopBoard, utcnow
 from backend.tests.api import seed
 from backend.tests.api.conftest import ADMIN, READONLY, api_settings_for, running
 from backend.tests.support.services import KafkaBroker, free_port
@@ -31,6 +31,7 @@ async def test_db_summary_counts_tasks_workers_and_departures(client: httpx.Asyn
         seed.task_run("metro:1", status="succeeded"),
         seed.task_run("metro:3", status="failed", error="all sources failed"),
         seed.task_run("metro:4", status="expired"),
+        seed.task_run("metro:5", status="partial", error="2 of 20 stops failed: HTTP 400"),
         seed.worker("w-idle"),
         seed.worker("w-busy", status="busy", current_task_id="t1", current_line_id="metro:2"),
         seed.worker("w-silent", heartbeat_age_seconds=300),
@@ -43,7 +44,15 @@ async def test_db_summary_counts_tasks_workers_and_departures(client: httpx.Asyn
     response = await client.get("/api/system/db/summary", headers=READONLY)
     assert response.status_code == 200
     body = response.json()
-    assert body["tasks"] == {"queued": 1, "running": 1, "succeeded": 2, "failed": 1, "expired": 1, "total": 6}
+    assert body["tasks"] == {
+        "queued": 1,
+        "running": 1,
+        "succeeded": 2,
+        "partial": 1,
+        "failed": 1,
+        "expired": 1,
+        "total": 7,
+    }
     assert body["workers"] == {"starting": 0, "idle": 1, "busy": 1, "draining": 0, "stopped": 1, "lost": 1, "total": 4}
     assert body["departures"] == 1
     assert body["lines_with_data"] == 1
@@ -52,6 +61,55 @@ async def test_db_summary_counts_tasks_workers_and_departures(client: httpx.Asyn
     assert highlight["line"]["colour"] == "#FFCD00"
     assert highlight["station_name"] == "Châtelet"
     assert highlight["destination"] == "Château de Vincennes"
+
+
+async def test_line_health_gives_operators_the_technical_detail_of_lines_not_ok(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    now = utcnow()
+    attempts = [{"source": "prim", "ok": False, "error": "timeout", "duration_ms": 10.0, "requests": 2, "items": 0}]
+    await seed.add(
+        db,
+        seed.snapshot("metro:1"),
+        seed.snapshot(
+            "metro:2", status="partial", reason="unreachable", error="1 of 2 stops failed: timeout", attempts=attempts
+        ),
+        StopBoard(
+            line_id="metro:2",
+            station_id="nation",
+            status="failed",
+            reason="unreachable",
+            source="prim",
+            fetched_at=now,
+            last_success_at=now - timedelta(minutes=9),
+            departures_count=3,
+            error="timeout after 10.0 s on /stop-monitoring",
+        ),
+        StopBoard(
+            line_id="metro:2",
+            station_id="anvers",
+            status="failed",
+            reason="no_stop_ids",
+            source="prim",
+            fetched_at=now,
+            last_success_at=None,
+            departures_count=0,
+            error="not attempted: no PRIM stop area known",
+        ),
+    )
+    response = await client.get("/api/system/lines", headers=READONLY)
+    assert response.status_code == 200, response.text
+    [line] = response.json()  # metro 1 is ok: only lines with a problem by default
+    assert (line["line_id"], line["status"], line["reason"]) == ("metro:2", "partial", "unreachable")
+    assert line["error"] == "1 of 2 stops failed: timeout"
+    assert line["attempts"][0]["error"] == "timeout"
+    failed = {stop["station_id"]: stop for stop in line["failed_stops"]}
+    assert failed["nation"]["error"] == "timeout after 10.0 s on /stop-monitoring"
+    assert failed["nation"]["status"] == "failed"
+    assert line["stations_without_ids"] == [{"station_id": "anvers", "name": "Anvers"}]
+    everything = (await client.get("/api/system/lines?problems=false", headers=READONLY)).json()
+    assert {row["line_id"] for row in everything} == {"metro:1", "metro:2"}
+    assert (await client.get("/api/system/lines")).status_code == 401
 
 
 async def test_workers_show_a_silent_worker_as_lost(client: httpx.AsyncClient, db: Database) -> None:

@@ -7,7 +7,13 @@ import httpx
 
 from backend.tests.api.conftest import ADMIN, READONLY
 
-READS = ["/api/system/db/summary", "/api/system/workers", "/api/system/queue", "/api/system/tasks"]
+READS = [
+    "/api/system/db/summary",
+    "/api/system/workers",
+    "/api/system/queue",
+    "/api/system/tasks",
+    "/api/system/lines",
+]
 MUTATIONS = [("/api/system/workers/scale", {"count": 1}), ("/api/system/scheduler/trigger", None)]
 
 

@@ -93,7 +93,7 @@ def test_every_schedulable_line_is_served_in_the_shapes_the_sources_read(
                 params={"MonitoringRef": monitoring_ref(middle.stop_area_id or "")},
                 headers=PRIM_HEADERS,
             ).json()
-        )
+        ).visits
         own = [visit for visit in visits if visit.idfm_line_id == line.idfm_line_id]
         assert own, line.id
         assert all(now - timedelta(seconds=5) <= visit.expected_at <= now + timedelta(hours=1) for visit in own)

@@ -26,6 +26,7 @@ EXPECTED_TABLES = {
     "line_snapshots",
     "task_runs",
     "scheduler_runs",
+    "stop_boards",
     "workers",
     "fleet_settings",
     "system_logs",

@@ -131,14 +131,17 @@ async def test_departures_come_from_ratp_when_prim_fails(
     assert result.traffic.source == "prim"
 
 
-async def test_no_source_answering_gives_no_data_with_every_reason(
+async def test_no_source_answering_is_a_failure_with_every_reason(
     service: LiveDataService, catalogue: Catalogue, stub: StubUpstream
 ) -> None:
     stub.set_faults("prim:server_error", "ratp:server_error", "vmtr:server_error")
 
     result = await service.fetch_line(catalogue.get("rer:B"))
 
-    assert result.status == "no_data"
+    assert result.status == "failed"
+    assert result.reason == "upstream_error"
+    assert result.stops
+    assert all(not stop.answered for stop in result.stops)
     assert result.departures == ()
     assert result.positions == ()
     assert result.error is not None

@@ -29,7 +29,7 @@ def recorded(name: str) -> Any:
 
 
 def test_stop_monitoring_visits_keep_every_line_with_utc_times() -> None:
-    visits = parse_stop_monitoring(recorded("prim_stop_monitoring.json"))
+    visits = parse_stop_monitoring(recorded("prim_stop_monitoring.json")).visits
 
     assert [visit.idfm_line_id for visit in visits] == ["C01371"] * 4 + ["C01374"]
     first = visits[0]
@@ -43,7 +43,7 @@ def test_stop_monitoring_visits_keep_every_line_with_utc_times() -> None:
 def test_stop_monitoring_becomes_the_lines_departures_with_direction_and_status(catalogue: Catalogue) -> None:
     line = catalogue.get("metro:1")
     topology = LineTopology(line.id, catalogue.stations_for(line.id))
-    visits = parse_stop_monitoring(recorded("prim_stop_monitoring.json"))
+    visits = parse_stop_monitoring(recorded("prim_stop_monitoring.json")).visits
 
     departures, unplaced = visits_to_departures(
         visits, line=line, station_id="chatelet", topology=topology, fetched_at=RECORDED_AT
@@ -66,12 +66,34 @@ def test_stop_monitoring_becomes_the_lines_departures_with_direction_and_status(
 def test_departures_already_gone_or_too_far_ahead_are_dropped(catalogue: Catalogue) -> None:
     line = catalogue.get("metro:1")
     topology = LineTopology(line.id, catalogue.stations_for(line.id))
-    visits = parse_stop_monitoring(recorded("prim_stop_monitoring.json"))
+    visits = parse_stop_monitoring(recorded("prim_stop_monitoring.json")).visits
 
     late, _ = visits_to_departures(
         visits, line=line, station_id="chatelet", topology=topology, fetched_at=RECORDED_AT + timedelta(hours=3)
     )
     assert late == []
+
+
+def test_visits_that_cannot_be_used_are_counted_by_reason_not_dropped_silently() -> None:
+    payload = recorded("prim_stop_monitoring.json")
+    [delivery] = payload["Siri"]["ServiceDelivery"]["StopMonitoringDelivery"]
+    usable = len(delivery["MonitoredStopVisit"])
+    template = delivery["MonitoredStopVisit"][0]
+    no_destination = json.loads(json.dumps(template))
+    journey = no_destination["MonitoredVehicleJourney"]
+    for key in ("DestinationName", "DirectionName"):
+        journey.pop(key, None)
+    journey["MonitoredCall"].pop("DestinationDisplay", None)
+    no_time = json.loads(json.dumps(template))
+    call = no_time["MonitoredVehicleJourney"]["MonitoredCall"]
+    for key in ("ExpectedDepartureTime", "ExpectedArrivalTime", "AimedDepartureTime", "AimedArrivalTime"):
+        call.pop(key, None)
+    delivery["MonitoredStopVisit"] += [no_destination, no_time, no_time, {"RecordedAtTime": "x"}]
+
+    parsed = parse_stop_monitoring(payload)
+
+    assert len(parsed.visits) == usable
+    assert parsed.dropped == {"no destination": 1, "no time": 2, "no journey": 1}
 
 
 def test_unknown_stop_area_is_a_not_found_error() -> None:

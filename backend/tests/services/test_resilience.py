@@ -34,7 +34,8 @@ def test_breaker_opens_after_consecutive_failures_and_rejects_without_calling() 
     with pytest.raises(UpstreamError) as raised:
         breaker.before_request()
     assert raised.value.kind == "circuit_open"
-    assert "3 consecutive failure(s)" in raised.value.reason
+    assert "after 3 failure(s)" in raised.value.reason
+    assert raised.value.reason.startswith("not attempted: prim paused until ")
     assert "HTTP 500" in raised.value.reason
     assert "next try in 30 s" in raised.value.reason
 

@@ -45,7 +45,9 @@ async def test_prim_faults_are_recorded_and_ratp_takes_over(
     assert not prim.ok
     assert reason in (prim.error or "")
     assert {d.source for d in result.departures} == {"ratp_http"}
-    assert result.status == "partial"
+    # Every stop answered through ratp.fr: the departures are refreshed, PRIM's failure stays in the attempts.
+    assert result.status == "ok"
+    assert not result.failed_stops
     assert result.traffic is not None
     assert result.traffic.level == "unknown"
     assert "traffic unavailable" in (result.traffic.message or "")
@@ -103,7 +105,9 @@ async def test_ratp_faults_are_recorded_without_raising(
     assert not ratp.ok
     assert reason in (ratp.error or "")
     assert result.departures == ()
-    assert result.status in ("partial", "no_data")
+    assert result.status == "failed"
+    assert result.reason is not None
+    assert all(not stop.answered for stop in result.stops)
     assert "departures: " in (result.error or "")
 
 
@@ -120,9 +124,10 @@ async def test_ratp_board_faults_are_recorded(
 
     ratp = attempt(result, "ratp_http")
     assert not ratp.ok
-    assert "boards failed" in (ratp.error or "")
+    assert "stations failed" in (ratp.error or "")
     assert reason in (ratp.error or "")
-    assert result.status == "no_data"
+    assert result.status == "failed"
+    assert result.reason == "upstream_error"
 
 
 async def test_a_board_failing_on_one_line_only_leaves_the_others(
@@ -133,7 +138,7 @@ async def test_a_board_failing_on_one_line_only_leaves_the_others(
         failing = await service.fetch_line(catalogue.get("tram:T3b"))
         working = await service.fetch_line(catalogue.get("tram:T3a"))
 
-    assert failing.status == "no_data"
+    assert failing.status == "failed"
     assert working.status == "ok", working.error
 
 
@@ -162,7 +167,8 @@ async def test_vmtr_faults_are_recorded_and_departures_still_come(
     assert reason in (vmtr.error or "")
     assert result.positions == ()
     assert result.departures
-    assert result.status == "partial"
+    # The departures were refreshed: a train-position failure is reported, and does not fail the line.
+    assert result.status == "ok"
     assert "positions: " in (result.error or "")
 
 
@@ -212,7 +218,7 @@ async def test_failing_source_is_not_hammered_and_recovers_after_the_cool_down(
         assert sent <= threshold + slots - 1
         assert stub.stats()["requests"]["prim.stop-monitoring"] == sent  # nor anything while open
         for result in (failing, again):
-            assert "circuit open" in (attempt(result, "prim").error or "")
+            assert "not attempted: prim paused until" in (attempt(result, "prim").error or "")
             assert {d.source for d in result.departures} == {"ratp_http"}
         assert service.breakers["prim"].snapshot().state == "open"
 
@@ -252,7 +258,7 @@ async def test_long_retry_after_pauses_the_source_instead_of_waiting(
 
     assert time.monotonic() - started < 5
     assert "Retry-After 600 s" in (attempt(first, "prim").error or "")
-    assert "circuit open" in (attempt(second, "prim").error or "")
+    assert "not attempted: prim paused until" in (attempt(second, "prim").error or "")
     assert stub.stats()["requests_by_source"]["prim"] == prim_requests
     assert service.breakers["prim"].snapshot().retry_in_seconds > 500
 
@@ -283,6 +289,6 @@ async def test_fetch_ends_within_its_budget_when_everything_hangs(
         result = await service.fetch_line(catalogue.get("metro:6"))
 
     assert time.monotonic() - started < 3.5
-    assert result.status == "no_data"
+    assert result.status == "failed"
     assert result.error is not None
     assert "time" in result.error
