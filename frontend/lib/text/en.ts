@@ -8,6 +8,7 @@ import type { FreshnessReason } from "@/lib/api/types";
 /** Why data is missing or old, as the end of "No live data: …". */
 const REASON: Record<FreshnessReason, string> = {
   no_key: "the departures service is not configured (no access key)",
+  not_configured: "no departures service is set up",
   unreachable: "the departures service is unreachable",
   rate_limited: "the departures service is limiting requests for now",
   quota: "today's request allowance of the departures service is used up",
@@ -20,6 +21,8 @@ const REASON: Record<FreshnessReason, string> = {
 };
 
 export const text = {
+  /** Every reason code the API sends, with its phrase (the type fails when the API adds a code). */
+  reasons: REASON as Readonly<Record<FreshnessReason, string>>,
   reason: (reason: FreshnessReason | null | undefined): string | null => (reason ? REASON[reason] : null),
   lastUpdateTail: (clock: string) => `; last update ${clock}`,
 
