@@ -91,8 +91,10 @@ test("with every source failing, the home page says no line is live and why, wit
     .poll(
       async () => {
         const response = await page.request.get("/api/backend/api/lines/metro/1");
+        if (!response.ok()) return false;
         const body = await response.text();
-        return response.ok() && body.includes('"expected_at"');
+        const { status, stale } = JSON.parse(body).line.freshness as { status: string; stale: boolean };
+        return (status === "ok" || status === "partial") && !stale && body.includes('"expected_at"');
       },
       { timeout: CYCLE_TIMEOUT, intervals: [3_000] },
     )
