@@ -41,7 +41,9 @@ export function FreshnessStatus({ fetchedAtMs, freshness, network, error, isFetc
       ? text.status.couldNotRefresh
       : state === "stale"
         ? text.status.announceStale(
-            dashboardStale && assessment.reason ? assessment.reason : text.status.staleAsOf(formatClockSeconds(asOfMs)),
+            dashboardStale && assessment.reason
+              ? assessment.reason
+              : text.status.notRefreshedSince(formatClockSeconds(asOfMs)),
           )
         : state === "none"
           ? text.status.announceNone

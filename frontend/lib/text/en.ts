@@ -15,7 +15,7 @@ const REASON: Record<FreshnessReason, string> = {
   rejected: "the departures service refused the request",
   blocked: "the departures service is blocking requests for now",
   upstream_error: "the departures service answered with an error",
-  paused: "updates are paused",
+  paused: "the departures service keeps failing, so updates are paused for a moment",
   no_stop_ids: "the stops of this line are not identified yet",
   not_fetched: "this line has not been fetched",
 };
@@ -57,6 +57,7 @@ export const text = {
     live: "live",
     noLiveData: "No live data",
     staleAsOf: (clock: string) => `Not refreshed since ${clock}`,
+    notRefreshedSince: (clock: string) => `not refreshed since ${clock}`,
     dashboardUnreachable: (clock: string) => `the dashboard has not reached the server since ${clock}`,
     outOfDate: (why: string) => `Data may be out of date: ${why}.`,
     couldNotRefresh: "Could not refresh; showing the last data received.",
@@ -78,6 +79,10 @@ export const text = {
       `Live data on ${live} of ${total} lines; the others are stale or failing.`,
     and: " and ",
     whyUnknown: "the departures could not be refreshed",
+  },
+
+  traffic: {
+    updated: (clock: string) => `Updated ${clock}`,
   },
 
   badge: {
