@@ -78,7 +78,10 @@ test("with every source failing, the home page says no line is live and why, wit
   // The technical detail is for operators.
   await page.goto("/admin/orchestrator");
   await expect.poll(() => page.getByTestId("line-health-row").count(), { timeout: 30_000 }).toBeGreaterThan(0);
+  const showAll = page.getByTestId("line-health-show-all");
+  if (await showAll.count()) await showAll.click();
   await expect(page.locator('[data-testid="line-health-row"][data-line-id="metro:1"]')).toBeVisible();
+  await expect(page.getByTestId("line-health-error").first()).not.toBeEmpty();
 
   // Back to live data for the specs after this one.
   const cleared = await page.request.delete(`${stub}/__stub/faults`);

@@ -1,5 +1,7 @@
 "use client";
 
+import { useState } from "react";
+
 import { errorMessage } from "@/lib/api/errors";
 import { useLineHealth } from "@/lib/api/queries";
 import type { LineHealth } from "@/lib/api/types";
@@ -7,6 +9,9 @@ import { formatAge, formatDayTime, formatDuration } from "@/lib/format/time";
 import { text } from "@/lib/text/en";
 
 import { StatusPill } from "./StatusPill";
+
+/** Lines listed before "show all": in a network-wide outage every line is listed. */
+const FIRST_LINES = 12;
 
 function LineHealthItem({ line }: { line: LineHealth }) {
   const problems = line.status !== "ok" || line.stale;
@@ -102,7 +107,9 @@ function LineHealthItem({ line }: { line: LineHealth }) {
  */
 export function LineHealthPanel() {
   const health = useLineHealth(true);
+  const [showAll, setShowAll] = useState(false);
   const lines = health.data ?? [];
+  const shown = showAll ? lines : lines.slice(0, FIRST_LINES);
   const withoutIds = lines.reduce((n, line) => n + line.stations_without_ids.length, 0);
   return (
     <section className="card" aria-labelledby="health-title" data-testid="line-health">
@@ -117,10 +124,15 @@ export function LineHealthPanel() {
       {health.isError && !health.data ? <p className="outcome-error">{errorMessage(health.error)}</p> : null}
       {lines.length ? (
         <ul className="health-items">
-          {lines.map((line) => (
+          {shown.map((line) => (
             <LineHealthItem key={line.line_id} line={line} />
           ))}
         </ul>
+      ) : null}
+      {lines.length > shown.length ? (
+        <button type="button" className="button" onClick={() => setShowAll(true)} data-testid="line-health-show-all">
+          {text.health.showAll(lines.length)}
+        </button>
       ) : null}
     </section>
   );

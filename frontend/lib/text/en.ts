@@ -118,5 +118,6 @@ export const text = {
     ok: (items: number) => `ok, ${items} items`,
     failed: "failed",
     requests: (n: number) => `${n} request${n === 1 ? "" : "s"}`,
+    showAll: (n: number) => `Show all ${n} lines`,
   },
 } as const;
