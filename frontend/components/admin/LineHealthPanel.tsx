@@ -25,7 +25,7 @@ function LineHealthItem({ line }: { line: LineHealth }) {
           <span className="muted small">
             {" "}
             · {text.health.lastSuccess}{" "}
-            {line.last_success_at ? `${formatAge(line.age_seconds)} ago` : text.health.never}
+            {line.last_success_at ? `${formatAge(line.age_seconds)} ${text.status.agoSuffix}` : text.health.never}
             {line.failed_stops.length ? ` · ${text.health.failedStops(line.failed_stops.length)}` : ""}
             {line.stations_without_ids.length ? ` · ${text.health.withoutIds(line.stations_without_ids.length)}` : ""}
           </span>
