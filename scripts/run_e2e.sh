@@ -21,6 +21,8 @@ if [[ "${E2E_DOCKER:-auto}" != never ]] && command -v docker >/dev/null && docke
 else
   mode=local
   export API_PORT="$(free_port)" FRONTEND_PORT="$(free_port)" STUB_UPSTREAM_PORT="$(free_port)"
+  # The stub's fault API, for the spec that makes every source fail (truth-under-failure.spec.ts).
+  export E2E_STUB_URL="http://127.0.0.1:$STUB_UPSTREAM_PORT"
   cp .env.example "$ENV_FILE"
   # Quick cycles and heartbeats so the specs see the fleet and fresh boards within seconds.
   sed -i -e 's/^SCHEDULER_INTERVAL_SECONDS=.*/SCHEDULER_INTERVAL_SECONDS=30/' \

@@ -1,6 +1,6 @@
 import type { DbSummary } from "@/lib/api/types";
 
-const TASK_KEYS = ["queued", "running", "succeeded", "failed", "expired", "total"] as const;
+const TASK_KEYS = ["queued", "running", "succeeded", "partial", "failed", "expired", "total"] as const;
 const WORKER_KEYS = ["starting", "idle", "busy", "draining", "stopped", "lost", "total"] as const;
 
 export function DbSnapshot({ summary }: { summary: DbSummary }) {

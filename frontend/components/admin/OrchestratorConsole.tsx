@@ -6,6 +6,7 @@ import { useDbSummary, useQueue, useWorkers } from "@/lib/api/queries";
 import { useNow } from "@/lib/hooks/useNow";
 
 import { DbSnapshot } from "./DbSnapshot";
+import { LineHealthPanel } from "./LineHealthPanel";
 import { QueueMetrics } from "./QueueMetrics";
 import { RecentDepartures } from "./RecentDepartures";
 import { ScaleControls } from "./ScaleControls";
@@ -45,6 +46,7 @@ export function OrchestratorConsole() {
         <SchedulerTrigger />
       </div>
       {workers.data ? <WorkerFleet workers={workers.data} /> : null}
+      <LineHealthPanel />
       <TaskRuns />
       {summary.data ? <RecentDepartures departures={summary.data.recent_departures} now={now} /> : null}
     </div>

@@ -8,7 +8,12 @@ const TONE: Record<string, string> = {
   queued: "muted",
   running: "info",
   succeeded: "ok",
+  partial: "warn",
   failed: "danger",
+  ok: "ok",
+  stale: "warn",
+  no_data: "muted",
+  never: "muted",
   expired: "warn",
   on_time: "ok",
   delayed: "warn",
@@ -21,7 +26,7 @@ const TONE: Record<string, string> = {
 export function StatusPill({ status }: { status: string }) {
   return (
     <span className={`pill pill-${TONE[status] ?? "muted"}`} data-status={status}>
-      {status.replace("_", " ")}
+      {status.replaceAll("_", " ")}
     </span>
   );
 }

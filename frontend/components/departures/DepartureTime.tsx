@@ -7,9 +7,19 @@ type TimedDeparture = Pick<Departure, "expected_at" | "aimed_at" | "status" | "v
 /**
  * One departure as a countdown: a pulsing dot for real time, italic "théorique" for timetable estimates,
  * struck out and labelled when cancelled. The visible text is hidden from screen readers in favour of a
- * spoken sentence; none of it is a live region, so the ticking does not flood assistive technology.
+ * spoken sentence; none of it is a live region, so the ticking does not flood assistive technology. On a stale board
+ * the real-time dot is left out.
  */
-export function DepartureTime({ departure, now }: { departure: TimedDeparture; now: number }) {
+export function DepartureTime({
+  departure,
+  now,
+  stale = false,
+}: {
+  departure: TimedDeparture;
+  now: number;
+  /** The board was not refreshed: no pulsing "real time" dot on a time that may have changed since. */
+  stale?: boolean;
+}) {
   const countdown = departureCountdown(departure, now);
   const delay = delayMinutes(departure);
   const live = departure.is_realtime;
@@ -26,7 +36,7 @@ export function DepartureTime({ departure, now }: { departure: TimedDeparture; n
       data-realtime={live ? "true" : "false"}
     >
       <span aria-hidden="true" className="departure-visual">
-        {live && countdown.kind !== "cancelled" ? <span className="live-pulse" /> : null}
+        {live && !stale && countdown.kind !== "cancelled" ? <span className="live-pulse" /> : null}
         {countdown.kind === "cancelled" ? (
           <>
             <s className="departure-value">{formatClock(departure.aimed_at ?? departure.expected_at)}</s>

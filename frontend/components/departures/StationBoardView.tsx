@@ -11,8 +11,9 @@ import { ApiError } from "@/lib/api/errors";
 import { useStation } from "@/lib/api/queries";
 import type { Departure, LineRef, StationDetail } from "@/lib/api/types";
 import { departureCountdown, upcoming } from "@/lib/format/countdown";
-import { describeMissingData, worstFreshness } from "@/lib/format/freshness";
+import { lineSentence, stopNote, worstFreshness } from "@/lib/format/freshness";
 import { useNow } from "@/lib/hooks/useNow";
+import { text } from "@/lib/text/en";
 
 import { DepartureTime } from "./DepartureTime";
 
@@ -89,7 +90,7 @@ export function StationBoardView({ stationId }: { stationId: string }) {
 
   const detail = query.data;
   const groups = groupDepartures(detail, now);
-  const freshnessByLine = new Map(detail.freshness.map((f) => [f.line_id.toLowerCase(), f.freshness]));
+  const freshnessByLine = new Map(detail.freshness.map((f) => [f.line_id.toLowerCase(), f]));
   const worst = worstFreshness(
     detail.freshness.map((f) => f.freshness),
     now,
@@ -129,49 +130,66 @@ export function StationBoardView({ stationId }: { stationId: string }) {
         {summary}
       </p>
       <div className="board" data-testid="station-board">
-        {groups.map(({ line, directions }) => (
-          <section key={line.id} className="board-line" aria-labelledby={`board-${line.id}`}>
-            <h2 id={`board-${line.id}`} className="board-line-title">
-              <LineBadge line={line} />
-              <span>{line.name}</span>
-            </h2>
-            {directions.length ? (
-              <div className="board-directions">
-                {directions.map((group) => (
-                  <table key={group.direction} className="board-table">
-                    <caption>→ {group.destinations.slice(0, 2).join(" / ")}</caption>
-                    <thead className="visually-hidden">
-                      <tr>
-                        <th scope="col">Destination</th>
-                        <th scope="col">Departs</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {group.departures.map((departure, i) => (
-                        <tr
-                          key={`${departure.expected_at}-${i}`}
-                          className={departure.status === "cancelled" ? "is-cancelled" : undefined}
-                          data-testid="departure-row"
-                        >
-                          <td className="board-destination">
-                            {departure.status === "cancelled" ? <s>{departure.destination}</s> : departure.destination}
-                          </td>
-                          <td className="board-time">
-                            <DepartureTime departure={departure} now={now} />
-                          </td>
+        {groups.map(({ line, directions }) => {
+          const lineFreshness = freshnessByLine.get(line.id.toLowerCase());
+          // This line's board at this station: stale with its age when it was not refreshed.
+          const note = stopNote(lineFreshness?.stop, now, lineFreshness?.freshness.stale_after_seconds);
+          return (
+            <section
+              key={line.id}
+              className="board-line"
+              aria-labelledby={`board-${line.id}`}
+              data-testid="board-line"
+              data-stop-status={lineFreshness?.stop?.status ?? "none"}
+            >
+              <h2 id={`board-${line.id}`} className="board-line-title">
+                <LineBadge line={line} />
+                <span>{line.name}</span>
+                {note ? (
+                  <span className="stop-note" data-testid="stop-stale-note">
+                    <span aria-hidden="true">⚠ {note.label}</span>
+                    <span className="visually-hidden">{note.spoken}</span>
+                  </span>
+                ) : null}
+              </h2>
+              {directions.length ? (
+                <div className="board-directions">
+                  {directions.map((group) => (
+                    <table key={group.direction} className="board-table">
+                      <caption>→ {group.destinations.slice(0, 2).join(" / ")}</caption>
+                      <thead className="visually-hidden">
+                        <tr>
+                          <th scope="col">Destination</th>
+                          <th scope="col">Departs</th>
                         </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                ))}
-              </div>
-            ) : (
-              <p className="muted" data-testid="empty-state">
-                {describeMissingData(freshnessByLine.get(line.id.toLowerCase())) ?? "No departure listed right now."}
-              </p>
-            )}
-          </section>
-        ))}
+                      </thead>
+                      <tbody>
+                        {group.departures.map((departure, i) => (
+                          <tr
+                            key={`${departure.expected_at}-${i}`}
+                            className={departure.status === "cancelled" ? "is-cancelled" : undefined}
+                            data-testid="departure-row"
+                          >
+                            <td className="board-destination">
+                              {departure.status === "cancelled" ? <s>{departure.destination}</s> : departure.destination}
+                            </td>
+                            <td className="board-time">
+                              <DepartureTime departure={departure} now={now} stale={note !== null} />
+                            </td>
+                          </tr>
+                        ))}
+                      </tbody>
+                    </table>
+                  ))}
+                </div>
+              ) : (
+                <p className="muted" data-testid="empty-state">
+                  {(lineFreshness ? lineSentence(lineFreshness.freshness, now) : null) ?? text.stop.noDepartureNow}
+                </p>
+              )}
+            </section>
+          );
+        })}
       </div>
     </div>
   );

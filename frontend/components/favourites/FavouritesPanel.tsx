@@ -3,6 +3,7 @@
 import Link from "next/link";
 
 import { LineBadge } from "@/components/lines/LineBadge";
+import { LineDataBadge } from "@/components/lines/LineDataBadge";
 import { TrafficBadge } from "@/components/lines/TrafficBadge";
 import { lineHref } from "@/components/lines/NetworkTabs";
 import type { LineSummary } from "@/lib/api/types";
@@ -10,8 +11,8 @@ import { useFavourites } from "@/lib/favourites/useFavourites";
 
 import { FavouriteButton } from "./FavouriteButton";
 
-/** The rider's favourite lines (with today's traffic when known) and stations. */
-export function FavouritesPanel({ linesById }: { linesById: ReadonlyMap<string, LineSummary> }) {
+/** The rider's favourite lines (with today's traffic and whether their data is live) and stations. */
+export function FavouritesPanel({ linesById, now }: { linesById: ReadonlyMap<string, LineSummary>; now: number }) {
   const { favourites } = useFavourites();
   if (!favourites.lines.length && !favourites.stations.length) {
     return (
@@ -35,7 +36,12 @@ export function FavouritesPanel({ linesById }: { linesById: ReadonlyMap<string, 
                   <LineBadge line={line} />
                   <span>{line.name}</span>
                 </Link>
-                {live ? <TrafficBadge traffic={live.traffic} /> : null}
+                {live ? (
+                  <span className="badges-inline">
+                    <TrafficBadge traffic={live.traffic} />
+                    <LineDataBadge freshness={live.freshness} now={now} />
+                  </span>
+                ) : null}
                 <FavouriteButton kind="line" line={saved} label={line.name} />
               </li>
             );

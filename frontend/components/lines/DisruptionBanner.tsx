@@ -1,9 +1,10 @@
 import type { TrafficInfo } from "@/lib/api/types";
 import { formatClock } from "@/lib/format/time";
+import { text } from "@/lib/text/en";
 
 import { isTroubled } from "./TrafficBadge";
 
-/** Shown on a line's page when it is disrupted or closed, with the operator's message. */
+/** Shown on a line's page when it is disrupted or closed, with the operator's message (never the source's name). */
 export function DisruptionBanner({ traffic, lineName }: { traffic: TrafficInfo | null | undefined; lineName: string }) {
   if (!traffic || !isTroubled(traffic)) return null;
   const closed = traffic.level === "closed";
@@ -13,9 +14,7 @@ export function DisruptionBanner({ traffic, lineName }: { traffic: TrafficInfo |
         {lineName}: {closed ? "closed" : "disrupted"}
       </strong>
       {traffic.message ? <p>{traffic.message}</p> : null}
-      <p className="banner-meta">
-        Source {traffic.source}, updated {formatClock(traffic.updated_at)}
-      </p>
+      <p className="banner-meta">{text.traffic.updated(formatClock(traffic.updated_at))}</p>
     </div>
   );
 }

@@ -3,8 +3,10 @@ import Link from "next/link";
 import { DepartureTime } from "@/components/departures/DepartureTime";
 import type { Branch, VehiclePosition } from "@/lib/api/types";
 import { upcoming } from "@/lib/format/countdown";
+import { stopNote } from "@/lib/format/freshness";
 import { formatClockSeconds } from "@/lib/format/time";
 import { placeVehicles } from "@/lib/format/vehicles";
+import { text } from "@/lib/text/en";
 
 const DEPARTURES_PER_STATION = 3;
 
@@ -25,16 +27,20 @@ function TrainMarker({ vehicle, label, progress }: { vehicle: VehiclePosition; l
 
 /**
  * One branch of one direction as a vertical strip map: each station with its next departures, and the
- * trains standing at stations or running between two of them (placed by their progress).
+ * trains standing at stations or running between two of them (placed by their progress). A stop whose board was
+ * not refreshed says so with its time and age ("as of 07:12 (9 min ago)").
  */
 export function LineDiagram({
   branch,
   vehicles,
   now,
+  staleAfterSeconds,
 }: {
   branch: Branch;
   vehicles: readonly VehiclePosition[];
   now: number;
+  /** The line's freshness window, after which a stop's board reads as stale. */
+  staleAfterSeconds?: number;
 }) {
   const stations = [...branch.stations].sort((a, b) => a.position - b.position);
   const placed = placeVehicles(
@@ -48,8 +54,14 @@ export function LineDiagram({
         const here = placed.atStation.get(station.station_id) ?? [];
         const running = placed.between.get(station.station_id) ?? [];
         const departures = upcoming(station.departures, now).slice(0, DEPARTURES_PER_STATION);
+        const note = stopNote(station.freshness, now, staleAfterSeconds);
         return (
-          <li key={station.station_id} className="diagram-stop" data-testid="station-row">
+          <li
+            key={station.station_id}
+            className="diagram-stop"
+            data-testid="station-row"
+            data-stop-status={station.freshness.status}
+          >
             <div className="diagram-stop-row">
               <span className={`diagram-dot${i === 0 || !next ? " is-terminus" : ""}`} aria-hidden="true" />
               <div className="diagram-stop-body">
@@ -62,12 +74,24 @@ export function LineDiagram({
                 <span className="diagram-departures">
                   {departures.length ? (
                     departures.map((departure, k) => (
-                      <DepartureTime key={`${departure.expected_at}-${k}`} departure={departure} now={now} />
+                      <DepartureTime
+                        key={`${departure.expected_at}-${k}`}
+                        departure={departure}
+                        now={now}
+                        stale={note !== null}
+                      />
                     ))
-                  ) : (
-                    <span className="muted small">no departure listed</span>
+                  ) : note ? null : (
+                    <span className="muted small">{text.stop.noDeparture}</span>
                   )}
                 </span>
+                {note ? (
+                  <span className="stop-note" data-testid="stop-stale-note" title={note.spoken}>
+                    <span aria-hidden="true">⚠ </span>
+                    <span aria-hidden="true">{note.label}</span>
+                    <span className="visually-hidden">{note.spoken}</span>
+                  </span>
+                ) : null}
               </div>
             </div>
             {next ? (

@@ -9,22 +9,13 @@ import { Loading, QueryError } from "@/components/status/QueryError";
 import { Tabs } from "@/components/ui/Tabs";
 import { ApiError } from "@/lib/api/errors";
 import { useLine } from "@/lib/api/queries";
-import type { LineDetail } from "@/lib/api/types";
-import { describeMissingData } from "@/lib/format/freshness";
-import { formatDuration } from "@/lib/format/time";
+import { lineSentence } from "@/lib/format/freshness";
 import { useNow } from "@/lib/hooks/useNow";
 
 import { DisruptionBanner } from "./DisruptionBanner";
 import { LineBadge, networkName } from "./LineBadge";
 import { LineDiagram } from "./LineDiagram";
 import { TrafficBadge } from "./TrafficBadge";
-
-function departureCount(detail: LineDetail): number {
-  let count = 0;
-  for (const direction of detail.directions)
-    for (const branch of direction.branches) for (const station of branch.stations) count += station.departures.length;
-  return count;
-}
 
 export function LineView({ network, code }: { network: string; code: string }) {
   const query = useLine(network, code);
@@ -52,8 +43,8 @@ export function LineView({ network, code }: { network: string; code: string }) {
   const { line } = detail;
   const directions = detail.directions;
   const current = directions.find((d) => d.direction === selected) ?? directions[0];
-  const missing = departureCount(detail) === 0 ? describeMissingData(line.freshness, detail.attempts) : null;
-  const failedAttempts = detail.attempts.filter((attempt) => !attempt.ok);
+  // One short sentence when the line's data is not fully live; the technical detail stays in the system API.
+  const note = lineSentence(line.freshness, now);
   const vehicles = current ? detail.vehicles.filter((v) => v.direction === current.direction) : [];
 
   return (
@@ -75,25 +66,14 @@ export function LineView({ network, code }: { network: string; code: string }) {
         isFetching={query.isFetching}
         now={now}
       />
-      {missing ? (
-        <div className="banner banner-info" data-testid="empty-state">
-          {missing}
-        </div>
-      ) : null}
-      {failedAttempts.length && !missing ? (
-        <details className="attempts">
-          <summary>
-            {failedAttempts.length} source{failedAttempts.length > 1 ? "s" : ""} failed on the last fetch
-          </summary>
-          <ul>
-            {detail.attempts.map((attempt, i) => (
-              <li key={`${attempt.source}-${i}`}>
-                {attempt.source}: {attempt.ok ? `ok, ${attempt.items} items` : (attempt.error ?? "failed")} (
-                {formatDuration(attempt.duration_ms)})
-              </li>
-            ))}
-          </ul>
-        </details>
+      {note ? (
+        <p
+          className={`banner ${line.freshness.status === "partial" && !line.freshness.stale ? "banner-info" : "banner-warning"}`}
+          data-testid="line-data-note"
+          data-status={line.freshness.status}
+        >
+          {note}
+        </p>
       ) : null}
       {current ? (
         <Tabs
@@ -119,7 +99,12 @@ export function LineView({ network, code }: { network: string; code: string }) {
                   className="diagram-wrap"
                   style={{ "--line-colour": line.colour || "#6b7280" } as CSSProperties}
                 >
-                  <LineDiagram branch={branch} vehicles={vehicles} now={now} />
+                  <LineDiagram
+                    branch={branch}
+                    vehicles={vehicles}
+                    now={now}
+                    staleAfterSeconds={line.freshness.stale_after_seconds}
+                  />
                 </div>
               </section>
             ))}

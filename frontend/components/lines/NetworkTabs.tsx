@@ -6,21 +6,35 @@ import { useState } from "react";
 import { FavouriteButton } from "@/components/favourites/FavouriteButton";
 import { Tabs } from "@/components/ui/Tabs";
 import type { LineSummary, NetworkLines } from "@/lib/api/types";
+import { text } from "@/lib/text/en";
 
 import { LineBadge } from "./LineBadge";
+import { LineDataBadge, lacksLiveData } from "./LineDataBadge";
 import { TrafficBadge, isTroubled } from "./TrafficBadge";
 
 export function lineHref(line: Pick<LineSummary, "network" | "code">): string {
   return `/lines/${encodeURIComponent(line.network)}/${encodeURIComponent(line.code)}`;
 }
 
-/** Metro, RER, tram and bus as tabs; each line with its badge, traffic status and a favourite star. */
-export function NetworkTabs({ networks }: { networks: readonly NetworkLines[] }) {
+function trafficSummary(lines: readonly LineSummary[], troubled: number): string {
+  if (troubled) return text.network.disrupted(troubled);
+  const unknown = lines.filter((line) => !line.traffic || line.traffic.level === "unknown").length;
+  if (unknown === lines.length) return text.network.trafficUnknownAll;
+  if (unknown) return text.network.trafficUnknownSome(unknown);
+  return text.network.noDisruption;
+}
+
+/**
+ * Metro, RER, tram and bus as tabs; each line with its badge, traffic status, whether its departures are live,
+ * and a favourite star. "No disruption reported" is said only when every line's traffic is known.
+ */
+export function NetworkTabs({ networks, now }: { networks: readonly NetworkLines[]; now: number }) {
   const [selected, setSelected] = useState(networks[0]?.network ?? "metro");
   const current = networks.find((n) => n.network === selected) ?? networks[0];
   if (!current) return <p className="empty">No lines are known yet.</p>;
 
   const troubled = current.lines.filter((line) => isTroubled(line.traffic));
+  const withoutLiveData = current.lines.filter((line) => lacksLiveData(line.freshness, now)).length;
   return (
     <Tabs
       idPrefix="network"
@@ -38,8 +52,9 @@ export function NetworkTabs({ networks }: { networks: readonly NetworkLines[] })
       }))}
     >
       <p className="summary" aria-live="polite" data-testid="network-summary">
-        {current.lines.length} {current.label} lines
-        {troubled.length ? ` · ${troubled.length} disrupted or closed` : " · no disruption reported"}
+        {text.network.count(current.lines.length, current.label)}
+        {trafficSummary(current.lines, troubled.length)}
+        {withoutLiveData ? text.network.withoutLiveData(withoutLiveData) : ""}
       </p>
       {troubled.length ? (
         <div className="banner banner-warning" data-testid="disruption-banner">
@@ -66,7 +81,10 @@ export function NetworkTabs({ networks }: { networks: readonly NetworkLines[] })
               <LineBadge line={line} />
               <span className="line-card-text">
                 <span className="line-card-name">{line.name}</span>
-                <TrafficBadge traffic={line.traffic} />
+                <span className="badges-inline">
+                  <TrafficBadge traffic={line.traffic} />
+                  <LineDataBadge freshness={line.freshness} now={now} />
+                </span>
               </span>
             </Link>
             <FavouriteButton kind="line" line={line} label={line.name} />

@@ -2,14 +2,17 @@
 
 import type { Freshness } from "@/lib/api/types";
 import { errorMessage } from "@/lib/api/errors";
-import { assessFreshness } from "@/lib/format/freshness";
-import { formatAge, formatClockSeconds } from "@/lib/format/time";
+import { assessFreshness, type DataState, type NetworkStatus } from "@/lib/format/freshness";
+import { formatAge, formatClockSeconds, parseTime } from "@/lib/format/time";
+import { text } from "@/lib/text/en";
 
 interface FreshnessStatusProps {
   /** When the dashboard last received data (TanStack Query's dataUpdatedAt). */
   fetchedAtMs: number;
-  /** The source freshness of what is shown; omit on pages that aggregate many lines. */
+  /** The freshness of the line(s) shown; the dot is green only while it is live. */
   freshness?: Freshness | null;
+  /** The whole network's state, on the home page. */
+  network?: NetworkStatus;
   /** The last refetch error, while previous data stays on screen. */
   error?: unknown;
   isFetching?: boolean;
@@ -17,43 +20,83 @@ interface FreshnessStatusProps {
 }
 
 /**
- * "Updated 14:05:09 · 12 s ago", turning into a warning when the data is stale. The ticking age is not a
- * live region; a separate polite region only changes when the state changes (fresh, stale, failing).
+ * "Updated 14:05:09 · 12 s ago" with a green dot while the data shown is live; "Not refreshed since 14:05" when it
+ * is stale, "No live data" when there is none (never a green dot then). Pages put the sentence saying why beside
+ * it; this says so itself only when the dashboard cannot reach the API. Operator pages (no `freshness`, no
+ * `network`) show the API's own error. The ticking age is not a live region; a polite region changes with the state.
  */
-export function FreshnessStatus({ fetchedAtMs, freshness, error, isFetching, now }: FreshnessStatusProps) {
+export function FreshnessStatus({ fetchedAtMs, freshness, network, error, isFetching, now }: FreshnessStatusProps) {
+  const rider = freshness !== undefined || network !== undefined;
   const assessment = assessFreshness({ freshness, fetchedAtMs, nowMs: now });
-  const stale = assessment.stale;
-  const state = error ? "error" : stale ? "stale" : "fresh";
+  const dashboardStale = assessment.state === "stale" && freshness === undefined;
+  let dataState: DataState = assessment.state;
+  let asOfMs: number | null = freshness ? parseTime(freshness.last_success_at) : fetchedAtMs || null;
+  if (network && !dashboardStale) {
+    dataState = network.state;
+    asOfMs = network.lastSuccessMs;
+  }
+  const state = error ? "error" : dataState === "live" ? "fresh" : dataState;
   const announcement =
     state === "error"
-      ? "Could not refresh the data; showing the last data received."
+      ? text.status.couldNotRefresh
       : state === "stale"
-        ? `Warning: data may be out of date, ${assessment.reason ?? "no recent update"}.`
-        : "";
+        ? text.status.announceStale(
+            dashboardStale && assessment.reason
+              ? assessment.reason
+              : text.status.notRefreshedSince(formatClockSeconds(asOfMs)),
+          )
+        : state === "none"
+          ? text.status.announceNone
+          : "";
+  const age = asOfMs === null ? null : formatAge((now - asOfMs) / 1000);
   return (
     <div className={`freshness freshness-${state}`} data-testid="freshness" data-state={state}>
       <span className="freshness-line">
-        <span aria-hidden="true" className={`freshness-dot${isFetching ? " is-fetching" : ""}`} />
-        {fetchedAtMs ? (
+        {dataState === "live" ? (
+          <span aria-hidden="true" className={`freshness-dot${isFetching ? " is-fetching" : ""}`} />
+        ) : (
+          <span aria-hidden="true" className="freshness-icon">
+            {dataState === "stale" ? "⚠" : "✕"}
+          </span>
+        )}
+        {!fetchedAtMs ? (
+          text.status.loading
+        ) : dataState === "live" ? (
           <>
-            Updated {formatClockSeconds(fetchedAtMs)}
-            <span className="freshness-age"> · {formatAge((now - fetchedAtMs) / 1000)} ago</span>
+            {text.status.updated} {formatClockSeconds(asOfMs)}
+            <span className="freshness-age">
+              {" "}
+              · {age} {text.status.agoSuffix}
+            </span>
+          </>
+        ) : dataState === "stale" && asOfMs !== null ? (
+          <>
+            {text.status.staleAsOf(formatClockSeconds(asOfMs))}
+            <span className="freshness-age">
+              {" "}
+              · {age} {text.status.agoSuffix}
+            </span>
           </>
         ) : (
-          "Loading…"
+          <>
+            {text.status.noLiveData}
+            <span className="freshness-age">
+              {" "}
+              · {text.status.checked.toLowerCase()} {formatClockSeconds(fetchedAtMs)}
+            </span>
+          </>
         )}
-        {freshness?.source ? <span className="freshness-source"> · source {freshness.source}</span> : null}
       </span>
-      {stale ? (
+      {dashboardStale && assessment.reason ? (
         <span className="freshness-warning">
           <span aria-hidden="true">⚠ </span>
-          Data may be out of date: {assessment.reason}.
+          {text.status.outOfDate(assessment.reason)}
         </span>
       ) : null}
       {error ? (
         <span className="freshness-warning">
           <span aria-hidden="true">⚠ </span>
-          Could not refresh ({errorMessage(error)}); showing the last data received.
+          {rider ? text.status.couldNotRefresh : `Could not refresh (${errorMessage(error)}); showing the last data received.`}
         </span>
       ) : null}
       <span className="visually-hidden" aria-live="polite">

@@ -11,12 +11,14 @@ import {
 } from "@tanstack/react-query";
 
 import { api, unwrap } from "./client";
-import type { ScaleRequest } from "./types";
+import type { ScaleRequest, TaskStatus } from "./types";
 
 /** How often each kind of page refreshes on its own. */
 export const REFRESH_MS = {
   rider: 15_000,
   admin: 3_000,
+  /** Line health reads every line's latest fetch: heavier than the other operator calls. */
+  health: 10_000,
   meta: 60_000,
 } as const;
 
@@ -30,6 +32,7 @@ export const queryKeys = {
   queue: ["system", "queue"] as const,
   workers: ["system", "workers"] as const,
   dbSummary: ["system", "db-summary"] as const,
+  lineHealth: (problemsOnly: boolean) => ["system", "lines", problemsOnly] as const,
   tasks: (status: string) => ["system", "tasks", status] as const,
   logs: (query: Record<string, string>) => ["system", "logs", query] as const,
 };
@@ -112,7 +115,18 @@ export function useDbSummary() {
   });
 }
 
-export const TASK_STATUSES = ["queued", "running", "succeeded", "failed", "expired"] as const;
+/** Lines that are not ok, or that have stations without an id (or every line), with the technical detail. */
+export function useLineHealth(problemsOnly = true) {
+  return useQuery({
+    queryKey: queryKeys.lineHealth(problemsOnly),
+    queryFn: async ({ signal }) =>
+      unwrap(await api.GET("/api/system/lines", { params: { query: { problems: problemsOnly } }, signal })),
+    refetchInterval: REFRESH_MS.health,
+    placeholderData: keepPreviousData,
+  });
+}
+
+export const TASK_STATUSES = ["queued", "running", "succeeded", "partial", "failed", "expired"] as const satisfies readonly TaskStatus[];
 export type TaskStatusFilter = (typeof TASK_STATUSES)[number] | "";
 
 export function useTaskRuns(status: TaskStatusFilter, limit = 20) {

@@ -99,7 +99,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One line: stations per direction with next departures, train positions, latest fetch */
+        /** One line: stations per direction with next departures and their freshness, train positions */
         get: operations["get_line_api_lines__network___code__get"];
         put?: never;
         post?: never;
@@ -186,6 +186,23 @@ export interface paths {
         };
         /** Task, worker and departure counts */
         get: operations["db_summary_api_system_db_summary_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/system/lines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Each line's latest fetch with its technical detail: errors, attempts, failed stops, missing stop ids */
+        get: operations["list_line_health_api_system_lines_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -432,15 +449,20 @@ export interface components {
         };
         /**
          * Freshness
-         * @description How fresh a line's data is, from its latest fetch and its latest successful one.
+         * @description How fresh a line's data is, from its latest fetch and its latest answer.
          */
         Freshness: {
             /**
              * Status
-             * @description Outcome of the latest fetch: `ok`, `partial` (some stations failed), `no_data` (the sources answered with nothing), `failed`, or `never` (not fetched yet).
+             * @description `ok`: every stop answered in the latest fetch, within the freshness window; `partial`: some stops answered, others failed (their boards are older, see each board's freshness); `stale`: the newest data is older than `stale_after_seconds` (nothing refreshed it); `no_data`: the sources answered, with no departures; `failed`: the latest fetch errored at every stop (the departures shown, if any, are from `last_success_at`); `never`: not fetched yet.
              * @enum {string}
              */
-            status: "ok" | "partial" | "no_data" | "failed" | "never";
+            status: "ok" | "partial" | "stale" | "no_data" | "failed" | "never";
+            /**
+             * Reason
+             * @description Why data is missing or old, as a code (null when fresh): `no_key` (no PRIM API key configured), `not_configured` (no source can serve it), `unreachable` (timeouts, connection or DNS failures), `rate_limited` (HTTP 429), `quota` (the daily quota is spent), `rejected` (the API key was refused), `blocked` (refused, e.g. a bot challenge), `upstream_error` (error or unusable answers), `paused` (a source paused after repeated failures), `no_stop_ids` (no upstream stop id known), `not_fetched` (not refreshed).
+             */
+            reason: ("no_key" | "not_configured" | "unreachable" | "rate_limited" | "quota" | "rejected" | "blocked" | "upstream_error" | "paused" | "no_stop_ids" | "not_fetched") | null;
             /**
              * Source
              * @description The source the departures came from.
@@ -454,25 +476,40 @@ export interface components {
             fetched_at: string | null;
             /**
              * Last Success At
-             * @description When the latest successful fetch ended.
+             * @description When the latest fetch in which some stop answered ended.
              */
             last_success_at: string | null;
             /**
              * Age Seconds
-             * @description Seconds since the latest successful fetch.
+             * @description Seconds since `last_success_at`.
              * @example 42.5
              */
             age_seconds: number | null;
             /**
              * Stale
-             * @description True when the latest success is older than three scheduler intervals, or never.
+             * @description True when `last_success_at` is older than `stale_after_seconds`, or never.
              */
             stale: boolean;
             /**
-             * Error
-             * @description Why the latest fetch failed, when it did.
+             * Stale After Seconds
+             * @description The freshness window (1.5 scheduler intervals by default).
              */
-            error: string | null;
+            stale_after_seconds: number;
+            /**
+             * Stops Total
+             * @description Stops asked for in the latest fetch.
+             */
+            stops_total: number | null;
+            /**
+             * Stops Failed
+             * @description Stops whose request failed in the latest fetch.
+             */
+            stops_failed: number | null;
+            /**
+             * Stops Stale
+             * @description Stops whose board is stale or failed now.
+             */
+            stops_stale: number | null;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -519,7 +556,7 @@ export interface components {
         };
         /**
          * LineDetail
-         * @description One line: its stations per direction with their next departures, its trains, and how its data was fetched.
+         * @description One line: its stations per direction with their next departures and each board's freshness, its trains.
          */
         LineDetail: {
             line: components["schemas"]["LineSummary"];
@@ -527,8 +564,6 @@ export interface components {
             directions: components["schemas"]["Direction"][];
             /** Vehicles */
             vehicles: components["schemas"]["VehiclePosition"][];
-            /** Attempts */
-            attempts: components["schemas"]["SourceAttempt"][];
         };
         /** LineFreshness */
         LineFreshness: {
@@ -539,6 +574,61 @@ export interface components {
              */
             line_id: string;
             freshness: components["schemas"]["Freshness"];
+            /** @description In a station's detail: that line's board at this station. */
+            stop?: components["schemas"]["StopFreshness"] | null;
+        };
+        /**
+         * LineHealth
+         * @description A line's latest fetch with its technical detail, for operators.
+         */
+        LineHealth: {
+            /**
+             * Line Id
+             * @description Line id `<network>:<code>`, e.g. `metro:1`, `metro:3bis`, `rer:A`, `tram:T3a`, `bus:38`.
+             * @example metro:1
+             */
+            line_id: string;
+            /**
+             * Status
+             * @description `ok`: every stop answered in the latest fetch, within the freshness window; `partial`: some stops answered, others failed (their boards are older, see each board's freshness); `stale`: the newest data is older than `stale_after_seconds` (nothing refreshed it); `no_data`: the sources answered, with no departures; `failed`: the latest fetch errored at every stop (the departures shown, if any, are from `last_success_at`); `never`: not fetched yet.
+             * @enum {string}
+             */
+            status: "ok" | "partial" | "stale" | "no_data" | "failed" | "never";
+            /** Stale */
+            stale: boolean;
+            /**
+             * Reason
+             * @description Why data is missing or old, as a code (null when fresh): `no_key` (no PRIM API key configured), `not_configured` (no source can serve it), `unreachable` (timeouts, connection or DNS failures), `rate_limited` (HTTP 429), `quota` (the daily quota is spent), `rejected` (the API key was refused), `blocked` (refused, e.g. a bot challenge), `upstream_error` (error or unusable answers), `paused` (a source paused after repeated failures), `no_stop_ids` (no upstream stop id known), `not_fetched` (not refreshed).
+             */
+            reason: ("no_key" | "not_configured" | "unreachable" | "rate_limited" | "quota" | "rejected" | "blocked" | "upstream_error" | "paused" | "no_stop_ids" | "not_fetched") | null;
+            /**
+             * Error
+             * @description What went wrong in the latest fetch, technically (sources, causes).
+             */
+            error: string | null;
+            /** Fetched At */
+            fetched_at: string | null;
+            /** Last Success At */
+            last_success_at: string | null;
+            /** Age Seconds */
+            age_seconds: number | null;
+            /**
+             * Task Run Id
+             * @description The task whose fetch wrote this.
+             */
+            task_run_id: string | null;
+            /**
+             * Attempts
+             * @description How each source did in the latest fetch.
+             */
+            attempts: components["schemas"]["SourceAttempt"][];
+            /** Failed Stops */
+            failed_stops: components["schemas"]["StopProblem"][];
+            /**
+             * Stations Without Ids
+             * @description Stations for which no upstream stop id is known: they get no live departures.
+             */
+            stations_without_ids: components["schemas"]["StationRef"][];
         };
         /**
          * LineRef
@@ -623,11 +713,44 @@ export interface components {
         };
         /**
          * LinesResponse
-         * @description Every line, grouped by network in the usual order (metro, RER, tram, bus).
+         * @description Every line, grouped by network in the usual order (metro, RER, tram, bus), and a summary of their freshness.
          */
         LinesResponse: {
             /** Networks */
             networks: components["schemas"]["NetworkLines"][];
+            summary: components["schemas"]["LiveSummary"];
+        };
+        /**
+         * LiveSummary
+         * @description How many of the lines the fleet fetches have live data now, and why the others do not.
+         */
+        LiveSummary: {
+            /**
+             * Lines Total
+             * @description Lines fetched at least once.
+             */
+            lines_total: number;
+            /**
+             * Lines Live
+             * @description Lines `ok` or `partial`, and not stale.
+             */
+            lines_live: number;
+            /** Lines Stale */
+            lines_stale: number;
+            /** Lines Failed */
+            lines_failed: number;
+            /** Lines No Data */
+            lines_no_data: number;
+            /**
+             * Reason
+             * @description The most common reason among the lines not live.
+             */
+            reason: ("no_key" | "not_configured" | "unreachable" | "rate_limited" | "quota" | "rejected" | "blocked" | "upstream_error" | "paused" | "no_stop_ids" | "not_fetched") | null;
+            /**
+             * Last Success At
+             * @description The newest answer across lines.
+             */
+            last_success_at: string | null;
         };
         /**
          * LogPage
@@ -713,6 +836,21 @@ export interface components {
              * @description Seconds between two refreshes of every line.
              */
             scheduler_interval_seconds: number;
+            /**
+             * Stale After Seconds
+             * @description Data older than this is shown as stale.
+             */
+            stale_after_seconds: number;
+            /**
+             * Prim Configured
+             * @description True when a PRIM API key is configured.
+             */
+            prim_configured: boolean;
+            /**
+             * Sources
+             * @description The sources in the order they are asked (SOURCE_ORDER).
+             */
+            sources: string[];
         };
         /** NetworkLines */
         NetworkLines: {
@@ -897,9 +1035,10 @@ export interface components {
             position: number;
             /**
              * Departures
-             * @description Soonest first, at most 4.
+             * @description Soonest first, at most 4; none whose time has passed (a train at the platform in a recent answer stays up to a minute).
              */
             departures: components["schemas"]["Departure"][];
+            freshness: components["schemas"]["StopFreshness"];
         };
         /**
          * StationDetail
@@ -952,6 +1091,79 @@ export interface components {
             /** Lines */
             lines: components["schemas"]["LineRef"][];
         };
+        /** StationRef */
+        StationRef: {
+            /** Station Id */
+            station_id: string;
+            /** Name */
+            name: string;
+        };
+        /**
+         * StopFreshness
+         * @description How fresh one station's board on one line is: each stop answers, or fails, on its own.
+         */
+        StopFreshness: {
+            /**
+             * Status
+             * @description `ok`: answered within the window; `no_data`: answered, with no departures; `stale`: the latest answer is older than the window; `failed`: the latest request failed (departures shown, if any, are from `last_success_at`); `never`: not fetched yet.
+             * @enum {string}
+             */
+            status: "ok" | "stale" | "no_data" | "failed" | "never";
+            /**
+             * Reason
+             * @description Why data is missing or old, as a code (null when fresh): `no_key` (no PRIM API key configured), `not_configured` (no source can serve it), `unreachable` (timeouts, connection or DNS failures), `rate_limited` (HTTP 429), `quota` (the daily quota is spent), `rejected` (the API key was refused), `blocked` (refused, e.g. a bot challenge), `upstream_error` (error or unusable answers), `paused` (a source paused after repeated failures), `no_stop_ids` (no upstream stop id known), `not_fetched` (not refreshed).
+             */
+            reason: ("no_key" | "not_configured" | "unreachable" | "rate_limited" | "quota" | "rejected" | "blocked" | "upstream_error" | "paused" | "no_stop_ids" | "not_fetched") | null;
+            /**
+             * Source
+             * @example prim
+             */
+            source: string | null;
+            /**
+             * Fetched At
+             * @description When the latest request for this board ended.
+             */
+            fetched_at: string | null;
+            /**
+             * Last Success At
+             * @description When this board was last answered.
+             */
+            last_success_at: string | null;
+            /**
+             * Age Seconds
+             * @description Seconds since `last_success_at`.
+             */
+            age_seconds: number | null;
+            /**
+             * Stale
+             * @description True when `last_success_at` is older than the window, or never.
+             */
+            stale: boolean;
+        };
+        /**
+         * StopProblem
+         * @description A board that is not fresh: the stop failed in the latest fetch, or its answer is too old.
+         */
+        StopProblem: {
+            /** Station Id */
+            station_id: string;
+            /** Name */
+            name: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "ok" | "stale" | "no_data" | "failed" | "never";
+            /** Reason */
+            reason: ("no_key" | "not_configured" | "unreachable" | "rate_limited" | "quota" | "rejected" | "blocked" | "upstream_error" | "paused" | "no_stop_ids" | "not_fetched") | null;
+            /**
+             * Error
+             * @description The technical cause.
+             */
+            error: string | null;
+            /** Last Success At */
+            last_success_at: string | null;
+        };
         /** TaskCounts */
         TaskCounts: {
             /** Queued */
@@ -960,6 +1172,11 @@ export interface components {
             running: number;
             /** Succeeded */
             succeeded: number;
+            /**
+             * Partial
+             * @description Tasks that refreshed some of the line's stops while others failed.
+             */
+            partial: number;
             /** Failed */
             failed: number;
             /** Expired */
@@ -977,7 +1194,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "queued" | "running" | "succeeded" | "failed" | "expired";
+            status: "queued" | "running" | "succeeded" | "partial" | "failed" | "expired";
             /** Attempt */
             attempt: number;
             /** Max Attempts */
@@ -1650,6 +1867,65 @@ export interface operations {
             };
         };
     };
+    list_line_health_api_system_lines_get: {
+        parameters: {
+            query?: {
+                /** @description Only lines that are not ok, have stale boards or stations without stop ids. */
+                problems?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LineHealth"][];
+                };
+            };
+            /** @description Missing X-API-Key header */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Wrong key (or the read-only key on a change) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description The database is down or not migrated */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_workers_api_system_workers_get: {
         parameters: {
             query?: never;
@@ -1748,7 +2024,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Only runs in this state */
-                status?: ("queued" | "running" | "succeeded" | "failed" | "expired") | null;
+                status?: ("queued" | "running" | "succeeded" | "partial" | "failed" | "expired") | null;
                 /** @description Only runs of this line */
                 line?: string | null;
                 /** @description Runs per page */

@@ -21,6 +21,9 @@ export type Network = LineSummary["network"];
 export type TrafficInfo = NonNullable<LineSummary["traffic"]>;
 export type TrafficLevel = TrafficInfo["level"];
 export type Freshness = LineSummary["freshness"];
+export type FreshnessStatus = Freshness["status"];
+export type FreshnessReason = NonNullable<Freshness["reason"]>;
+export type LinesSummary = LineCatalogue["summary"];
 
 export type LineDetail = JsonOf<"/api/lines/{network}/{code}">;
 export type Direction = LineDetail["directions"][number];
@@ -29,7 +32,7 @@ export type StationBoard = Branch["stations"][number];
 export type Departure = StationBoard["departures"][number];
 export type DepartureStatus = Departure["status"];
 export type VehiclePosition = LineDetail["vehicles"][number];
-export type SourceAttempt = LineDetail["attempts"][number];
+export type StopFreshness = StationBoard["freshness"];
 
 export type StationMatch = JsonOf<"/api/stations/search">[number];
 export type LineRef = StationMatch["lines"][number];
@@ -48,3 +51,7 @@ export type TaskRunPage = JsonOf<"/api/system/tasks">;
 export type TaskRunInfo = TaskRunPage["items"][number];
 export type LogPage = JsonOf<"/api/system/logs">;
 export type LogRecord = LogPage["items"][number];
+export type LineHealth = JsonOf<"/api/system/lines">[number];
+export type SourceAttempt = LineHealth["attempts"][number];
+export type FailedStop = LineHealth["failed_stops"][number];
+export type TaskStatus = TaskRunInfo["status"];

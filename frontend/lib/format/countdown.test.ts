@@ -17,17 +17,19 @@ describe("departureCountdown", () => {
     expect(departureCountdown(departure(60), NOW)).toMatchObject({ label: "1 min", spoken: "in 1 minute" });
   });
 
-  it("shows '< 1 min' under a minute, including a train just due", () => {
+  it("shows '< 1 min' under a minute, down to the expected time itself", () => {
     expect(departureCountdown(departure(59), NOW)).toMatchObject({ kind: "imminent", label: "< 1 min" });
-    expect(departureCountdown(departure(-20), NOW)).toMatchObject({ kind: "imminent", label: "< 1 min" });
+    expect(departureCountdown(departure(0), NOW)).toMatchObject({ kind: "imminent", label: "< 1 min" });
   });
 
-  it("shows 'à quai' when the train is at the platform, whatever its time", () => {
+  it("shows 'à quai' when the train is at the platform, up to a minute past its time", () => {
     expect(departureCountdown(departure(120, { vehicle_at_stop: true }), NOW)).toMatchObject({
       kind: "at_platform",
       label: "à quai",
     });
-    expect(departureCountdown(departure(-90, { status: "at_platform" }), NOW).label).toBe("à quai");
+    expect(departureCountdown(departure(-59, { status: "at_platform" }), NOW).label).toBe("à quai");
+    expect(departureCountdown(departure(-61, { status: "at_platform" }), NOW).kind).toBe("departed");
+    expect(departureCountdown(departure(-61, { vehicle_at_stop: true }), NOW).kind).toBe("departed");
   });
 
   it("shows a cancelled departure as cancelled, even when at the platform", () => {
@@ -35,8 +37,17 @@ describe("departureCountdown", () => {
     expect(countdown).toMatchObject({ kind: "cancelled", label: "Cancelled", minutes: null });
   });
 
-  it("treats a departure over a minute in the past as departed", () => {
-    expect(departureCountdown(departure(-61), NOW).kind).toBe("departed");
+  it("treats a departure whose time has passed as departed, never as '< 1 min' or a negative time", () => {
+    expect(departureCountdown(departure(-1), NOW)).toMatchObject({ kind: "departed", minutes: null });
+    expect(departureCountdown(departure(-20), NOW).label).not.toMatch(/min/);
+    expect(departureCountdown(departure(-3600), NOW).kind).toBe("departed");
+  });
+
+  it("treats a cancelled departure whose time has passed as departed, even when flagged at the platform", () => {
+    expect(departureCountdown(departure(-5, { status: "cancelled" }), NOW).kind).toBe("departed");
+    expect(departureCountdown(departure(-5, { status: "cancelled", vehicle_at_stop: true }), NOW).kind).toBe(
+      "departed",
+    );
   });
 
   it("ticks: the same departure reads differently a minute later", () => {
@@ -56,8 +67,23 @@ describe("delayMinutes", () => {
 });
 
 describe("upcoming", () => {
-  it("drops departed trains and sorts the rest soonest first", () => {
-    const list = [departure(600), departure(-300), departure(30), departure(-300, { vehicle_at_stop: true })];
-    expect(upcoming(list, NOW).map((d) => d.expected_at)).toEqual([at(-300), at(30), at(600)]);
+  it("drops departures whose time has passed and sorts the rest soonest first", () => {
+    const list = [
+      departure(600),
+      departure(-300),
+      departure(30),
+      departure(-1),
+      departure(-300, { vehicle_at_stop: true }),
+      departure(-30, { vehicle_at_stop: true }),
+    ];
+    expect(upcoming(list, NOW).map((d) => d.expected_at)).toEqual([at(-30), at(30), at(600)]);
+  });
+
+  it("drops a departure while the page stays open, once its time passes", () => {
+    const list = [departure(45), departure(400)];
+    expect(upcoming(list, NOW)).toHaveLength(2);
+    expect(upcoming(list, NOW + 44_000)).toHaveLength(2);
+    expect(upcoming(list, NOW + 46_000).map((d) => d.expected_at)).toEqual([at(400)]);
+    expect(upcoming(list, NOW + 401_000)).toEqual([]);
   });
 });

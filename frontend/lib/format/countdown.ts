@@ -16,25 +16,35 @@ export interface Countdown {
   minutes: number | null;
 }
 
-/** A departure whose time passed this long ago (and that is not at the platform) has left. */
-export const DEPARTED_AFTER_SECONDS = 60;
+/**
+ * How long a train may stand "à quai" past its expected time before the board drops it: a train still at the
+ * platform is worth showing, one the API said was there a minute ago has most likely left.
+ */
+export const AT_PLATFORM_GRACE_SECONDS = 60;
 
 type DepartureTiming = Pick<Departure, "expected_at" | "status" | "vehicle_at_stop">;
 
+/**
+ * A departure whose expected time has passed is never shown as upcoming: it is "departed" (and dropped by
+ * `upcoming`), whether it was on time or cancelled, unless the train is at the platform, for one minute at most.
+ */
 export function departureCountdown(departure: DepartureTiming, nowMs: number): Countdown {
+  const expectedMs = Date.parse(departure.expected_at);
+  const seconds = Number.isNaN(expectedMs) ? null : (expectedMs - nowMs) / 1000;
+  const atPlatform = departure.vehicle_at_stop || departure.status === "at_platform";
+  const passed =
+    seconds !== null && (atPlatform && departure.status !== "cancelled" ? seconds < -AT_PLATFORM_GRACE_SECONDS : seconds < 0);
+  if (passed) {
+    return { kind: "departed", label: "departed", spoken: "departed", minutes: null };
+  }
   if (departure.status === "cancelled") {
     return { kind: "cancelled", label: "Cancelled", spoken: "cancelled", minutes: null };
   }
-  if (departure.vehicle_at_stop || departure.status === "at_platform") {
+  if (atPlatform) {
     return { kind: "at_platform", label: "à quai", spoken: "at the platform", minutes: null };
   }
-  const expectedMs = Date.parse(departure.expected_at);
-  if (Number.isNaN(expectedMs)) {
+  if (seconds === null) {
     return { kind: "minutes", label: "—", spoken: "time unknown", minutes: null };
-  }
-  const seconds = (expectedMs - nowMs) / 1000;
-  if (seconds < -DEPARTED_AFTER_SECONDS) {
-    return { kind: "departed", label: "departed", spoken: "departed", minutes: null };
   }
   if (seconds < 60) {
     return { kind: "imminent", label: "< 1 min", spoken: "in less than a minute", minutes: 0 };
@@ -58,7 +68,7 @@ export function delayMinutes(departure: Pick<Departure, "expected_at" | "aimed_a
   return minutes >= 1 ? minutes : null;
 }
 
-/** Departures still worth showing at `nowMs` (not left yet), soonest first. */
+/** Departures still worth showing at `nowMs` (none whose time has passed), soonest first. */
 export function upcoming<T extends DepartureTiming>(departures: readonly T[], nowMs: number): T[] {
   return departures
     .filter((d) => departureCountdown(d, nowMs).kind !== "departed")

@@ -18,6 +18,14 @@ const dayTime = new Intl.DateTimeFormat("en-GB", {
   second: "2-digit",
 });
 
+const dayMinute = new Intl.DateTimeFormat("en-GB", {
+  timeZone: PARIS,
+  day: "2-digit",
+  month: "short",
+  hour: "2-digit",
+  minute: "2-digit",
+});
+
 export function parseTime(value: string | null | undefined): number | null {
   if (!value) return null;
   const ms = Date.parse(value);
@@ -59,4 +67,11 @@ export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return "—";
   if (ms < 1000) return `${Math.round(ms)} ms`;
   return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+}
+
+/** "07:12" when `value` is within the last 20 hours, else "29 Nov, 07:12" (Paris time): when data was last updated. */
+export function formatSince(value: string | number | null | undefined, nowMs: number): string {
+  const ms = typeof value === "number" ? value : parseTime(value);
+  if (ms === null) return "—";
+  return nowMs - ms > 20 * 3600 * 1000 ? dayMinute.format(ms) : hourMinute.format(ms);
 }
