@@ -30,7 +30,8 @@ BOARD_SEGMENTS = {"metro": "metro", "rer": "rer", "tram": "tram", "bus": "busrat
 HEADWAY_SECONDS = {"metro": 180, "rer": 420, "tram": 300, "bus": 540}
 RUN_SECONDS = {"metro": 95, "rer": 190, "tram": 100, "bus": 130}  # from one station to the next
 DEPARTURES_PER_BOARD = 4
-FIRST_AREA_NUMBER = 60_001
+# Stop areas the catalogue ships no IDFM id for get numbers from here on, above every real IDFM stop-area number.
+FIRST_AREA_NUMBER = 900_001
 FIRST_PLACE_NUMBER = 400_001
 BUS_STOPS = 14
 
@@ -110,14 +111,20 @@ class ReplayNetwork:
         next_place = FIRST_PLACE_NUMBER
         for line in catalogue.lines:
             routes = tuple(route.station_ids for route in catalogue.routes_for(line.id)) or (self._bus_route(line),)
+            shipped_areas = catalogue.stop_areas(line.id)
             stops: dict[str, StubStop] = {}
             for station_id in dict.fromkeys(station for route in routes for station in route):
                 station = self._station(station_id)
+                # The real IDFM stop-area id where the catalogue ships one: workers ask for it as they would PRIM.
+                shipped = shipped_areas.get(station_id)
+                area_number = int(shipped.zda_id) if shipped and shipped.zda_id else None
+                if area_number is not None:
+                    self._station_by_area[area_number] = station_id
                 stops[station_id] = StubStop(
                     station_id=station_id,
                     name=station[0],
                     place_number=next_place,
-                    area_number=self._area_of.get(station_id) or self._bus_area(station_id),
+                    area_number=area_number or self._area_of.get(station_id) or self._bus_area(station_id),
                     lat=station[1],
                     lon=station[2],
                 )

@@ -51,7 +51,7 @@ from backend.services.resilience import (
 )
 from backend.services.scrapers import prim, ratp_http, vmtr
 from backend.services.scrapers.cloudflare import BrowserSessionStore
-from backend.services.stop_refs import ResolvedHook, StopRef, StopRefRegistry
+from backend.services.stop_refs import ResolvedHook, StopRef, StopRefRegistry, shipped_stop_refs
 from backend.services.times import utc_now
 from backend.services.topology import LineTopology
 from backend.services.upstream_http import UpstreamHttp
@@ -142,6 +142,15 @@ class LiveDataService:
             "navitia": DailyQuota("PRIM Navitia", settings.prim_daily_quota_navitia, processes=processes),
         }
         self.registry = StopRefRegistry(on_resolved=on_stop_refs_resolved)
+        # The IDFM stop-area ids shipped in the catalogue: no look-up, no name matching for those stations.
+        self.registry.load(
+            {
+                line.id: {ref.station_id: asdict(ref) for ref in shipped_stop_refs(self.catalogue, line.id)}
+                for line in self.catalogue.lines
+                if line.has_station_data
+            }
+        )
+        self._reported_without_ids: dict[str, frozenset[str]] = {}
         semaphore = asyncio.Semaphore(settings.upstream_max_concurrency)
         http = UpstreamHttp(
             self.client,
@@ -339,6 +348,7 @@ class LiveDataService:
                 stops = [failed_stop(station_id, name, error) for station_id in topology.station_ids]
                 continue
             part.attempts.append(meter.finish(ok=batch.ok, error=batch.error))
+            self._report_stations_without_ids(line, name, batch.stops)
             if batch.ok:
                 if batch.error:
                     part.problems.append(f"departures: {name}: {batch.error}")
@@ -353,6 +363,22 @@ class LiveDataService:
             ]
         part.problems.append(f"departures: {summary}")
         return _Departures([], stops, {}, part)
+
+    def _report_stations_without_ids(self, line: Line, source: str, stops: list[StopOutcome]) -> None:
+        """Logs, once per process and whenever the list changes, the stations no stop id is known for."""
+        missing = frozenset(stop.station_id for stop in stops if stop.reason == "no_stop_ids")
+        if missing == self._reported_without_ids.get(line.id, frozenset()):
+            return
+        self._reported_without_ids[line.id] = missing
+        if missing:
+            logger.warning(
+                "%s: no %s stop id for %d station(s), which get no live departures from it: %s",
+                line.id,
+                source,
+                len(missing),
+                ", ".join(sorted(missing)),
+                extra={"line_id": line.id, "stations_without_ids": sorted(missing)},
+            )
 
     async def _positions(
         self, line: Line, topology: LineTopology, deadline: Deadline

@@ -3,8 +3,9 @@
 Departures are asked per stop area (`STIF:StopArea:SP:<n>:`), so one answer serves every line calling there: answers
 are kept `PRIM_STOP_CACHE_SECONDS` and concurrent askers share one request. Every request is counted against the
 plan's daily quotas (`DailyQuota`), which slow requests down and refuse them before a quota would be exceeded.
-The catalogue has no PRIM ids: a line's stop areas come from the registry (filled by ratp.fr's stop list or an
-earlier look-up) or else from PRIM's Navitia `lines/<line>/stop_areas`, matched to stations by name.
+A line's stop areas come from the registry: the IDFM ids shipped in the catalogue (`stop_areas.csv`), ids learnt
+from ratp.fr's stop list, and, for stations still without one, one look-up per process of PRIM's Navitia
+`lines/<line>/stop_areas`, matched to stations by name (accents, punctuation and official long names allowed).
 """
 
 from __future__ import annotations
@@ -126,7 +127,15 @@ def _deliveries(payload: Any, key: str, what: str) -> list[dict[str, Any]]:
         if error:
             info = error.get("ErrorInformation") if isinstance(error, dict) else None
             text = info.get("ErrorText") if isinstance(info, dict) else None
-            raise UpstreamError("not_found", f"PRIM {what} error: {text or error}", short="PRIM error answer")
+            # Only an answer saying the id is unknown means that; any other error (a request PRIM could not read,
+            # a service error) says nothing of the stop, which must keep its id.
+            description = info.get("ErrorDescription") if isinstance(info, dict) else None
+            unknown = "ne contient pas" in str(text or "").lower() or "unknown" in str(description or "").lower()
+            raise UpstreamError(
+                "not_found" if unknown else "bad_response",
+                f"PRIM {what} error: {text or error}",
+                short="PRIM: unknown id" if unknown else "PRIM error answer",
+            )
     return [delivery for delivery in deliveries if isinstance(delivery, dict)]
 
 
@@ -324,6 +333,7 @@ class PrimSource:
         self._stop_errors: dict[str, tuple[float, UpstreamError]] = {}
         self._in_flight: dict[str, asyncio.Future[StopVisits]] = {}
         self._traffic: dict[str, tuple[float, TrafficStatusRecord]] = {}
+        self._looked_up: set[str] = set()  # lines whose stop areas Navitia was asked for in this process
         self.stop_cache_hits = 0
 
     def forget_stop_answers(self) -> None:
@@ -391,30 +401,37 @@ class PrimSource:
             for station_id, ref in self.registry.for_line(line.id).items()
             if ref.stop_area_id and station_id in topology.stations
         }
-        if known:
+        if known and (len(known) == len(topology.stations) or line.id in self._looked_up):
             return known
-        payload = await self._get(
-            f"/v2/navitia/lines/line:IDFM:{line.idfm_line_id}/stop_areas",
-            "Navitia stop areas",
-            self.navitia_quota,
-            {"count": "1000"},
-            deadline,
-            meter,
-        )
-        areas = parse_navitia_stop_areas(payload)
+        try:
+            payload = await self._get(
+                f"/v2/navitia/lines/line:IDFM:{line.idfm_line_id}/stop_areas",
+                "Navitia stop areas",
+                self.navitia_quota,
+                {"count": "1000"},
+                deadline,
+                meter,
+            )
+            areas = parse_navitia_stop_areas(payload)
+        except UpstreamError:
+            if known:  # the shipped ids still serve; the others stay without one (and say so)
+                return known
+            raise
+        self._looked_up.add(line.id)
         refs = []
         for number, name in areas:
             station_id = topology.station_for_name(name)
-            if station_id is not None:
+            if station_id is not None and station_id not in known:
                 refs.append(StopRef(station_id=station_id, upstream_name=name, stop_area_id=number, source=SOURCE))
         self.registry.merge(line.id, refs)
-        if not refs:
+        found = {**known, **{ref.station_id: ref.stop_area_id for ref in refs if ref.stop_area_id}}
+        if not found:
             raise UpstreamError(
                 "not_found",
                 f"no stop ids known for {line.id}: PRIM Navitia listed {len(areas)} stop areas, "
                 "none matching the catalogue's stations",
             )
-        return {ref.station_id: ref.stop_area_id for ref in refs if ref.stop_area_id}
+        return found
 
     async def _stop_visits(self, stop_area_id: str, deadline: Deadline, meter: AttemptMeter) -> StopVisits:
         """One stop's answer, shared: a recent answer (or a recent error answer) serves every line at the stop, and

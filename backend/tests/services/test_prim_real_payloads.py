@@ -162,10 +162,6 @@ def test_general_message_error_answer_is_an_upstream_error_with_its_text() -> No
     assert traffic_level([]) == ("normal", None)  # what a caller would show if it swallowed the error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="prim._deliveries reads every ErrorCondition as not_found, even a malformed request's",
-)
 def test_malformed_request_error_is_not_read_as_an_unknown_stop_or_line() -> None:
     with pytest.raises(UpstreamError) as raised:
         parse_general_message(real(GENERAL_MESSAGE_ERROR), RER_C_ANSWERED_AT)
