@@ -293,3 +293,40 @@ async def test_fetch_ends_within_its_budget_when_everything_hangs(
     assert result.status == "failed"
     assert result.error is not None
     assert "time" in result.error
+
+
+async def test_an_error_answer_is_shared_between_lines_like_a_good_one(
+    service: LiveDataService, catalogue: Catalogue, stub: StubUpstream
+) -> None:
+    # Châtelet is one stop area for metro 1 and metro 4: when it fails for one line, the other is not asked again.
+    stub.set_faults(Fault(source="prim", route="stop-monitoring", kind="server_error", stations=["chatelet"]))
+    stub.state.reset_stats()
+
+    first = await service.fetch_line(catalogue.get("metro:1"))
+    second = await service.fetch_line(catalogue.get("metro:4"))
+
+    assert stub.stats()["faults_applied"] == {"prim.stop-monitoring:server_error": 1}
+    for result in (first, second):
+        [failed] = result.failed_stops
+        assert failed.station_id == "chatelet"
+        assert failed.cause == "HTTP 500"
+        assert result.status == "partial"
+
+
+async def test_an_unknown_id_answer_invalidates_only_that_stop_area(
+    service: LiveDataService, catalogue: Catalogue, stub: StubUpstream
+) -> None:
+    line = catalogue.get("metro:1")
+    stub.set_faults(Fault(source="prim", route="stop-monitoring", kind="unknown_id", stations=["nation"], count=1))
+    first = await service.fetch_line(line)
+    service.prim.forget_stop_answers()
+    stub.state.reset_stats()
+
+    second = await service.fetch_line(line)
+
+    assert [stop.station_id for stop in first.failed_stops] == ["nation"]
+    assert first.failed_stops[0].cause == "PRIM: unknown id"
+    # Only Nation lost its id: one look-up by name finds it again, every other stop kept its shipped id.
+    assert second.status == "ok", second.error
+    assert all(ref.stop_area_id for ref in service.stop_refs("metro:1").values())
+    assert stub.stats()["requests"]["prim.navitia"] == 1
