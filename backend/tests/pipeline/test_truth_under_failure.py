@@ -236,7 +236,7 @@ def assert_failed_line_keeps_old_boards_marked_stale(seen: Seen, reasons: set[st
 
 FAILURES: list[tuple[str, dict[str, Any], set[str], str]] = [
     ("all stops HTTP 400", stop_monitoring("bad_request"), {"upstream_error"}, "HTTP 400"),
-    ("SIRI ErrorCondition", stop_monitoring("unknown_id"), {"upstream_error"}, "PRIM error answer"),
+    ("SIRI ErrorCondition", stop_monitoring("unknown_id"), {"upstream_error"}, "PRIM: unknown id"),
     ("malformed answers", stop_monitoring("malformed"), {"upstream_error", "paused"}, "prim"),
     ("HTTP 429 with Retry-After", stop_monitoring("rate_limit", retry_after=60), {"rate_limited", "paused"}, "429"),
     ("timeouts", stop_monitoring("timeout"), {"unreachable", "paused"}, "timeout"),
