@@ -162,6 +162,8 @@ local_env() { # environment for every local service: the env file's settings, th
   echo "DATA_DIR=$data_dir"
   echo "PYTHONPATH=$repo_root"
   echo "PYTHONUNBUFFERED=1"
+  # Local processes are scaled by the local supervisor, even on a machine where a Docker engine also answers.
+  echo "WORKER_SCALE_BACKEND=local"
   if [[ "$demo" == demo ]]; then
     echo "DEMO_MODE=true"
     echo "PRIM_API_KEY=demo-replay"
