@@ -244,7 +244,7 @@ scale_to 4
 timed "scale 2 -> 4"
 
 section "a busy worker's main process killed"
-compose exec -T backend curl -fsS -X POST -H 'Content-Type: application/json' -d '{"ms": 500}' \
+compose exec -T backend curl -fsS -X POST -H 'Content-Type: application/json' -d '{"ms": 1000}' \
   http://stub-upstream:8765/__stub/latency >/dev/null
 killed_at="$(date -u +%Y-%m-%dT%H:%M:%S)"
 api POST /api/system/scheduler/trigger >/dev/null
