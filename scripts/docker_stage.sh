@@ -8,8 +8,9 @@
 #    (`go install github.com/docker/compose/v2/cmd`) when missing, the base images made by scripts/docker_images.sh.
 # 2. `./serve.sh up --demo` as its own Compose project (ratp-stage) on free loopback ports; every healthcheck passes.
 # 3. The Playwright specs against it (scripts/run_e2e.sh on the running stack).
-# 4. POST /api/system/workers/scale 2 -> 4, then 1: the engine's worker containers, the registry (/api/system/workers)
-#    and the Kafka consumer group (kafka-consumer-groups.sh in the kafka container) agree at each step.
+# 4. POST /api/system/workers/scale 2 -> 4, then 1 (and `./serve.sh scale --workers 2` and back): the engine's worker
+#    containers, the registry (/api/system/workers) and the Kafka consumer group (kafka-consumer-groups.sh in the
+#    kafka container) agree at each step.
 # 5. A busy worker container's main process is killed: the restart policy restarts the container, the task it held is
 #    completed by another worker, and no task of that cycle fails or expires.
 # 6. `./serve.sh down` then `up` keeps the Postgres rows and the Kafka committed offsets.
@@ -81,12 +82,14 @@ ensure_compose_plugin() {
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 env_backup=""
+env_written=""
 stack_started=""
 
 export COMPOSE_PROJECT_NAME="$project" RUN_DIR="$work/run" ENV_FILE="$repo_root/.env" PUBLISH_ADDRESS=127.0.0.1
 compose() { docker compose -p "$project" -f "$repo_root/docker-compose.yml" --profile demo "$@"; }
 
 prepare_env_file() {
+  env_written=1
   if [[ -f "$repo_root/.env" ]]; then
     env_backup="$work/env.before-docker-stage"
     mv "$repo_root/.env" "$env_backup"
@@ -111,7 +114,10 @@ cleanup() {
     ./serve.sh down >/dev/null 2>&1
     docker volume rm "${project}_db-data" "${project}_kafka-data" >/dev/null 2>&1
   fi
-  if [[ -n "$env_backup" ]]; then mv "$env_backup" "$repo_root/.env"; else rm -f "$repo_root/.env"; fi
+  # Only the stage's own .env goes; one that was there before comes back.
+  if [[ -n "$env_written" ]]; then
+    if [[ -n "$env_backup" ]]; then mv "$env_backup" "$repo_root/.env"; else rm -f "$repo_root/.env"; fi
+  fi
   stop_dockerd
   rm -rf "$work"
   exit "$status"
@@ -283,9 +289,13 @@ compose exec -T backend curl -fsS -X POST -H 'Content-Type: application/json' -d
 wait_workers_agree 4
 timed "worker kill and restart"
 
-section "scaling down to 1"
+section "scaling down to 1, then with ./serve.sh scale"
 scale_to 1
-timed "scale 4 -> 1"
+./serve.sh scale --workers 2
+[[ "$(cut -d' ' -f3 "$RUN_DIR/mode")" == 2 ]] || die "serve.sh scale did not record the new count: $(cat "$RUN_DIR/mode")"
+wait_workers_agree 2
+scale_to 1
+timed "scale 4 -> 1 -> 2 (serve.sh) -> 1"
 
 section "down, then up: Postgres rows and Kafka committed offsets are kept"
 rows_before="$(psql_stack "SELECT count(*) FROM task_runs WHERE id = '$task' AND status = 'succeeded'")"
