@@ -162,24 +162,31 @@ live_worker_hosts() {
     | json "'\n'.join(sorted(w['host'] for w in data if w['status'] in ('starting', 'idle', 'busy')))" | sed '/^$/d'
 }
 
+consumer_group() { env_value KAFKA_CONSUMER_GROUP || echo live-data-workers; }
+
 group_members() {
   compose exec -T kafka /opt/kafka/bin/kafka-consumer-groups.sh --bootstrap-server localhost:9092 \
-    --describe --members --group "$(env_value KAFKA_CONSUMER_GROUP || echo live-data-workers)" 2>/dev/null
+    --describe --members --group "$(consumer_group)" 2>/dev/null
 }
 
-# Waits until the engine, the registry and the consumer group all count `count` workers, the registry's hosts being
-# the running containers; then prints what each of them says.
+# The hosts of the group's members: a worker's client id starts with its worker id, which starts with its host name.
+group_member_hosts() { group_members | awk -v group="$(consumer_group)" '$1 == group {print substr($4, 1, 12)}' | sort; }
+
+# Waits until the engine's running worker containers, the live workers' hosts in the registry and the hosts of the
+# consumer group's members are the same `count` containers; then prints what each of them says.
 wait_workers_agree() { # count
   local count="$1" deadline=$((SECONDS + 240)) containers hosts members
   while true; do
     containers="$(running_worker_containers)"
     hosts="$(live_worker_hosts || true)"
-    members="$(group_members | awk 'NF && $1 != "GROUP" {n++} END {print n+0}')"
-    if [[ "$(grep -c . <<<"$containers")" == "$count" && "$hosts" == "$containers" && "$members" == "$count" ]]; then
+    members="$(group_member_hosts || true)"
+    if [[ "$(grep -c . <<<"$containers")" == "$count" && "$hosts" == "$containers" && "$members" == "$containers" ]]
+    then
       break
     fi
     if ((SECONDS >= deadline)); then
-      say "workers did not agree on $count within 240 s: containers [$(echo $containers)], registry [$(echo $hosts)], group members $members"
+      say "workers did not agree on $count within 240 s: containers [$(echo $containers)]," \
+        "registry [$(echo $hosts)], consumer group [$(echo $members)]"
       return 1
     fi
     sleep 2
@@ -201,7 +208,7 @@ scale_to() { # count
 
 committed_offsets() { # "topic:partition offset" lines of the worker group on the task topic
   compose exec -T kafka /opt/kafka/bin/kafka-consumer-groups.sh --bootstrap-server localhost:9092 \
-    --describe --offsets --group "$(env_value KAFKA_CONSUMER_GROUP || echo live-data-workers)" 2>/dev/null \
+    --describe --offsets --group "$(consumer_group)" 2>/dev/null \
     | awk 'NF && $1 != "GROUP" && $4 ~ /^[0-9]+$/ {print $2 ":" $3, $4}' | sort
 }
 
