@@ -35,7 +35,7 @@ image_label() { docker image inspect -f '{{ index .Config.Labels "ratp.stand-in"
 recipe_hash() { # name, then the words its image is made from: its function here and its files in scripts/docker/<name>
   local name="$1"; shift
   { printf '%s\n' "$name" "$@"; declare -f "stand_in_${name//-/_}" make_image rootfs
-    [[ -d "$recipes/$name" ]] && find "$recipes/$name" -type f | sort | xargs cat; } | sha256sum | cut -c1-16
+    if [[ -d "$recipes/$name" ]]; then find "$recipes/$name" -type f | sort | xargs cat; fi; } | sha256sum | cut -c1-16
 }
 
 # A Debian bookworm root filesystem with `packages`, as a tarball in the cache (made once per package list).
@@ -154,8 +154,9 @@ stand_in_kafka() {
     command -v mvn >/dev/null || die "Maven (mvn) is needed to fetch the Kafka jars for the stand-in $kafka_image"
     say "resolving the Kafka broker and tool jars from Maven Central"
     rm -rf "$libs" && mkdir -p "$libs"
-    mvn -B -q -Dstyle.color=never -f "$recipes/kafka/pom.xml" dependency:copy-dependencies -DoutputDirectory="$libs" \
-      -DincludeScope=runtime >&2
+    mvn -B -q -f "$recipes/kafka/pom.xml" dependency:copy-dependencies -DoutputDirectory="$libs" \
+      -DincludeScope=runtime >"$cache_dir/kafka-libs.log" 2>&1 \
+      || { cat "$cache_dir/kafka-libs.log" >&2; die "could not resolve the Kafka jars"; }
     touch "$stamp"
   fi
   local context; context="$(mktemp -d)"

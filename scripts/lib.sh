@@ -57,7 +57,7 @@ ratp_cache_dir() {
 apt_updated=""
 apt_install() { # packages...: Debian packages, as root
   if [[ -z "$apt_updated" ]]; then apt-get update -qq >/dev/null; apt_updated=1; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 compose_plugin_path() { echo "${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins/docker-compose"; }
