@@ -124,6 +124,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+trap 'say "docker stage failed at line $LINENO: $BASH_COMMAND"' ERR
 
 # Every service of the project running, and healthy where it has a healthcheck; migrate exited 0.
 wait_healthy() {
