@@ -71,7 +71,7 @@ admin_password="$(grep -E '^ADMIN_PASSWORD=' "$ENV_FILE" | tail -n 1 | cut -d= -
   cd frontend
   [[ -d node_modules ]] || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
   E2E_BASE_URL="http://127.0.0.1:$FRONTEND_PORT" E2E_ADMIN_PASSWORD="$admin_password" \
-    E2E_ARTIFACTS_DIR="$artifacts/screenshots" npx playwright test
+    E2E_ARTIFACTS_DIR="$artifacts/screenshots" npx playwright test ${E2E_PLAYWRIGHT_ARGS:-}
 )
 status=0
 say "e2e passed; screenshots in artifacts/screenshots"
