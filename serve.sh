@@ -19,7 +19,9 @@ run_dir="${RUN_DIR:-$repo_root/.run}"
 env_file="${ENV_FILE:-$repo_root/.env}"
 data_dir="${DATA_DIR:-$repo_root/.data}"
 mode_file="$run_dir/mode"
-compose_project="ratp"
+# A second Compose stack (scripts/docker_stage.sh) runs as its own project, with its own containers and volumes.
+compose_project="${COMPOSE_PROJECT_NAME:-ratp}"
+demo_env_file="$repo_root/.run/demo.env"
 compose_file="$repo_root/docker-compose.yml"
 api_port="${API_PORT:-8000}"
 frontend_port="${FRONTEND_PORT:-3000}"
@@ -31,8 +33,29 @@ usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
 docker_engine_up() { command -v docker >/dev/null && docker info >/dev/null 2>&1; }
 
+# What docker-compose.yml reads from the engine it runs on: the socket (a `unix://` DOCKER_HOST or the current docker
+# context, for rootless Docker or an engine elsewhere), the socket's group (the backend joins it instead of running as
+# root; inside rootless Docker the socket belongs to root), and a CA bundle for the image builds.
+compose_environment() {
+  export COMPOSE_PROJECT_NAME="$compose_project"
+  if [[ -z "${DOCKER_SOCKET:-}" ]]; then
+    local host="${DOCKER_HOST:-$(docker context inspect -f '{{.Endpoints.docker.Host}}' 2>/dev/null || true)}"
+    [[ "$host" == unix://* ]] && export DOCKER_SOCKET="${host#unix://}"
+  fi
+  local socket="${DOCKER_SOCKET:-/var/run/docker.sock}"
+  if [[ -z "${DOCKER_SOCKET_GID:-}" && -S "$socket" ]]; then
+    if docker info -f '{{.SecurityOptions}}' 2>/dev/null | grep -q rootless; then export DOCKER_SOCKET_GID=0
+    else DOCKER_SOCKET_GID="$(stat -c %g "$socket")"; export DOCKER_SOCKET_GID; fi
+  fi
+  if [[ -z "${BUILD_CA_BUNDLE:-}" ]]; then
+    if [[ -f /etc/ssl/certs/ca-certificates.crt ]]; then export BUILD_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
+    else export BUILD_CA_BUNDLE=/dev/null; fi
+  fi
+}
+
 compose() {
   if docker compose version >/dev/null 2>&1; then
+    compose_environment
     docker compose -p "$compose_project" -f "$compose_file" "$@"
   elif command -v docker-compose >/dev/null; then
     die "only the legacy docker-compose 1.x was found; it is not supported. Install the Docker Compose v2 plugin
@@ -296,6 +319,24 @@ local_logs() {
   fi
 }
 
+# The sources of every backend container in demo mode: the stub-upstream service (docker-compose.yml, profile demo).
+compose_demo_env() {
+  echo "DEMO_MODE=true"
+  echo "PRIM_API_KEY=demo-replay"
+  echo "PRIM_BASE_URL=http://stub-upstream:8765/marketplace"
+  echo "RATP_BASE_URL=http://stub-upstream:8765"
+  echo "VMTR_SOCKET_URL=ws://stub-upstream:8765/socket.io/"
+  echo "PLAYWRIGHT_SEEDING_ENABLED=false"
+}
+
+# Stop and remove the containers with their anonymous volumes (`rm -v`: the images declare VOLUMEs), then the
+# network; the named volumes (db-data, kafka-data) stay. --profile demo: the stub upstream goes too.
+compose_down() {
+  compose --profile demo rm --stop --force -v
+  compose --profile demo down --remove-orphans
+  rm -f "$mode_file" "$demo_env_file"
+}
+
 # --- commands --------------------------------------------------------------------------------------------------------
 
 cmd_up() {
@@ -316,8 +357,16 @@ cmd_up() {
   if [[ -z "$force_local" ]] && docker_engine_up; then
     ensure_env_file
     mkdir -p "$run_dir"
-    echo "docker $demo $workers" >"$mode_file"
-    compose up -d --build --scale "worker=$workers"
+    echo "docker ${demo:-live} $workers" >"$mode_file"
+    local -a profile=()
+    if [[ "$demo" == demo ]]; then
+      mkdir -p "$(dirname "$demo_env_file")"
+      compose_demo_env >"$demo_env_file"
+      profile=(--profile demo)
+    else
+      rm -f "$demo_env_file"
+    fi
+    compose "${profile[@]}" up -d --build --scale "worker=$workers"
   else
     [[ -z "$force_local" ]] && say "no Docker engine reachable: running the services as local processes"
     local_up "$workers" "${demo:-live}"
@@ -335,7 +384,9 @@ cmd_scale() {
   done
   [[ "$workers" =~ ^[0-9]+$ ]] || die "usage: ./serve.sh scale --workers N (a whole number)"
   if [[ "$(current_mode)" == docker ]]; then
-    compose up -d --no-build --no-recreate --scale "worker=$workers" worker
+    # --no-deps: only the workers change (the migrate step and the rest stay as they are).
+    compose up -d --no-deps --no-build --no-recreate --scale "worker=$workers" worker
+    sed -i "s/^\(docker [a-z]*\) [0-9]*$/\1 $workers/" "$mode_file"
     return
   fi
   service_pid backend >/dev/null || die "the stack is not running: ./serve.sh up first"
@@ -353,7 +404,7 @@ cmd="${1:-}"
 [[ $# -gt 0 ]] && shift
 case "$cmd" in
   up) cmd_up "$@" ;;
-  down) if [[ "$(current_mode)" == docker ]]; then compose down; rm -f "$mode_file"; else local_down; fi ;;
+  down) if [[ "$(current_mode)" == docker ]]; then compose_down; else local_down; fi ;;
   logs) if [[ "$(current_mode)" == docker ]]; then compose logs -f "$@"; else local_logs "$@"; fi ;;
   status) if [[ "$(current_mode)" == docker ]]; then compose ps; else local_status; fi ;;
   restart)

@@ -22,7 +22,7 @@ REPO_DIR = BACKEND_DIR.parent
 PLACEHOLDER_API_TOKENS = frozenset({"", "changeme", "change-me", "replace-me", "your-api-key"})
 
 DEFAULT_SCALE_COMMAND = (
-    "docker compose -p ratp -f /workspace/docker-compose.yml up -d --no-build --no-recreate "
+    "docker compose -p ratp -f /workspace/docker-compose.yml up -d --no-deps --no-build --no-recreate "
     "--scale worker={count} worker"
 )
 
@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     worker_scale_backend: Literal["auto", "docker", "local"] = "auto"
     worker_scale_command: str = DEFAULT_SCALE_COMMAND
     worker_scale_timeout_seconds: float = Field(default=120.0, gt=0)
+    # How long a scale request waits for the pool to reach the new count before answering with it pending.
+    worker_scale_wait_seconds: float = Field(default=15.0, ge=0)
     docker_socket_path: str = "/var/run/docker.sock"
 
     # --- API -------------------------------------------------------------------------------------------------

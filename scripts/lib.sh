@@ -46,3 +46,18 @@ ensure_chromium() {
 }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Build caches kept between runs, outside the repository (root filesystems, jars, the Go build of the Compose plugin).
+ratp_cache_dir() {
+  if [[ -n "${RATP_CACHE_DIR:-}" ]]; then echo "$RATP_CACHE_DIR"
+  elif [[ "$(id -u)" == 0 ]]; then echo /var/cache/ratp
+  else echo "${XDG_CACHE_HOME:-$HOME/.cache}/ratp"; fi
+}
+
+apt_updated=""
+apt_install() { # packages...: Debian packages, as root
+  if [[ -z "$apt_updated" ]]; then apt-get update -qq >/dev/null; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+compose_plugin_path() { echo "${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins/docker-compose"; }

@@ -5,6 +5,8 @@
 # local processes on a throwaway SQLite database and ports of their own, fed by the stub upstream (replayed data),
 # beside any stack already running. On failure the services' logs are kept in artifacts/e2e-logs and their tails
 # printed. Screenshots (desktop and phone widths) go to artifacts/screenshots.
+# E2E_STACK=running: run the specs against a stack already up (API_PORT, FRONTEND_PORT, ENV_FILE say where), which is
+# neither started nor stopped here (scripts/docker_stage.sh, on Docker Compose).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$repo_root"
@@ -14,8 +16,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 work="$(mktemp -d /tmp/ratp-e2e.XXXXXX)"
 artifacts="$repo_root/artifacts"
 mkdir -p "$artifacts"
-export RUN_DIR="$work/run" ENV_FILE="$work/env" DATA_DIR="$work/data"
-if [[ "${E2E_DOCKER:-auto}" != never ]] && command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+if [[ "${E2E_STACK:-}" == running ]]; then
+  mode=running
+elif export RUN_DIR="$work/run" ENV_FILE="$work/env" DATA_DIR="$work/data"; [[ "${E2E_DOCKER:-auto}" != never ]] && command -v docker >/dev/null && docker info >/dev/null 2>&1; then
   mode=docker
   export ENV_FILE="$repo_root/.env" API_PORT=8000 FRONTEND_PORT=3000
 else
@@ -42,7 +45,7 @@ finish() {
       tail -n 25 "$log" >&2
     done
   fi
-  ./serve.sh down >/dev/null 2>&1 || true
+  [[ "$mode" == running ]] || ./serve.sh down >/dev/null 2>&1 || true
   rm -rf "$work"
   exit "$status"
 }
@@ -50,7 +53,11 @@ trap finish EXIT
 trap 'exit 130' INT TERM
 
 say "== starting the stack ($mode)"
-if [[ "$mode" == docker ]]; then ./serve.sh up --demo --workers 2; else ./serve.sh up --local --demo --workers 2; fi
+case "$mode" in
+  docker) ./serve.sh up --demo --workers 2 ;;
+  local) ./serve.sh up --local --demo --workers 2 ;;
+  running) say "(already running: API on $API_PORT, dashboard on $FRONTEND_PORT)" ;;
+esac
 api="http://127.0.0.1:$API_PORT"
 
 say "== waiting for live (replayed) departures"
@@ -66,7 +73,7 @@ admin_password="$(grep -E '^ADMIN_PASSWORD=' "$ENV_FILE" | tail -n 1 | cut -d= -
   cd frontend
   [[ -d node_modules ]] || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
   E2E_BASE_URL="http://127.0.0.1:$FRONTEND_PORT" E2E_ADMIN_PASSWORD="$admin_password" \
-    E2E_ARTIFACTS_DIR="$artifacts/screenshots" npx playwright test
+    E2E_ARTIFACTS_DIR="$artifacts/screenshots" npx playwright test ${E2E_PLAYWRIGHT_ARGS:-}
 )
 status=0
 say "e2e passed; screenshots in artifacts/screenshots"

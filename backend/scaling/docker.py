@@ -3,7 +3,9 @@
 The command is split like a shell would (`shlex.split`) but run without one, as an argument list; only the literal
 `{count}` is replaced, and only with a validated int. It runs in its own process group with a timeout
 (WORKER_SCALE_TIMEOUT_SECONDS): past it, the whole group is killed and the request fails with what the command printed.
-The running worker containers are counted through the Docker engine API (the `docker` SDK) when its socket answers.
+The running worker containers are counted through the Docker engine API (the `docker` SDK) when its socket answers;
+the answer waits up to WORKER_SCALE_WAIT_SECONDS for that count to reach the new one (a container that is stopping
+still runs), and otherwise says the resize is pending.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import os
 import shlex
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -159,6 +162,14 @@ class DockerScaler:
             logger.info("could not count worker containers through %s: %s", socket_path, exc)
             return None
 
+    async def _wait_for(self, count: int) -> int | None:
+        deadline = time.monotonic() + self.settings.worker_scale_wait_seconds
+        while True:
+            observed = await self.engine_count()
+            if observed is None or observed == count or time.monotonic() >= deadline:
+                return observed
+            await asyncio.sleep(0.5)
+
     async def current_count(self) -> int | None:
         counted = await self.engine_count()
         if counted is not None:
@@ -178,10 +189,13 @@ class DockerScaler:
                 f"{result.stderr or result.stdout or 'no output'}",
                 backend="docker",
             )
-        observed = await self.engine_count()
+        observed = await self._wait_for(count)
         message = f"docker compose scaled the worker service to {count}"
         if observed is None:
             message += " (the Docker engine API did not answer, so the running containers were not counted)"
         elif observed != count:
-            message += f"; {observed} worker containers running so far"
+            message = (
+                f"pending: docker compose is scaling the worker service to {count}; {observed} worker containers "
+                f"running after {self.settings.worker_scale_wait_seconds:g} s"
+            )
         return ScaleOutcome(backend="docker", previous=previous, requested=count, observed=observed, message=message)

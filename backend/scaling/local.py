@@ -2,8 +2,9 @@
 
 The supervisor (`python -m backend.scaling.supervisor`, started by `serve.sh up` in local mode) polls
 `fleet_settings.desired_workers` about once a second and starts or stops `python -m backend.workers.worker` processes.
-`observed` is the number of live workers in the registry (starting, idle or busy, heartbeat fresh) after waiting a
-few seconds for them to appear.
+`observed` is the number of workers in the registry that are still there (starting, idle, busy or draining, heartbeat
+fresh): a stopping worker finishes its in-flight tasks first, so it counts until it has exited. The answer waits up to
+WORKER_SCALE_WAIT_SECONDS for that number to reach the new count, and otherwise says the resize is pending.
 """
 
 from __future__ import annotations
@@ -18,23 +19,27 @@ from backend.scaling.base import ScaleOutcome, ScalingUnavailableError
 from backend.scaling.fleet import read_desired_workers, read_supervisor_beat, write_desired_workers
 from backend.tasks.queries import worker_counts
 
-DEFAULT_WAIT_SECONDS = 5.0
-
 
 class LocalScaler:
     """Resizes the pool run by the local supervisor."""
 
     name: Literal["docker", "local"] = "local"
 
-    def __init__(self, settings: Settings, database: Database, *, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> None:
+    def __init__(self, settings: Settings, database: Database, *, wait_seconds: float | None = None) -> None:
         self.settings = settings
         self.database = database
-        self.wait_seconds = wait_seconds
+        self.wait_seconds = settings.worker_scale_wait_seconds if wait_seconds is None else wait_seconds
 
     async def live_workers(self) -> int:
         async with self.database.sessions() as session:
             counts = await worker_counts(session, lost_after_seconds=self.settings.worker_lost_after_seconds)
         return counts.live
+
+    async def present_workers(self) -> int:
+        """Workers not gone yet: the live ones and those draining their last tasks before they exit."""
+        async with self.database.sessions() as session:
+            counts = await worker_counts(session, lost_after_seconds=self.settings.worker_lost_after_seconds)
+        return counts.live + counts.draining
 
     async def current_count(self) -> int | None:
         """The desired pool size (what a delta applies to), or the live workers when none was ever set."""
@@ -59,15 +64,15 @@ class LocalScaler:
             message = f"{count} local workers running"
         else:
             message = (
-                f"the supervisor is resizing the pool to {count} local workers; {observed} seen in the registry "
-                f"after {self.wait_seconds:g} s"
+                f"pending: the supervisor is resizing the pool to {count} local workers; {observed} still in the "
+                f"registry (running or draining) after {self.wait_seconds:g} s"
             )
         return ScaleOutcome(backend="local", previous=previous, requested=count, observed=observed, message=message)
 
     async def _wait_for(self, count: int) -> int:
         deadline = time.monotonic() + self.wait_seconds
         while True:
-            observed = await self.live_workers()
+            observed = await self.present_workers()
             if observed == count or time.monotonic() >= deadline:
                 return observed
             await asyncio.sleep(0.25)

@@ -137,6 +137,7 @@ async def test_scale_runs_the_default_compose_command_with_the_count(
         "/workspace/docker-compose.yml",
         "up",
         "-d",
+        "--no-deps",
         "--no-build",
         "--no-recreate",
         "--scale",
@@ -292,13 +293,17 @@ async def test_auto_picks_docker_when_the_engine_answers_and_local_otherwise(
 async def test_previous_and_observed_come_from_the_engine_when_it_answers(
     sqlite_url: str, tmp_path: Path, fake_docker: FakeDocker, fake_engine: Path
 ) -> None:
-    settings = api_settings_for(sqlite_url, worker_scale_backend="auto", docker_socket_path=str(fake_engine))
+    settings = api_settings_for(
+        sqlite_url, worker_scale_backend="auto", docker_socket_path=str(fake_engine), worker_scale_wait_seconds=1
+    )
     async with running(create_app(settings)) as client:
         response = await client.post(SCALE, json={"delta": 1}, headers=ADMIN)
     assert response.status_code == 200, response.text
     body = response.json()
+    # The engine keeps counting 3: once the wait is over, the answer says so and that the resize is pending.
     assert (body["backend"], body["previous"], body["requested"], body["observed"]) == ("docker", 3, 4, 3)
-    assert "3 worker containers running so far" in body["message"]
+    assert body["message"].startswith("pending: ")
+    assert "3 worker containers running after 1 s" in body["message"]
     assert "worker=4" in fake_docker.calls()[0]["argv"]
     filters = json.loads(_EngineHandler.queries[0]["filters"][0])
     assert sorted(filters["label"]) == ["com.docker.compose.project=ratp", "com.docker.compose.service=worker"]

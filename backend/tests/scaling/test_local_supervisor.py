@@ -17,12 +17,16 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from backend.api.app import create_app
 from backend.config import Settings
 from backend.db.engine import Database
+from backend.db.models import Worker
 from backend.scaling.fleet import read_desired_workers, write_desired_workers, write_supervisor_beat
+from backend.scaling.local import LocalScaler
 from backend.scaling.supervisor import AnotherSupervisorError, Supervisor
+from backend.tests.api import seed
 from backend.tests.api.conftest import ADMIN, api_settings_for, running
 from backend.tests.support.services import REPO_DIR
 
@@ -202,7 +206,12 @@ CRASHER = [sys.executable, "-c", "import sys; sys.exit(3)"]
 
 @pytest.fixture
 def fleet_settings(sqlite_url: str) -> Settings:
-    return api_settings_for(sqlite_url, worker_heartbeat_seconds=HEARTBEAT, worker_lost_after_seconds=LOST_AFTER)
+    return api_settings_for(
+        sqlite_url,
+        worker_heartbeat_seconds=HEARTBEAT,
+        worker_lost_after_seconds=LOST_AFTER,
+        worker_scale_wait_seconds=2,
+    )
 
 
 @pytest.fixture
@@ -310,3 +319,20 @@ async def test_local_scale_reports_observed_workers_once_the_supervisor_beats(
         supervisor.request_stop()
         await asyncio.wait_for(runner, 10)
     assert supervisor.children == []
+
+
+async def test_a_draining_worker_counts_until_it_has_stopped(fleet_settings: Settings, fleet_db: Database) -> None:
+    await seed.add(fleet_db, seed.worker("w-idle"), seed.worker("w-draining", status="draining"))
+    await write_supervisor_beat(fleet_db, pid=os.getpid(), name="tests:1")
+    scaler = LocalScaler(fleet_settings, fleet_db, wait_seconds=0.5)
+
+    draining = await scaler.scale_to(1, requested_by="tests")
+    # The draining worker still finishes its tasks: the pool is not down to 1 yet, and the answer says so.
+    assert (draining.requested, draining.observed) == (1, 2)
+    assert draining.message.startswith("pending: ")
+
+    async with fleet_db.write_sessions() as session, session.begin():
+        await session.execute(update(Worker).where(Worker.id == "w-draining").values(status="stopped"))
+    stopped = await scaler.scale_to(1, requested_by="tests")
+    assert (stopped.requested, stopped.observed) == (1, 1)
+    assert not stopped.message.startswith("pending")

@@ -1,6 +1,6 @@
 """docker-compose.yml is kept true to the code: parsed and checked against the settings and entry points it runs.
 
-No Docker engine runs where these tests run, so the file is validated by reading it, not by starting it.
+These tests read the file; scripts/docker_stage.sh (the last stage of ./scripts/test.sh) runs it on a real engine.
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ BACKEND_SERVICES = ("migrate", "backend", "scheduler", "worker")
 
 
 def test_the_stack_has_every_service_of_the_guide() -> None:
-    assert set(SERVICES) == {"kafka", "db", "migrate", "backend", "scheduler", "worker", "frontend"}
+    assert set(SERVICES) == {"kafka", "db", "migrate", "backend", "scheduler", "worker", "frontend", "stub-upstream"}
     assert COMPOSE["name"] == "ratp"
+    assert SERVICES["stub-upstream"]["profiles"] == ["demo"]
+    assert "ports" not in SERVICES["stub-upstream"]
 
 
 @pytest.mark.parametrize("name", BACKEND_SERVICES)
@@ -64,19 +66,52 @@ def test_the_worker_service_can_be_scaled() -> None:
     assert worker["stop_grace_period"]
 
 
-def test_the_scale_command_targets_this_project_and_the_mounted_file() -> None:
-    argv = shlex.split(DEFAULT_SCALE_COMMAND)
+@pytest.mark.parametrize("source", ["default", "compose"])
+def test_the_scale_command_targets_this_project_and_the_mounted_file(source: str) -> None:
+    environment = SERVICES["backend"]["environment"]
+    template = DEFAULT_SCALE_COMMAND if source == "default" else environment["WORKER_SCALE_COMMAND"]
+    argv = shlex.split(template)
     assert argv[:2] == ["docker", "compose"]
-    assert argv[argv.index("-p") + 1] == COMPOSE["name"]
+    project = argv[argv.index("-p") + 1]
+    assert project == (COMPOSE["name"] if source == "default" else "${COMPOSE_PROJECT_NAME:-ratp}")
     compose_path = argv[argv.index("-f") + 1]
     mounts = SERVICES["backend"]["volumes"]
     mounted_repo = next(m.split(":")[1] for m in mounts if m.startswith("./:"))
     assert compose_path == f"{mounted_repo}/docker-compose.yml"
-    assert "/var/run/docker.sock:/var/run/docker.sock" in mounts
-    assert "--scale" in argv
+    assert "${DOCKER_SOCKET:-/var/run/docker.sock}:/var/run/docker.sock" in mounts
+    # Only the workers change: no rebuild, no recreation of the running ones, no dependency (migrate) started again.
+    assert {"--no-deps", "--no-build", "--no-recreate"} <= set(argv)
     assert argv[argv.index("--scale") + 1] == "worker={count}"
     assert argv[-1] == "worker"
-    assert SERVICES["backend"]["environment"]["WORKER_SCALE_BACKEND"] == "docker"
+    assert environment["WORKER_SCALE_BACKEND"] == "docker"
+
+
+def test_the_backend_reaches_the_socket_through_its_group_not_as_root() -> None:
+    backend = SERVICES["backend"]
+    assert "user" not in backend
+    assert backend["group_add"] == ["${DOCKER_SOCKET_GID:-0}"]
+    dockerfile = (REPO_DIR / "backend/Dockerfile").read_text()
+    assert re.findall(r"^USER (\S+)", dockerfile, re.MULTILINE)[-1] == "ratp"
+
+
+def test_images_built_here_are_never_pulled() -> None:
+    for name in ("migrate", "frontend"):
+        assert SERVICES[name]["pull_policy"] == "build", name
+    for name in ("backend", "scheduler", "worker", "stub-upstream"):
+        assert SERVICES[name]["image"] == SERVICES["migrate"]["image"], name
+        assert SERVICES[name]["pull_policy"] == "never", name
+
+
+def test_kafka_keeps_its_log_in_the_volume() -> None:
+    kafka = SERVICES["kafka"]
+    data_mount = next(m.split(":")[1] for m in kafka["volumes"] if m.startswith("kafka-data:"))
+    assert kafka["environment"]["KAFKA_LOG_DIRS"] == data_mount
+
+
+def test_published_ports_are_on_loopback_by_default() -> None:
+    for name in ("backend", "frontend"):
+        for port in SERVICES[name]["ports"]:
+            assert port.startswith("${PUBLISH_ADDRESS:-127.0.0.1}:"), (name, port)
 
 
 def test_healthchecks_gate_the_startup_order() -> None:
@@ -104,6 +139,28 @@ def test_the_dashboard_gets_the_key_on_its_server_side_only() -> None:
     environment = SERVICES["frontend"]["environment"]
     assert not any(key.startswith("NEXT_PUBLIC_") for key in environment)
     assert environment["BACKEND_URL"] == "http://backend:8000"
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "service", "arguments"),
+    [
+        ("backend/Dockerfile", "migrate", {"PYTHON_IMAGE": "python:3.11-slim", "DOCKER_CLI_IMAGE": "docker:27-cli"}),
+        ("frontend/Dockerfile", "frontend", {"NODE_IMAGE": "node:20-bookworm-slim"}),
+    ],
+)
+def test_base_images_are_build_arguments_with_the_official_defaults(
+    dockerfile: str, service: str, arguments: dict[str, str]
+) -> None:
+    text = (REPO_DIR / dockerfile).read_text()
+    declared = dict(re.findall(r"^ARG (\w+)=(\S+)", text, re.MULTILINE))
+    assert declared == arguments
+    assert all(line.split()[1].startswith("${") for line in re.findall(r"^FROM .*", text, re.MULTILINE))
+    build = SERVICES[service]["build"]
+    assert build["args"] == {name: f"${{{name}:-{default}}}" for name, default in arguments.items()}
+    assert build["secrets"] == ["build_ca"]
+    # The stand-ins of scripts/docker_images.sh are made under these very tags.
+    images_script = (REPO_DIR / "scripts/docker_images.sh").read_text()
+    assert all(f'"{default}"' in images_script for default in arguments.values())
 
 
 @pytest.mark.parametrize("dockerfile", ["backend/Dockerfile", "frontend/Dockerfile"])
