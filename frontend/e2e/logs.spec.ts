@@ -22,7 +22,8 @@ test("filters by level and text, and the URL reproduces the view", async ({ page
     await expect.poll(() => p.getByTestId("log-row").count()).toBeGreaterThan(0);
     const levels = await p.getByTestId("log-row").evaluateAll((els) => els.map((e) => e.getAttribute("data-level")));
     expect(new Set(levels)).toEqual(new Set([level]));
-    const texts = await p.getByTestId("log-row").allInnerTexts();
+    // The search looks in the message and the extra fields (shown when a row is expanded): textContent has both.
+    const texts = await p.getByTestId("log-row").allTextContents();
     for (const text of texts.slice(0, 20)) expect(text.toLowerCase()).toContain(word.toLowerCase());
   };
   await checkView(page);
