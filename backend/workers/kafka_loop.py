@@ -234,7 +234,9 @@ class KafkaTaskLoop:
             logger.warning("commit failed (%s); will retry", exc)
             return
         for tp, offset in offsets.items():
-            self._progress[tp].committed = offset
+            # A rebalance's release may have forgotten the partition while this commit was in flight.
+            if tp in self._progress:
+                self._progress[tp].committed = offset
         self._dirty = False
 
     def adopt(self, assigned: set[TopicPartition]) -> None:
