@@ -13,24 +13,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 from pydantic_core import PydanticCustomError
 
+from backend.services.records import FreshnessReason
+
 Network = Literal["metro", "rer", "tram", "bus"]
 DirectionCode = Literal["A", "R"]
 DepartureStatus = Literal["on_time", "delayed", "cancelled", "at_platform", "unknown"]
 FreshnessStatus = Literal["ok", "partial", "stale", "no_data", "failed", "never"]
 StopFreshnessStatus = Literal["ok", "stale", "no_data", "failed", "never"]
-FreshnessReason = Literal[
-    "no_key",
-    "not_configured",
-    "unreachable",
-    "rate_limited",
-    "quota",
-    "rejected",
-    "blocked",
-    "upstream_error",
-    "paused",
-    "no_stop_ids",
-    "not_fetched",
-]
 FRESHNESS_STATUS_DESCRIPTION = (
     "`ok`: every stop answered in the latest fetch, within the freshness window; `partial`: some stops answered, "
     "others failed (their boards are older, see each board's freshness); `stale`: the newest data is older than "

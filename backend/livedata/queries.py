@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import and_, bindparam, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +31,7 @@ from backend.db.models import (
     VehiclePosition,
     utcnow,
 )
+from backend.services.records import FreshnessReason
 
 # A train a recent answer saw at the platform stays listed up to this long after its time (it has not left yet).
 AT_PLATFORM_GRACE = timedelta(minutes=1)
@@ -41,21 +42,7 @@ NETWORK_ORDER = tuple(NETWORK_LABELS)
 _DEPARTURE_STATUSES = frozenset({"on_time", "delayed", "cancelled", "at_platform", "unknown"})
 _FETCH_STATUSES = frozenset({"ok", "partial", "no_data", "failed"})
 _STOP_STATUSES = frozenset({"ok", "no_data", "failed"})
-_REASONS = frozenset(
-    {
-        "no_key",
-        "not_configured",
-        "unreachable",
-        "rate_limited",
-        "quota",
-        "rejected",
-        "blocked",
-        "upstream_error",
-        "paused",
-        "no_stop_ids",
-        "not_fetched",
-    }
-)
+_REASONS: frozenset[str] = frozenset(get_args(FreshnessReason))
 _TRAFFIC_LEVELS = frozenset({"normal", "disrupted", "closed", "unknown"})
 _DIRECTIONS = frozenset({"A", "R"})
 
