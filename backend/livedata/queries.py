@@ -221,6 +221,33 @@ def _age(last_success_at: datetime | None, now: datetime) -> float | None:
     return round(max(0.0, (now - last_success_at).total_seconds()), 1) if last_success_at else None
 
 
+def _judged(
+    written: str,
+    written_reason: str | None,
+    last_success_at: datetime | None,
+    known: frozenset[str],
+    now: datetime,
+    stale_after_seconds: float,
+) -> tuple[str, str | None, float | None, bool]:
+    """The rule lines and boards share: (status, reason, age, stale) from what the latest fetch wrote. Data older
+    than the window is `stale` (nothing refreshed it); a failure stays `failed`, with a reason."""
+    age = _age(last_success_at, now)
+    stale = age is None or age > stale_after_seconds
+    status = written if written in known else "failed"
+    reason = written_reason if written_reason in _REASONS else None
+    if stale and status != "failed":
+        status, reason = "stale", reason or "not_fetched"
+    if status == "failed" and reason is None:
+        reason = "upstream_error"
+    return status, reason, age, stale
+
+
+def _board_not_fresh(now: datetime, stale_after_seconds: float) -> Any:
+    """SQL: a board that failed, was never answered, or whose answer is older than the window."""
+    cutoff = now - timedelta(seconds=stale_after_seconds)
+    return or_(StopBoard.status == "failed", StopBoard.last_success_at.is_(None), StopBoard.last_success_at < cutoff)
+
+
 def freshness_of(
     snapshot: LineSnapshot | None, *, now: datetime, stale_after_seconds: float, stops_stale: int | None = None
 ) -> FreshnessView:
@@ -230,14 +257,9 @@ def freshness_of(
         return FreshnessView(
             "never", "not_fetched", None, None, None, None, True, stale_after_seconds, None, None, None
         )
-    age = _age(snapshot.last_success_at, now)
-    stale = age is None or age > stale_after_seconds
-    status = snapshot.status if snapshot.status in _FETCH_STATUSES else "failed"
-    reason = snapshot.reason if snapshot.reason in _REASONS else None
-    if stale and status != "failed":
-        status, reason = "stale", reason or "not_fetched"
-    if status == "failed" and reason is None:
-        reason = "upstream_error"
+    status, reason, age, stale = _judged(
+        snapshot.status, snapshot.reason, snapshot.last_success_at, _FETCH_STATUSES, now, stale_after_seconds
+    )
     return FreshnessView(
         status=status,
         reason=reason,
@@ -258,14 +280,9 @@ def stop_freshness_of(board: StopBoard | None, *, now: datetime, stale_after_sec
     its latest request failed (the departures shown, if any, are from `last_success_at`), `never`."""
     if board is None:
         return StopFreshnessView("never", "not_fetched", None, None, None, None, True)
-    age = _age(board.last_success_at, now)
-    stale = age is None or age > stale_after_seconds
-    status = board.status if board.status in _STOP_STATUSES else "failed"
-    reason = board.reason if board.reason in _REASONS else None
-    if stale and status != "failed":
-        status, reason = "stale", reason or "not_fetched"
-    if status == "failed" and reason is None:
-        reason = "upstream_error"
+    status, reason, age, stale = _judged(
+        board.status, board.reason, board.last_success_at, _STOP_STATUSES, now, stale_after_seconds
+    )
     return StopFreshnessView(status, reason, board.source, board.fetched_at, board.last_success_at, age, stale)
 
 
@@ -423,9 +440,11 @@ def _attempt(raw: Any) -> SourceAttemptView | None:
 
 async def _stale_stop_counts(session: AsyncSession, *, now: datetime, stale_after_seconds: float) -> dict[str, int]:
     """Per line, how many of its boards are stale or failed."""
-    cutoff = now - timedelta(seconds=stale_after_seconds)
-    stale = or_(StopBoard.last_success_at.is_(None), StopBoard.last_success_at < cutoff, StopBoard.status == "failed")
-    rows = await session.execute(select(StopBoard.line_id, func.count()).where(stale).group_by(StopBoard.line_id))
+    rows = await session.execute(
+        select(StopBoard.line_id, func.count())
+        .where(_board_not_fresh(now, stale_after_seconds))
+        .group_by(StopBoard.line_id)
+    )
     return {line_id: int(count) for line_id, count in rows}
 
 
@@ -751,13 +770,10 @@ async def line_health(
     ).scalars()
     problems: dict[str, list[StopProblemView]] = defaultdict(list)
     without_ids: dict[str, list[StationRefView]] = defaultdict(list)
-    cutoff = now - timedelta(seconds=stale_after_seconds)
     rows = await session.execute(
         select(StopBoard, Station.name)
         .outerjoin(Station, Station.id == StopBoard.station_id)
-        .where(
-            or_(StopBoard.status == "failed", StopBoard.last_success_at.is_(None), StopBoard.last_success_at < cutoff)
-        )
+        .where(_board_not_fresh(now, stale_after_seconds))
         .order_by(StopBoard.line_id, StopBoard.station_id)
     )
     for board, name in rows:

@@ -39,10 +39,12 @@ async def store_line_result(session: AsyncSession, result: LineFetchResult, *, t
     line_id = result.line_id
     if result.stations:
         await _store_fetched_stations(session, result)
-    answered = [stop.station_id for stop in result.stops if stop.answered]
+    answered = {stop.station_id for stop in result.stops if stop.answered}
     if answered:
-        await session.execute(delete(Departure).where(Departure.line_id == line_id, Departure.station_id.in_(answered)))
-        fresh = [d for d in result.departures if d.station_id in set(answered)]
+        await session.execute(
+            delete(Departure).where(Departure.line_id == line_id, Departure.station_id.in_(sorted(answered)))
+        )
+        fresh = [d for d in result.departures if d.station_id in answered]
         if fresh:
             await session.execute(
                 insert(Departure),

@@ -40,6 +40,9 @@ _UPSTREAM_HEALTH_FAULTS: frozenset[str] = frozenset(
     {"timeout", "connection", "blocked", "rate_limited", "server_error", "bad_response", "unauthorized"}
 )
 
+# Faults for which no request went out.
+_NOT_ATTEMPTED_KINDS: frozenset[str] = frozenset({"circuit_open", "quota", "not_configured"})
+
 # The rider-facing reason code of each kind of fault (the dashboard writes the sentence).
 _REASONS: dict[str, FreshnessReason] = {
     "timeout": "unreachable",
@@ -93,7 +96,7 @@ class UpstreamError(Exception):
     @property
     def not_attempted(self) -> bool:
         """No request went out for it (a paused source, a spent quota, nothing configured)."""
-        return self.kind in ("circuit_open", "quota", "not_configured")
+        return self.kind in _NOT_ATTEMPTED_KINDS
 
     @property
     def reason_code(self) -> FreshnessReason:
@@ -346,8 +349,10 @@ class AttemptMeter:
         )
 
 
-# Reasons for which no request went out for a stop.
-NOT_ATTEMPTED_REASONS: frozenset[str | None] = frozenset({"paused", "quota", "not_configured", "no_key", "no_stop_ids"})
+# Reasons for which no request went out for a stop: the refusals above, and stops with nothing to ask with.
+NOT_ATTEMPTED_REASONS: frozenset[str | None] = frozenset(
+    {*(_REASONS[kind] for kind in _NOT_ATTEMPTED_KINDS), "no_key", "no_stop_ids"}
+)
 
 
 def describe_failures(stops: list[StopOutcome], *, unit: str) -> str | None:
