@@ -20,6 +20,7 @@ from backend.api.routers import logs as logs_router
 from backend.api.routers import public as public_router
 from backend.api.routers import system as system_router
 from backend.api.security import resolve_system_keys
+from backend.api.snapshots import RiderSnapshots
 from backend.config import Settings, get_settings
 from backend.db.engine import Database
 from backend.livedata.catalogue_sync import catalogue_kept_in_sync
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.rider_snapshots = RiderSnapshots(check_seconds=settings.api_snapshot_check_seconds)
     # Refuses to build an app without a real key outside development (InsecureConfigurationError).
     app.state.system_keys = resolve_system_keys(settings)
     app.add_middleware(

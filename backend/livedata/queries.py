@@ -448,6 +448,19 @@ async def _stale_stop_counts(session: AsyncSession, *, now: datetime, stale_afte
     return {line_id: int(count) for line_id, count in rows}
 
 
+async def next_board_turning_stale(session: AsyncSession, *, stale_after_seconds: float) -> datetime | None:
+    """When the next board that is fresh now turns stale (the per-line counts of stale boards change then)."""
+    now = utcnow()
+    oldest_fresh = (
+        await session.execute(
+            select(func.min(StopBoard.last_success_at)).where(
+                ~_board_not_fresh(now, stale_after_seconds), StopBoard.last_success_at.is_not(None)
+            )
+        )
+    ).scalar_one_or_none()
+    return oldest_fresh + timedelta(seconds=stale_after_seconds) if oldest_fresh is not None else None
+
+
 async def _stop_boards(session: AsyncSession, *where: Any) -> dict[tuple[str, str], StopBoard]:
     boards = (await session.execute(select(StopBoard).where(*where))).scalars()
     return {(board.line_id, board.station_id): board for board in boards}

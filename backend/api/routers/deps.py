@@ -1,4 +1,6 @@
-"""Dependencies shared by the routers: the app's settings and database, and a read session."""
+"""Dependencies shared by the routers: the app's settings and database, and a read session.
+
+All async: a plain `def` dependency runs in the threadpool, a thread hop on every request."""
 
 from __future__ import annotations
 
@@ -16,12 +18,12 @@ from backend.db.engine import DATABASE_ERRORS, Database
 logger = logging.getLogger("backend.api")
 
 
-def app_settings(request: Request) -> Settings:
+async def app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def app_database(request: Request) -> Database:
+async def app_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable, Hashable
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.api.routers.deps import AppSettings, ReadSession, invalid_input, known_query_parameters
+from backend.api.routers.deps import (
+    AppDatabase,
+    AppSettings,
+    ReadSession,
+    database_unavailable,
+    invalid_input,
+    known_query_parameters,
+)
 from backend.api.schemas import (
     ErrorResponse,
     LineDetail,
@@ -16,8 +26,10 @@ from backend.api.schemas import (
     StationDetail,
     StationMatch,
 )
+from backend.api.snapshots import RiderSnapshots, Snapshot, line_versions, snapshot_of
 from backend.catalogue import UnknownLineError, get_catalogue
 from backend.config import Settings
+from backend.db.engine import DATABASE_ERRORS, Database
 from backend.livedata import queries
 
 router = APIRouter(prefix="/api", tags=["public"])
@@ -26,6 +38,14 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse, "des
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorResponse, "description": "The database is down or not migrated"}
 }
+CACHED: dict[int | str, dict[str, Any]] = {
+    304: {
+        "description": "Not modified: the answer is the one the `If-None-Match` ETag names (weak: only "
+        "`age_seconds` may differ, the time since `last_success_at`)"
+    }
+}
+JSON = "application/json"
+T = TypeVar("T")
 
 
 def stale_after_seconds(settings: Settings) -> float:
@@ -33,54 +53,127 @@ def stale_after_seconds(settings: Settings) -> float:
     return settings.stale_after_seconds
 
 
+async def rider_snapshots(request: Request) -> RiderSnapshots:
+    """The process's pre-serialised rider answers, their data versions checked at most every
+    `API_SNAPSHOT_CHECK_SECONDS` (see backend/api/snapshots.py)."""
+    snapshots: RiderSnapshots = request.app.state.rider_snapshots
+    database: Database = request.app.state.database
+    sync = getattr(request.app.state, "catalogue_sync", None)
+    await snapshots.refresh_versions(lambda: _read(database, line_versions), getattr(sync, "synced_at", None))
+    return snapshots
+
+
+Snapshots = Annotated[RiderSnapshots, Depends(rider_snapshots)]
+
+
+async def _read(database: Database, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """`work` in a read session; a database that is down or unmigrated is a 503, not a 500."""
+    try:
+        async with database.sessions() as session:
+            return await work(session)
+    except DATABASE_ERRORS as exc:
+        raise database_unavailable(exc) from exc
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    """If-None-Match, weak comparison (RFC 9110 13.1.2): any listed tag, or `*`."""
+    if not header:
+        return False
+    opaque = etag.removeprefix("W/")
+    return any(tag.strip() == "*" or tag.strip().removeprefix("W/") == opaque for tag in header.split(","))
+
+
+def _answer(request: Request, snapshot: Snapshot, now: datetime, settings: Settings) -> Response:
+    headers = {
+        "ETag": snapshot.etag,
+        "Cache-Control": f"public, max-age={snapshot.max_age(now, settings.api_cache_max_age_seconds)}",
+    }
+    if _etag_matches(request.headers.get("if-none-match"), snapshot.etag):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return Response(snapshot.body(now), media_type=JSON, headers=headers)
+
+
 @router.get("/meta", response_model=MetaInfo, summary="How this deployment runs")
-async def meta(request: Request, settings: AppSettings) -> MetaInfo:
-    return MetaInfo(
-        demo_mode=settings.demo_mode,
-        bus="kafka" if settings.uses_kafka else "database",
-        version=request.app.version,
-        scheduler_interval_seconds=settings.scheduler_interval_seconds,
-        stale_after_seconds=settings.stale_after_seconds,
-        prim_configured=bool(settings.prim_api_key.strip()),
-        sources=settings.source_names,
-    )
+async def meta(request: Request, settings: AppSettings) -> Response:
+    body: bytes | None = getattr(request.app.state, "meta_body", None)
+    if body is None:  # constant for the process's life: serialised once
+        body = (
+            MetaInfo(
+                demo_mode=settings.demo_mode,
+                bus="kafka" if settings.uses_kafka else "database",
+                version=request.app.version,
+                scheduler_interval_seconds=settings.scheduler_interval_seconds,
+                stale_after_seconds=settings.stale_after_seconds,
+                prim_configured=bool(settings.prim_api_key.strip()),
+                sources=settings.source_names,
+            )
+            .model_dump_json()
+            .encode()
+        )
+        request.app.state.meta_body = body
+    return Response(body, media_type=JSON)
 
 
 @router.get(
     "/lines",
     response_model=LinesResponse,
-    responses=UNAVAILABLE,
+    responses={**CACHED, **UNAVAILABLE},
     summary="Every line by network, with colours, traffic status and freshness",
 )
-async def list_lines(session: ReadSession, settings: AppSettings) -> LinesResponse:
-    networks = await queries.lines_by_network(session, stale_after_seconds=stale_after_seconds(settings))
-    summary = queries.live_summary([line for network in networks for line in network.lines])
-    return LinesResponse.model_validate({"networks": networks, "summary": summary})
+async def list_lines(request: Request, snapshots: Snapshots, database: AppDatabase, settings: AppSettings) -> Response:
+    stale_after = stale_after_seconds(settings)
+
+    async def build(tag: Hashable, now: datetime) -> Snapshot:
+        async def work(session: AsyncSession) -> tuple[list[queries.NetworkLinesView], datetime | None]:
+            networks = await queries.lines_by_network(session, stale_after_seconds=stale_after)
+            return networks, await queries.next_board_turning_stale(session, stale_after_seconds=stale_after)
+
+        networks, turning_stale = await _read(database, work)
+        summary = queries.live_summary([line for network in networks for line in network.lines])
+        model = LinesResponse.model_validate({"networks": networks, "summary": summary})
+        return snapshot_of(model, stale_after_seconds=stale_after, now=now, tag=tag, until=turning_stale)
+
+    snapshot, now = await snapshots.get(("lines",), build)
+    assert snapshot is not None
+    return _answer(request, snapshot, now, settings)
 
 
 @router.get(
     "/lines/{network}/{code}",
     response_model=LineDetail,
-    responses={**NOT_FOUND, **UNAVAILABLE},
+    responses={**NOT_FOUND, **CACHED, **UNAVAILABLE},
     summary="One line: stations per direction with next departures and their freshness, train positions",
 )
 async def get_line(
+    request: Request,
     network: Annotated[str, Path(max_length=32, description="`metro`, `rer`, `tram` or `bus`", examples=["metro"])],
     code: Annotated[str, Path(max_length=32, description="Line code, case-insensitive", examples=["1"])],
-    session: ReadSession,
+    snapshots: Snapshots,
+    database: AppDatabase,
     settings: AppSettings,
-) -> LineDetail:
+) -> Response:
     try:
         line = get_catalogue().find(network, code)
     except UnknownLineError as exc:
         raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
-    detail = await queries.line_detail(session, line.id, stale_after_seconds=stale_after_seconds(settings))
-    if detail is None:
+    stale_after = stale_after_seconds(settings)
+
+    async def build(tag: Hashable, now: datetime) -> Snapshot | None:
+        async def work(session: AsyncSession) -> queries.LineDetailView | None:
+            return await queries.line_detail(session, line.id, stale_after_seconds=stale_after)
+
+        detail = await _read(database, work)
+        if detail is None:
+            return None
+        return snapshot_of(LineDetail.model_validate(detail), stale_after_seconds=stale_after, now=now, tag=tag)
+
+    snapshot, now = await snapshots.get(("line", line.id), build)
+    if snapshot is None:
         raise HTTPException(
             status_code=status.HTTP_404_NOT_FOUND,
             detail=f"line {line.id} is not in the database yet (the catalogue is synced when the API starts)",
         )
-    return LineDetail.model_validate(detail)
+    return _answer(request, snapshot, now, settings)
 
 
 @router.get(
@@ -105,25 +198,37 @@ async def search_stations(
 @router.get(
     "/stations/{station_id}",
     response_model=StationDetail,
-    responses={**NOT_FOUND, **UNAVAILABLE},
+    responses={**NOT_FOUND, **CACHED, **UNAVAILABLE},
     summary="One station: its lines, their next departures there, and their freshness",
 )
 async def get_station(
+    request: Request,
     station_id: Annotated[str, Path(max_length=96, description="Station id (a slug)", examples=["chatelet"])],
-    session: ReadSession,
+    snapshots: Snapshots,
+    database: AppDatabase,
     settings: AppSettings,
-) -> StationDetail:
-    detail = None
+) -> Response:
+    wanted = station_id.strip().lower()
+    stale_after = stale_after_seconds(settings)
+
+    async def build(tag: Hashable, now: datetime) -> Snapshot | None:
+        async def work(session: AsyncSession) -> queries.StationDetailView | None:
+            return await queries.station_detail(session, wanted, stale_after_seconds=stale_after)
+
+        detail = await _read(database, work)
+        if detail is None:
+            return None
+        return snapshot_of(StationDetail.model_validate(detail), stale_after_seconds=stale_after, now=now, tag=tag)
+
+    snapshot = None
     if "\x00" not in station_id:  # no station id holds a NUL, and Postgres refuses one in a text parameter
-        detail = await queries.station_detail(
-            session, station_id.strip().lower(), stale_after_seconds=stale_after_seconds(settings)
-        )
-    if detail is None:
+        snapshot, now = await snapshots.get(("station", wanted), build)
+    if snapshot is None:
         raise HTTPException(
             status_code=status.HTTP_404_NOT_FOUND,
             detail=f"unknown station {station_id!r}: find station ids with GET /api/stations/search?q=...",
         )
-    return StationDetail.model_validate(detail)
+    return _answer(request, snapshot, now, settings)
 
 
 @router.get(

@@ -23,6 +23,8 @@ def settings_for(database_url: str, **overrides: Any) -> Settings:
         "centralized_logging_enabled": False,
         "system_api_token": "test-key",
         "vmtr_socket_enabled": False,
+        # A test reads what it just wrote: the API checks for new data on every request.
+        "api_snapshot_check_seconds": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

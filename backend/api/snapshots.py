@@ -1,0 +1,237 @@
+"""Pre-serialised rider answers: a line's board, a station's board and the lines list, kept as bytes in the API
+process and rebuilt when the data under them changes.
+
+Data changes when a worker writes a line (every write upserts the line's `line_snapshots` row with a new
+`fetched_at` and `task_run_id`). Each process checks those versions, every `API_SNAPSHOT_CHECK_SECONDS` at most,
+with one small query over `lines LEFT JOIN line_snapshots`; a line's answer is rebuilt when its own version moved,
+a station's answer and the lines list when any version moved (or the catalogue was synced again).
+
+What the clock alone changes is never served wrong from a snapshot:
+- `age_seconds` is written into the bytes at serve time, from the `last_success_at` beside it;
+- a snapshot lasts only until its first departure passes (it is then no longer listed, and the next one of its
+  board comes in) and until its first fresh board or line turns stale (`stale`, `status`, `stops_stale` and the
+  summary change), so a passed departure or a stale board called fresh is never served;
+- `Cache-Control: max-age` never lets a client keep an answer past that moment either.
+
+The ETag is weak: two answers with the same tag differ at most in `age_seconds`, which a client derives from
+`last_success_at` (the dashboard does). A miss builds the answer once, validated once, with concurrent requests
+for the same answer waiting for that one build.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic_core import to_json
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.db.models import Line, LineSnapshot, utcnow
+from backend.livedata.queries import AT_PLATFORM_GRACE
+
+# Where an age goes: a string value for the key `age_seconds`, which no data can produce (in JSON an unescaped
+# `"age_seconds":"` is a key and its string value, and every real `age_seconds` is a number or null).
+_AGE_MARK = re.compile(rb'"age_seconds":"age:(\d+)"')
+_AGE_KEY = "age_seconds"
+# Rebuilt at least this often whatever the versions say: a bound on any change this module does not see.
+_LONGEST_LIFE = timedelta(minutes=10)
+
+LineVersions = dict[str, tuple[Any, ...]]
+# ("line", line id), ("station", station id) or ("lines",)
+SnapshotKey = tuple[str, ...]
+
+
+def _age_text(last_success_at: datetime, now: datetime) -> bytes:
+    """`age_seconds` as the response models compute it (queries._age), JSON-encoded."""
+    return repr(round(max(0.0, (now - last_success_at).total_seconds()), 1)).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One answer's bytes, cut where an `age_seconds` goes, and how long they stay true."""
+
+    chunks: tuple[bytes, ...]  # len(ages_from) + 1 pieces of the body
+    ages_from: tuple[datetime, ...]  # the `last_success_at` of each age, in body order
+    valid_until: datetime  # the first moment the clock changes the answer (a departure passes, a board turns stale)
+    etag: str
+    tag: Hashable  # the versions of the data it was built from
+
+    def body(self, now: datetime) -> bytes:
+        if not self.ages_from:
+            return self.chunks[0]
+        parts: list[bytes] = [self.chunks[0]]
+        for last_success_at, chunk in zip(self.ages_from, self.chunks[1:], strict=True):
+            parts.append(b'"age_seconds":' + _age_text(last_success_at, now))
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def max_age(self, now: datetime, longest: float) -> int:
+        """Seconds a client may keep the answer: within the refresh interval, never past `valid_until`."""
+        return max(0, int(min(longest, (self.valid_until - now).total_seconds())))
+
+
+def _departure_leaves_at(item: dict[str, Any]) -> datetime:
+    """When a listed departure stops being listed (queries._next_departures_query): at its time, or, for a train a
+    recent answer saw at the platform, a grace after its time and after that answer."""
+    expected_at: datetime = item["expected_at"]
+    if item.get("vehicle_at_stop"):
+        seen_at: datetime = item["fetched_at"]
+        return max(expected_at, min(expected_at, seen_at) + AT_PLATFORM_GRACE)
+    return expected_at
+
+
+def snapshot_of(
+    model: BaseModel, *, stale_after_seconds: float, now: datetime, tag: Hashable, until: datetime | None = None
+) -> Snapshot:
+    """Serialise a validated response once, marking each `age_seconds` and finding the first moment the clock
+    changes the answer: a listed departure's departure, a fresh board's or line's turning stale, or `until` (what
+    the clock changes that the answer does not show item by item, such as a count of stale boards)."""
+    data = model.model_dump()
+    ages_from: list[datetime] = []
+    horizon = min(now + _LONGEST_LIFE, until) if until is not None else now + _LONGEST_LIFE
+    stale_after = timedelta(seconds=stale_after_seconds)
+
+    def visit(value: Any) -> None:
+        nonlocal horizon
+        if isinstance(value, list):
+            for item in value:
+                visit(item)
+            return
+        if not isinstance(value, dict):
+            return
+        if "expected_at" in value and "vehicle_at_stop" in value:
+            horizon = min(horizon, _departure_leaves_at(value))
+        if _AGE_KEY in value:
+            last_success_at = value.get("last_success_at")
+            if isinstance(last_success_at, datetime):
+                value[_AGE_KEY] = f"age:{len(ages_from)}"
+                ages_from.append(last_success_at)
+                if value.get("stale") is False:
+                    horizon = min(horizon, last_success_at + stale_after)
+        for item in value.values():
+            if isinstance(item, list | dict):
+                visit(item)
+
+    visit(data)
+    template = to_json(data)
+    pieces = _AGE_MARK.split(template)
+    # split() alternates body pieces and captured indexes; the indexes come in the order they were given.
+    chunks = tuple(pieces[0::2])
+    indexes = [int(index) for index in pieces[1::2]]
+    if indexes != list(range(len(ages_from))):
+        raise AssertionError("age marks lost in serialisation")
+    etag = 'W/"' + hashlib.blake2b(template, digest_size=12).hexdigest() + '"'
+    return Snapshot(chunks, tuple(ages_from), horizon, etag, tag)
+
+
+async def line_versions(session: AsyncSession) -> LineVersions:
+    """Every line's data version: its latest write's time and task (None for a line never fetched)."""
+    rows = await session.execute(
+        select(Line.id, LineSnapshot.fetched_at, LineSnapshot.task_run_id).outerjoin(
+            LineSnapshot, LineSnapshot.line_id == Line.id
+        )
+    )
+    return {line_id: (fetched_at, task_run_id) for line_id, fetched_at, task_run_id in rows}
+
+
+@dataclass
+class RiderSnapshots:
+    """The process's snapshots and the data versions they were built from."""
+
+    check_seconds: float
+    versions: LineVersions = field(default_factory=dict)
+    generation: int = 0  # moves whenever any line's version (or the catalogue) moves
+    catalogue_synced_at: datetime | None = None
+    _checked_at: float = float("-inf")
+    _check: asyncio.Future[None] | None = None
+    _entries: dict[SnapshotKey, Snapshot] = field(default_factory=dict)
+    _building: dict[SnapshotKey, asyncio.Future[Snapshot | None]] = field(default_factory=dict)
+
+    async def refresh_versions(self, read: Callable[[], Awaitable[LineVersions]], synced_at: datetime | None) -> None:
+        """Read the versions when the last read is older than `check_seconds` (one read at a time)."""
+        if synced_at != self.catalogue_synced_at:
+            self.catalogue_synced_at = synced_at
+            self._entries.clear()
+            self.generation += 1
+        if time.monotonic() - self._checked_at < self.check_seconds:
+            return
+        if self._check is not None:
+            await asyncio.shield(self._check)
+            return
+        self._check = asyncio.get_running_loop().create_future()
+        try:
+            started = time.monotonic()
+            versions = await read()
+            if versions != self.versions:
+                changed = {
+                    line
+                    for line in versions.keys() | self.versions.keys()
+                    if versions.get(line) != self.versions.get(line)
+                }
+                self.versions = versions
+                self.generation += 1
+                for key in [key for key in self._entries if key[0] != "line" or key[1] in changed]:
+                    del self._entries[key]
+            self._checked_at = started
+            self._check.set_result(None)
+        except BaseException as exc:
+            self._check.set_exception(exc)
+            self._check.exception()  # retrieved here, raised by whoever awaits it
+            raise
+        finally:
+            self._check = None
+
+    def tag_for(self, key: SnapshotKey) -> Hashable:
+        """What an answer depends on: a line's answer on its line's version, the others on every version."""
+        if key[0] == "line":
+            return ("line", self.versions.get(key[1]), self.catalogue_synced_at)
+        return ("all", self.generation)
+
+    async def get(
+        self, key: SnapshotKey, build: Callable[[Hashable, datetime], Awaitable[Snapshot | None]]
+    ) -> tuple[Snapshot | None, datetime]:
+        """The answer for `key` now: the kept one while its data and the clock leave it true, else one build shared
+        by every request asking meanwhile. None when `build` finds nothing (nothing is kept then)."""
+        while True:
+            now = utcnow()
+            tag = self.tag_for(key)
+            kept = self._entries.get(key)
+            if kept is not None and kept.tag == tag and now < kept.valid_until:
+                return kept, now
+            pending = self._building.get(key)
+            if pending is None:
+                return await self._build(key, tag, now, build), now
+            shared = await asyncio.shield(pending)
+            now = utcnow()
+            if shared is None or now < shared.valid_until:
+                return shared, now
+
+    async def _build(
+        self,
+        key: SnapshotKey,
+        tag: Hashable,
+        now: datetime,
+        build: Callable[[Hashable, datetime], Awaitable[Snapshot | None]],
+    ) -> Snapshot | None:
+        pending: asyncio.Future[Snapshot | None] = asyncio.get_running_loop().create_future()
+        self._building[key] = pending
+        try:
+            snapshot = await build(tag, now)
+            if snapshot is not None and self.tag_for(key) == tag:
+                self._entries[key] = snapshot
+            pending.set_result(snapshot)
+            return snapshot
+        except BaseException as exc:
+            pending.set_exception(exc)
+            pending.exception()  # retrieved here; raised again to whoever shares the build
+            raise
+        finally:
+            del self._building[key]
