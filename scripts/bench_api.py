@@ -1,5 +1,6 @@
-"""Benchmark of the public API: requests/s and p50/p99 latency of `GET /api/lines/metro/1` under concurrent load, next
-to the trivial `GET /api/meta` of the same app (what the framework and the network cost on their own).
+"""Benchmark of the public API: requests/s and p50/p99 latency of `GET /api/lines/metro/1` and `GET /api/lines` under
+concurrent load, next to `GET /api/meta` of the same app (static bytes: what the framework and the network cost on
+their own), each printed as a ratio of /api/meta's requests/s, with the API process's resident memory.
 
     cd backend && PYTHONPATH=.. venv/bin/python ../scripts/bench_api.py [--server URL] [--concurrency N] [--seconds S]
 
@@ -190,6 +191,17 @@ def process_cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def resident_mib(pid: int) -> float:
+    """Resident memory of a process (Linux /proc), MiB; 0 when unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 async def load(base_url: str, path: str, *, concurrency: int, seconds: float) -> dict[str, float]:
     """`concurrency` clients requesting `path` back to back for `seconds`; latencies in milliseconds."""
     latencies: list[float] = []
@@ -226,7 +238,7 @@ async def load(base_url: str, path: str, *, concurrency: int, seconds: float) ->
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--server", default=os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER))
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--httpx", action="store_true", help="drive the load with httpx even when wrk is installed")
     args = parser.parse_args()
@@ -253,7 +265,8 @@ async def main() -> int:
             f"uvicorn worker; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} before the run"
         )
         print(f"{'endpoint':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'API CPU ms/req':>16}")
-        for path in ("/api/lines/metro/1", "/api/meta"):
+        rates: dict[str, float] = {}
+        for path in ("/api/meta", "/api/lines/metro/1", "/api/lines", "/api/meta"):
             run = load_with_wrk if use_wrk else load
             cpu_before = process_cpu_seconds(api.pid)
             figures = await run(base_url, path, concurrency=args.concurrency, seconds=args.seconds)
@@ -267,6 +280,14 @@ async def main() -> int:
                 f"GET {path:<24}{figures['rps']:>10.0f}{figures['p50']:>10.1f}{figures['p99']:>10.1f}"
                 f"{figures['errors']:>8.0f}{cpu}"
             )
+            rates[path] = max(rates.get(path, 0.0), figures["rps"])  # /api/meta runs first and last: its best
+        meta = rates["/api/meta"]
+        for path in ("/api/lines/metro/1", "/api/lines"):
+            print(f"ratio GET {path} / GET /api/meta: {rates[path] / meta:.2f}x (goal >= 0.5x)")
+        print(
+            f"API process resident memory: {resident_mib(api.pid):.0f} MiB; "
+            f"load average {' '.join(f'{v:.1f}' for v in os.getloadavg())} after the run"
+        )
     finally:
         if api is not None:
             api.send_signal(signal.SIGTERM)

@@ -26,8 +26,8 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from pydantic import BaseModel
 from pydantic_core import to_json
@@ -49,29 +49,48 @@ LineVersions = dict[str, tuple[Any, ...]]
 SnapshotKey = tuple[str, ...]
 
 
-def _age_text(last_success_at: datetime, now: datetime) -> bytes:
-    """`age_seconds` as the response models compute it (queries._age), JSON-encoded."""
-    return repr(round(max(0.0, (now - last_success_at).total_seconds()), 1)).encode()
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_AGE_STEP_US = 100_000  # ages are rounded to a tenth of a second
+
+
+def _microseconds(moment: datetime) -> int:
+    """Exact, as `timedelta.total_seconds()` counts: a float of POSIX seconds would round some ages differently."""
+    return (moment - _EPOCH) // _MICROSECOND
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """One answer's bytes, cut where an `age_seconds` goes, and how long they stay true."""
+    """One answer's bytes, cut where an `age_seconds` value goes, and how long they stay true."""
 
-    chunks: tuple[bytes, ...]  # len(ages_from) + 1 pieces of the body
-    ages_from: tuple[datetime, ...]  # the `last_success_at` of each age, in body order
+    chunks: tuple[bytes, ...]  # len(ages_of) + 1 pieces of the body, each age's key at the end of the one before
+    ages_of: tuple[int, ...]  # per age in body order, its index in `successes`
+    successes: tuple[int, ...]  # the distinct `last_success_at` the ages are counted from (POSIX microseconds)
     valid_until: datetime  # the first moment the clock changes the answer (a departure passes, a board turns stale)
     etag: str
     tag: Hashable  # the versions of the data it was built from
+    # The last body written, from when and until when (POSIX microseconds) its rounded ages stay exact.
+    _memo: list[Any] = field(default_factory=lambda: [b"", float("-inf"), float("-inf")], compare=False)
 
     def body(self, now: datetime) -> bytes:
-        if not self.ages_from:
+        if not self.ages_of:
             return self.chunks[0]
-        parts: list[bytes] = [self.chunks[0]]
-        for last_success_at, chunk in zip(self.ages_from, self.chunks[1:], strict=True):
-            parts.append(b'"age_seconds":' + _age_text(last_success_at, now))
+        at = _microseconds(now)
+        body, written_at, exact_until = self._memo
+        if written_at <= at < exact_until:
+            return cast(bytes, body)
+        # An age as the response models round it (queries._age); each may change where it crosses a half tenth.
+        ages = [b"%.1f" % (max(0, at - success) / 1e6) for success in self.successes]
+        until = at + min(
+            (success + _AGE_STEP_US // 2 - at) % _AGE_STEP_US or _AGE_STEP_US for success in self.successes
+        )
+        parts = [self.chunks[0]]
+        for index, chunk in zip(self.ages_of, self.chunks[1:], strict=True):
+            parts.append(ages[index])
             parts.append(chunk)
-        return b"".join(parts)
+        body = b"".join(parts)
+        self._memo[:] = [body, at, until]
+        return body
 
     def max_age(self, now: datetime, longest: float) -> int:
         """Seconds a client may keep the answer: within the refresh interval, never past `valid_until`."""
@@ -123,13 +142,14 @@ def snapshot_of(
     visit(data)
     template = to_json(data)
     pieces = _AGE_MARK.split(template)
-    # split() alternates body pieces and captured indexes; the indexes come in the order they were given.
-    chunks = tuple(pieces[0::2])
-    indexes = [int(index) for index in pieces[1::2]]
-    if indexes != list(range(len(ages_from))):
+    # split() alternates body pieces and captured indexes; each age's key goes back at the end of its piece.
+    chunks = tuple(piece + (b'"age_seconds":' if n < len(ages_from) else b"") for n, piece in enumerate(pieces[0::2]))
+    if [int(index) for index in pieces[1::2]] != list(range(len(ages_from))):
         raise AssertionError("age marks lost in serialisation")
+    successes = {success: index for index, success in enumerate(dict.fromkeys(map(_microseconds, ages_from)))}
+    ages_of = tuple(successes[_microseconds(success)] for success in ages_from)
     etag = 'W/"' + hashlib.blake2b(template, digest_size=12).hexdigest() + '"'
-    return Snapshot(chunks, tuple(ages_from), horizon, etag, tag)
+    return Snapshot(chunks, ages_of, tuple(successes), horizon, etag, tag)
 
 
 async def line_versions(session: AsyncSession) -> LineVersions:
