@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     kafka_max_poll_interval_ms: int = Field(default=300_000, ge=1000)
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1000)
     kafka_heartbeat_interval_ms: int = Field(default=3_000, ge=100)
+    # A worker commits its consumed offsets at most this often (always after the tasks' database commit).
+    kafka_commit_interval_ms: int = Field(default=200, ge=0)
 
     # --- Scheduler -------------------------------------------------------------------------------------------
     scheduler_lines: str = ""
@@ -68,6 +70,8 @@ class Settings(BaseSettings):
     default_worker_count: int = Field(default=16, ge=0)
     worker_max_count: int = Field(default=64, ge=1)
     worker_concurrency: int = Field(default=4, ge=1, le=256)
+    # Task messages a worker takes from Kafka at once, running or waiting for one of its WORKER_CONCURRENCY slots.
+    worker_prefetch: int = Field(default=64, ge=1, le=4096)
     worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
     worker_lost_after_seconds: float = Field(default=30.0, gt=0)
     worker_prune_after_seconds: float = Field(default=3600.0, gt=0)
@@ -114,6 +118,8 @@ class Settings(BaseSettings):
     vmtr_origin: str = "https://vmtr.ratp.fr"
     upstream_timeout_seconds: float = Field(default=10.0, gt=0)
     upstream_max_concurrency: int = Field(default=8, ge=1)
+    # Vehicle-socket sessions one worker process keeps open at once (apart from the HTTP requests' slots).
+    vmtr_max_concurrency: int = Field(default=4, ge=1)
     # One line fetch ends within this (and within 85% of TASK_TIMEOUT_SECONDS), whatever the upstreams do.
     upstream_fetch_budget_seconds: float = Field(default=40.0, gt=0)
     # A source's circuit opens after this many consecutive failures and lets one probe through after the cool-down.

@@ -2,13 +2,17 @@
 """Benchmark of the task pipeline: scheduler -> Kafka -> workers -> database, with real processes.
 
 Prints:
-1. throughput (tasks/s) with no upstream work (`--fetcher none`) for 1, 4 and 16 workers, and the per-task
-   overhead p50/p99 (queue wait: scheduled -> started; processing: started -> finished; end to end);
-2. the time to drain one full-catalogue cycle with live fetches against the stub upstream at 100 ms latency, beside
-   the ideal (upstream requests x latency / total upstream concurrency).
+1. throughput (tasks/s) with no upstream work (`--fetcher none`) for each worker count (default 4), the per-task
+   overhead p50/p99 (queue wait: scheduled -> started; processing: started -> finished; end to end) and the resident
+   memory of one idle worker; beside it, when `redis-server` (Debian: apt-get install -y redis-server) and `celery`
+   (backend/requirements-bench.txt) are installed, the same number of tasks through Celery 5 on Redis, prefork
+   with as many processes, one Postgres INSERT per task on the same server, and the ratio of the two;
+2. the time to drain one full-catalogue cycle with live fetches against the stub upstream at 100 ms latency, on a
+   fresh fleet (no upstream answer cached), beside the ideal (upstream requests x latency / total upstream
+   concurrency) and their ratio.
 
 Uses TEST_DATABASE_URL / TEST_KAFKA_BOOTSTRAP_SERVERS when set, otherwise starts a throwaway PostgreSQL and Kafka.
-Run: backend/venv/bin/python scripts/bench_pipeline.py [--workers 1,4,16] [--cycles 4]
+Run: backend/venv/bin/python scripts/bench_pipeline.py [--workers 4] [--cycles 4]
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,15 +33,30 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import select, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 
 from backend.catalogue import get_catalogue  # noqa: E402
 from backend.db.models import TaskRun  # noqa: E402
+from backend.livedata.catalogue_sync import sync_catalogue  # noqa: E402
 from backend.scheduler.cycle import run_cycle  # noqa: E402
 from backend.tests.pipeline.probe import PipelineProbe  # noqa: E402
 from backend.tests.support.databases import PostgresDatabases, settings_for  # noqa: E402
 from backend.tests.support.processes import Services, eventually, service_env  # noqa: E402
 from backend.tests.support.services import free_port, kafka_broker, postgres_server  # noqa: E402
+
+
+def resident_mib(pid: int) -> float:
+    """Resident memory of a process (Linux /proc), MiB; 0 when unknown."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -75,8 +97,7 @@ async def bench_throughput(server_url: str, bootstrap: str, workers: int, cycles
     probe = PipelineProbe(url)
     stack = Services(log_dir, env)
     try:
-        for _ in range(workers):
-            stack.start("worker", "--fetcher", "none")
+        fleet = [stack.start("worker", "--fetcher", "none") for _ in range(workers)]
         stack.start("scheduler")
         await wait_fleet(probe, workers, kafka=True)
         await eventually(lambda: drained(probe), timeout=60, message="the scheduler's first cycle")
@@ -87,6 +108,8 @@ async def bench_throughput(server_url: str, bootstrap: str, workers: int, cycles
             await run_cycle(probe.database, settings, trigger="manual", requested_by="bench")
             await eventually(lambda: drained(probe), timeout=300, interval=0.05, message="cycle drained")
         elapsed = time.perf_counter() - started
+        await asyncio.sleep(1.0)  # the fleet idles again
+        worker_mib = resident_mib(fleet[0].pid)
         async with probe.database.sessions() as session:
             rows = list((await session.execute(select(TaskRun))).scalars())
         assert all(r.status == "succeeded" for r in rows), {r.status for r in rows}
@@ -101,12 +124,108 @@ async def bench_throughput(server_url: str, bootstrap: str, workers: int, cycles
             "wait": (percentile(wait, 0.5), percentile(wait, 0.99)),
             "work": (percentile(work, 0.5), percentile(work, 0.99)),
             "total": (percentile(total, 0.5), percentile(total, 0.99)),
+            "worker_mib": worker_mib,
         }
     finally:
         stack.stop_all()
         await probe.close()
         await databases.drop(url)
         await databases.close()
+
+
+def celery_available() -> bool:
+    try:
+        import celery  # noqa: F401
+        import psycopg  # noqa: F401
+    except ImportError:
+        return False
+    return shutil.which("redis-server") is not None
+
+
+async def bench_celery(server_url: str, workers: int, tasks: int, log_dir: Path) -> dict:
+    """`tasks` no-op tasks through Celery 5 on Redis, prefork with `workers` processes, one INSERT each, timed from
+    the first send to the last row."""
+    databases = PostgresDatabases(server_url)
+    url = await databases.create()
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    redis_port = free_port()
+    redis = start_process(
+        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        log_dir / "redis.log",
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO / "scripts"),
+        "CELERY_PEER_BROKER": f"redis://127.0.0.1:{redis_port}/0",
+        "CELERY_PEER_DSN": dsn,
+    }
+    celery_bin = str(Path(sys.executable).parent / "celery")
+    worker: subprocess.Popen[bytes] | None = None
+    probe = PipelineProbe(url)
+    try:
+        async with probe.database.write_sessions() as session, session.begin():
+            await session.execute(text(CELERY_TABLE_DDL))
+        worker = start_process(
+            [
+                celery_bin,
+                "-A",
+                "celery_peer",
+                "worker",
+                "--pool",
+                "prefork",
+                "--concurrency",
+                str(workers),
+                *CELERY_WORKER_OPTIONS,
+            ],
+            log_dir / "celery.log",
+            env=env,
+            cwd=REPO / "scripts",
+        )
+        sys.path.insert(0, str(REPO / "scripts"))
+        os.environ["CELERY_PEER_BROKER"] = env["CELERY_PEER_BROKER"]
+        from celery_peer import app, record  # the producer side, in this process
+
+        app.conf.broker_url = env["CELERY_PEER_BROKER"]
+
+        async def rows() -> int:
+            async with probe.database.sessions() as session:
+                return int((await session.execute(text("SELECT count(*) FROM celery_peer_tasks"))).scalar_one())
+
+        record.delay("warm-up")
+        await eventually(lambda: rows(), timeout=120, message="the Celery peer's first task")
+        started = time.perf_counter()
+        await asyncio.to_thread(lambda: [record.delay(f"task-{n}") for n in range(tasks)])
+        await eventually(lambda: _at_least(rows, tasks + 1), timeout=600, interval=0.05, message="Celery drained")
+        elapsed = time.perf_counter() - started
+        return {"tasks": tasks, "seconds": elapsed, "tasks_per_s": tasks / elapsed}
+    finally:
+        for process in (worker, redis):
+            if process is not None:
+                process.terminate()
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        await probe.close()
+        await databases.drop(url)
+        await databases.close()
+
+
+CELERY_TABLE_DDL = "CREATE TABLE celery_peer_tasks (task_id text PRIMARY KEY, done_at timestamptz NOT NULL)"
+CELERY_WORKER_OPTIONS = ["--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+
+
+def start_process(
+    command: list[str], log_path: Path, *, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
+    with open(log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+
+
+async def _at_least(count: object, wanted: int) -> bool:
+    assert callable(count)
+    return bool(await count() >= wanted)
 
 
 async def bench_full_cycle(server_url: str, bootstrap: str, workers: int, latency_ms: int, log_dir: Path) -> dict:
@@ -121,6 +240,9 @@ async def bench_full_cycle(server_url: str, bootstrap: str, workers: int, latenc
         kafka_task_topic=f"cycle-{suffix}",
         kafka_consumer_group=f"cycle-{suffix}",
         scheduler_interval_seconds=86400,
+        # The scheduler process relays; its own first cycle fetches one bus line, which the measured cycle of rail
+        # lines does not share a stop with. The benchmark queues the measured cycle itself.
+        scheduler_lines=next(line.id for line in get_catalogue().lines if not line.has_station_data),
         prim_api_key="stub",
         prim_base_url=f"{base}/marketplace",
         ratp_base_url=base,
@@ -133,15 +255,16 @@ async def bench_full_cycle(server_url: str, bootstrap: str, workers: int, latenc
     stack = Services(log_dir, env)
     settings = settings_for(url, kafka_bootstrap_servers=bootstrap)
     try:
+        await sync_catalogue(probe.database)
         stack.start("upstream", "--port", str(port), "--latency-ms", str(latency_ms))
         async with httpx.AsyncClient(base_url=base) as client:
             await eventually(lambda: _answers(client), timeout=30, message="stub upstream")
             for _ in range(workers):
                 stack.start("worker")
             await wait_fleet(probe, workers, kafka=True)
-            # A first cycle warms each worker (stop ids resolved once per process); the measured one is the next.
+            # A fresh fleet: no answer for any rail stop cached anywhere, so every run asks the same requests.
             stack.start("scheduler")
-            await eventually(lambda: drained(probe), timeout=600, message="warm-up cycle")
+            await eventually(lambda: drained(probe), timeout=600, message="the scheduler's first cycle (one bus line)")
             await client.post("/__stub/stats/reset")
             started = time.perf_counter()
             run = await run_cycle(probe.database, settings, trigger="manual", requested_by="bench")
@@ -176,18 +299,23 @@ async def _answers(client: httpx.AsyncClient) -> bool:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workers", default="1,4,16")
+    parser.add_argument("--workers", default="4")
     parser.add_argument("--cycles", type=int, default=4, help="full-catalogue cycles per throughput run")
     parser.add_argument("--cycle-workers", type=int, default=16)
     parser.add_argument("--latency-ms", type=int, default=100)
+    parser.add_argument("--skip-cycle", action="store_true", help="only the throughput figures")
     args = parser.parse_args()
     log_dir = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     with postgres_server() as server_url, kafka_broker() as broker:
-        print(f"pipeline benchmark (logs: {log_dir}); PostgreSQL + Kafka on loopback, 2 CPU cores shared by all")
+        print(f"pipeline benchmark (logs: {log_dir}); PostgreSQL + Kafka on loopback, {os.cpu_count()} CPU cores")
+        print(f"load average before the run: {load_average()}")
+        peer = celery_available()
+        if not peer:
+            print("(no Celery peer: install redis-server and backend/requirements-bench.txt to measure it)")
         print("\n1. no upstream work (--fetcher none): scheduler -> Kafka -> worker -> database")
         print(
             f"{'workers':>8} {'tasks':>6} {'tasks/s':>8}   {'wait p50/p99 ms':>16}   {'work p50/p99 ms':>16}"
-            f"   {'end-to-end p50/p99 ms':>22}"
+            f"   {'end-to-end p50/p99 ms':>22}   {'idle worker RSS':>15}"
         )
         for count in (int(n) for n in args.workers.split(",")):
             r = await bench_throughput(server_url, broker.bootstrap, count, args.cycles, log_dir)
@@ -195,18 +323,29 @@ async def main() -> None:
             print(
                 f"{r['workers']:>8} {r['tasks']:>6} {r['tasks_per_s']:>8.1f}   {wait[0]:>7.1f}/{wait[1]:<8.1f}"
                 f"   {work[0]:>7.1f}/{work[1]:<8.1f}   {total[0]:>10.1f}/{total[1]:<10.1f}"
+                f"   {r['worker_mib']:>11.0f} MiB"
             )
+            if peer:
+                c = await bench_celery(server_url, count, r["tasks"], log_dir)
+                print(
+                    f"{'':>8} Celery 5 + Redis, prefork {count}, one INSERT per task: {c['tasks']} tasks, "
+                    f"{c['tasks_per_s']:.1f} tasks/s; ratio {r['tasks_per_s'] / c['tasks_per_s']:.2f}x (goal >= 1.0x)"
+                )
+        print(f"load average: {load_average()}")
+        if args.skip_cycle:
+            return
         print(f"\n2. one full-catalogue cycle, live fetches, stub upstream at {args.latency_ms} ms per request")
         r = await bench_full_cycle(server_url, broker.bootstrap, args.cycle_workers, args.latency_ms, log_dir)
         print(
-            f"   {r['lines']} lines, {r['workers']} workers: drained in {r['seconds']:.2f} s; "
-            f"task outcomes (warm-up + measured cycle) {r['statuses']}"
+            f"   {r['lines']} lines, {r['workers']} workers: drained in {r['seconds']:.2f} s; outcomes {r['statuses']}"
         )
         print(f"   upstream requests {r['requests']} {r['by_source']}")
         print(
             f"   ideal = {r['requests']} requests x {args.latency_ms} ms / {r['concurrency']} concurrent "
-            f"({r['workers']} workers x UPSTREAM_MAX_CONCURRENCY) = {r['ideal']:.2f} s"
+            f"({r['workers']} workers x UPSTREAM_MAX_CONCURRENCY) = {r['ideal']:.2f} s; "
+            f"ratio {r['seconds'] / r['ideal']:.2f}x (goal <= 1.3x)"
         )
+        print(f"load average: {load_average()}")
 
 
 if __name__ == "__main__":

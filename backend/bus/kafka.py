@@ -1,8 +1,9 @@
 """Kafka: the task topic (created and grown by us, never auto-created), the publisher, and group lag.
 
 Message: key = line id, value = JSON `{"v": 1, "task_id", "line_id", "attempt", "scheduled_at"}`. The database row
-is the truth about a task; a message only says "look at task X". Partitions are chosen round-robin by the
-publisher so every partition (and so every member of the group) gets work, whatever the keys hash to.
+is the truth about a task; a message only says "look at task X". A line always goes to the same partition (its
+place in the catalogue, modulo the partition count: every partition gets its share of lines, whatever the keys
+hash to), so a line keeps its worker, and that worker's caches of its stops, while the group is stable.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from backend.catalogue import get_catalogue
 from backend.config import Settings
 
 logger = logging.getLogger("backend.bus.kafka")
@@ -113,7 +115,7 @@ async def _partition_count(admin: AIOKafkaAdminClient, topic: str) -> int:
 
 
 class TaskPublisher:
-    """Publishes task messages, spreading them over every partition of the topic."""
+    """Publishes task messages, each line to its own partition, the lines spread over every partition."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -125,7 +127,8 @@ class TaskPublisher:
             linger_ms=5,
             request_timeout_ms=15_000,
         )
-        self._next = itertools.count()
+        self._places = {line.id: index for index, line in enumerate(get_catalogue().lines)}
+        self._unlisted = itertools.count()  # a line the catalogue does not know: spread round-robin
 
     async def start(self) -> None:
         await self._producer.start()
@@ -139,7 +142,8 @@ class TaskPublisher:
         partitions = sorted(await self._producer.partitions_for(topic))
         futures = []
         for message in messages:
-            partition = partitions[next(self._next) % len(partitions)]
+            place = self._places.get(message.line_id)
+            partition = partitions[(place if place is not None else next(self._unlisted)) % len(partitions)]
             futures.append(
                 await self._producer.send(topic, message.encode(), key=message.line_id.encode(), partition=partition)
             )

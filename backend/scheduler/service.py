@@ -2,7 +2,10 @@
 
 The relay is a transactional outbox: a task is first committed as `queued` with `published_at` NULL, then
 published, then marked published. A crash between any two steps leaves a row the relay publishes (again) on its
-next pass; a duplicate message is harmless because workers act on the row's state, not on the message.
+next pass; a duplicate message is harmless because workers act on the row's state, not on the message. The relay
+is woken as soon as tasks are queued: by this process's cycles, and on Postgres by the `NOTIFY` that every enqueue
+(from any process: a manual cycle through the API, say) and every hand-back sends at commit. It still looks every
+`RELAY_INTERVAL_SECONDS` for retries coming due and anything a lost notification left behind.
 """
 
 from __future__ import annotations
@@ -37,11 +40,12 @@ class SchedulerService:
         self._settings = settings
         self._database = database
         self._publisher: TaskPublisher | None = None
+        self._tasks_queued = asyncio.Event()  # wakes the relay
 
     async def run(self, stopping: asyncio.Event) -> None:
         loops: list[Callable[[asyncio.Event], Awaitable[None]]] = [self._cycles, self._reaper, self._housekeeping]
         if self._settings.uses_kafka:
-            loops.append(self._relay)
+            loops += [self._relay, self._listen_for_tasks]
         try:
             await asyncio.gather(*(loop(stopping) for loop in loops))
         finally:
@@ -56,6 +60,7 @@ class SchedulerService:
         while not stopping.is_set():
             try:
                 await run_cycle(self._database, self._settings, trigger="interval")
+                self._tasks_queued.set()
             except DATABASE_ERRORS as exc:
                 logger.warning("cycle skipped, database unavailable: %s", exc)
             next_at += interval
@@ -69,10 +74,11 @@ class SchedulerService:
         backoff = 1.0
         while not stopping.is_set():
             try:
+                self._tasks_queued.clear()  # before reading: a wake-up during the pass means another pass
                 published = await self.relay_once()
                 backoff = 1.0
                 if published < RELAY_BATCH:
-                    await sleep_or_stop(stopping, RELAY_INTERVAL_SECONDS)
+                    await self._until_tasks_queued(stopping, RELAY_INTERVAL_SECONDS)
             except (KafkaError, OSError, RuntimeError) as exc:
                 logger.warning("publishing tasks failed (%s); retrying in %.0f s", exc, backoff)
                 await self._reset_publisher()
@@ -82,6 +88,39 @@ class SchedulerService:
                 logger.warning("relay paused, database unavailable: %s", exc)
                 await sleep_or_stop(stopping, backoff)
                 backoff = min(backoff * 2, 30.0)
+
+    async def _until_tasks_queued(self, stopping: asyncio.Event, timeout: float) -> None:
+        waits = [asyncio.ensure_future(self._tasks_queued.wait()), asyncio.ensure_future(stopping.wait())]
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+
+    async def _listen_for_tasks(self, stopping: asyncio.Event) -> None:
+        """Postgres: LISTEN for enqueues on a connection of its own; without it the relay still polls."""
+        if self._database.is_sqlite:
+            return
+        while not stopping.is_set():
+            try:
+                async with self._database.engine.connect() as connection:
+                    raw = (await connection.get_raw_connection()).driver_connection
+                    assert raw is not None
+
+                    def wake(*_: object) -> None:
+                        self._tasks_queued.set()
+
+                    await raw.add_listener(tasks.TASKS_QUEUED_CHANNEL, wake)
+                    try:
+                        self._tasks_queued.set()  # whatever was queued while nobody listened
+                        while not stopping.is_set() and not raw.is_closed():
+                            await sleep_or_stop(stopping, 5.0)
+                    finally:
+                        if not raw.is_closed():
+                            await raw.remove_listener(tasks.TASKS_QUEUED_CHANNEL, wake)
+            except DATABASE_ERRORS as exc:
+                logger.debug("listening for queued tasks failed (%s); the relay polls meanwhile", exc)
+            await sleep_or_stop(stopping, 5.0)
 
     async def relay_once(self) -> int:
         """Publish queued tasks the bus has not accepted yet; returns how many were published."""

@@ -185,7 +185,8 @@ class LiveDataService:
             socket_url=settings.vmtr_socket_url,
             origin=settings.vmtr_origin,
             breaker=self.breakers["vmtr"],
-            semaphore=semaphore,
+            # A socket session listens for seconds: it has slots of its own, and never holds the HTTP requests'.
+            semaphore=asyncio.Semaphore(settings.vmtr_max_concurrency),
             connect_timeout=settings.upstream_timeout_seconds,
             listen_seconds=settings.vmtr_listen_seconds,
         )

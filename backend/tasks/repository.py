@@ -40,6 +40,14 @@ from backend.db.models import (
 )
 
 _ACTIVE_PREDICATE = text("status IN ('queued', 'running')")
+# Postgres NOTIFY channel: tasks are ready to publish now (delivered at commit; the relay listens on it).
+TASKS_QUEUED_CHANNEL = "task_runs_queued"
+
+
+async def _notify_queued(session: AsyncSession) -> None:
+    """Wake the outbox relay when this transaction commits (Postgres; elsewhere the relay polls)."""
+    if _dialect(session) == "postgresql":
+        await session.execute(text(f"NOTIFY {TASKS_QUEUED_CHANNEL}"))
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -106,6 +114,8 @@ async def enqueue(
         .returning(TaskRun.id)
     )
     inserted = list((await session.execute(statement)).scalars())
+    if inserted:
+        await _notify_queued(session)
     return EnqueueOutcome(task_ids=inserted, coalesced=len(rows) - len(inserted))
 
 
@@ -143,7 +153,33 @@ async def start(
     lease: timedelta,
     lost_after: timedelta,
 ) -> TaskAssignment | StartRefusal:
-    """Take a task delivered by the bus: queued and due, or running under a dead worker (taken over)."""
+    """Take a task delivered by the bus: queued and due, or running under a dead worker (taken over).
+
+    The usual case, a queued task that is due, is one guarded `UPDATE ... RETURNING`; anything else (a redelivery, a
+    task not due, a take-over) is decided on the row read `FOR UPDATE`."""
+    claimed_row = (
+        await session.execute(
+            update(TaskRun)
+            .where(TaskRun.id == task_id, TaskRun.status == TASK_QUEUED, TaskRun.available_at <= now)
+            .values(
+                status=TASK_RUNNING,
+                attempt=TaskRun.attempt + 1,
+                worker_id=worker_id,
+                started_at=now,
+                lease_expires_at=now + lease,
+                finished_at=None,
+            )
+            .returning(TaskRun.line_id, TaskRun.attempt, TaskRun.max_attempts)
+            .execution_options(synchronize_session=False)
+        )
+    ).first()
+    if claimed_row is not None:
+        return TaskAssignment(
+            task_id=task_id,
+            line_id=claimed_row.line_id,
+            attempt=claimed_row.attempt,
+            max_attempts=claimed_row.max_attempts,
+        )
     # FOR UPDATE on Postgres; SQLite's write transaction already holds the database lock.
     row = (await session.execute(select(TaskRun).where(TaskRun.id == task_id).with_for_update())).scalar()
     if row is None:
@@ -301,7 +337,10 @@ async def hand_back(session: AsyncSession, assignment: TaskAssignment, *, worker
             error=f"handed back by stopping worker {worker_id}",
         )
     )
-    return _affected(done) == 1
+    if _affected(done) == 1:
+        await _notify_queued(session)
+        return True
+    return False
 
 
 async def renew_leases(

@@ -5,7 +5,12 @@ How each known way for a worker fleet to "join the group but never consume" is r
   fleet owns partitions and no subscription waits on a metadata refresh (`ensure_topic`);
 - `auto_offset_reset="earliest"`: tasks published before a worker joined are still delivered;
 - `enable_auto_commit=False`: an offset is committed only after the task's outcome is committed to the database,
-  up to the lowest offset still in flight on that partition;
+  up to the lowest offset still in flight on that partition (commits go out every `KAFKA_COMMIT_INTERVAL_MS`, and
+  at every rebalance and shutdown);
+- messages are fetched in batches of up to `WORKER_PREFETCH` (fetching only as many as there are free slots caps
+  a worker near 2k messages/s); at most `WORKER_CONCURRENCY` of them run, the others wait for a slot without
+  touching their task, and a waiting one is simply dropped (its offset uncommitted, so redelivered) when its
+  partition moves or the worker stops;
 - the loop calls `getmany()` continuously (processing runs in separate tasks; partitions are paused, not left
   unpolled, when all slots are busy), so no member, busy or without partitions, ever exceeds
   `max_poll_interval_ms` and gets evicted (aiokafka #720/#1187);
@@ -69,6 +74,10 @@ class KafkaTaskLoop:
         self._consumer: AIOKafkaConsumer | None = None
         self._progress: dict[TopicPartition, PartitionProgress] = {}
         self._tasks: dict[tuple[TopicPartition, int], asyncio.Task[None]] = {}
+        self._started: set[tuple[TopicPartition, int]] = set()  # holding a slot: started, or starting, its task
+        self._slots = asyncio.Semaphore(settings.worker_concurrency)
+        self._held = max(settings.worker_prefetch, settings.worker_concurrency)
+        self._committed_at = 0.0
         self._rejoin = False
         self._last_membership_check = time.monotonic()
         self._dirty = False
@@ -108,7 +117,7 @@ class KafkaTaskLoop:
             session_timeout_ms=settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
             rebalance_timeout_ms=settings.kafka_max_poll_interval_ms,
-            max_poll_records=settings.worker_concurrency,
+            max_poll_records=self._held,
             metadata_max_age_ms=30_000,
         )
 
@@ -117,12 +126,12 @@ class KafkaTaskLoop:
         assert consumer is not None
         logger.info("consuming %s as %s", self._settings.kafka_task_topic, self._state.id)
         while not stopping.is_set() and not self._rejoin:
-            free = self._settings.worker_concurrency - len(self._tasks)
+            free = self._held - len(self._tasks)
             self._throttle(consumer, saturated=free <= 0)
             timeout_ms = POLL_TIMEOUT_MS
             if free <= 0:
-                # Every slot is busy: wake as soon as one frees (not after a full poll timeout on paused
-                # partitions), then poll at once. getmany() still runs at least every POLL_TIMEOUT_MS.
+                # As many messages held as allowed: wake as soon as one is done (not after a full poll timeout on
+                # paused partitions), then poll at once. getmany() still runs at least every POLL_TIMEOUT_MS.
                 await asyncio.wait(
                     list(self._tasks.values()), timeout=POLL_TIMEOUT_MS / 1000, return_when=asyncio.FIRST_COMPLETED
                 )
@@ -136,7 +145,8 @@ class KafkaTaskLoop:
                     key = (tp, message.offset)
                     self._tasks[key] = asyncio.create_task(self._handle(tp, message.offset, message.value, stopping))
             self._state.status = "busy" if self._tasks else "idle"
-            await self._commit(consumer)
+            if time.monotonic() - self._committed_at >= self._settings.kafka_commit_interval_ms / 1000:
+                await self._commit(consumer)
             await self._check_membership(consumer)
 
     def _throttle(self, consumer: AIOKafkaConsumer, *, saturated: bool) -> None:
@@ -170,7 +180,9 @@ class KafkaTaskLoop:
             except ValueError as exc:
                 logger.error("skipping malformed message at %s@%d: %s", tp, offset, exc)
             else:
-                await self._execute(message, stopping)
+                async with self._slots:
+                    self._started.add((tp, offset))
+                    await self._execute(message, stopping)
         except DatabaseUnavailableError:
             return  # stopping while the database is down: the offset stays uncommitted, the message is redelivered
         except Exception:
@@ -179,6 +191,7 @@ class KafkaTaskLoop:
             logger.exception("unexpected error on task message at %s@%d", tp, offset)
         finally:
             self._tasks.pop((tp, offset), None)
+            self._started.discard((tp, offset))
         self._done(tp, offset)
 
     async def _execute(self, message: TaskMessage, stopping: asyncio.Event) -> None:
@@ -225,6 +238,7 @@ class KafkaTaskLoop:
         if not offsets:
             self._dirty = False
             return
+        self._committed_at = time.monotonic()
         try:
             await consumer.commit(offsets)
         except CommitFailedError as exc:
@@ -249,6 +263,10 @@ class KafkaTaskLoop:
         """Before partitions move away: let their in-flight tasks finish (bounded), commit, forget them.
         On the final release (shutdown) tasks still running after the grace period are handed back."""
         consumer = consumer or self._consumer
+        waiting = [task for key, task in self._tasks.items() if key[0] in revoked and key not in self._started]
+        for task in waiting:  # never started: dropped, their offsets stay uncommitted and the next owner gets them
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
         pending = [task for (tp, _), task in self._tasks.items() if tp in revoked]
         if pending:
             grace = self._settings.task_timeout_seconds + 5.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
@@ -10,7 +11,6 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.api.routers.deps import (
-    AppDatabase,
     AppSettings,
     ReadSession,
     database_unavailable,
@@ -53,17 +53,27 @@ def stale_after_seconds(settings: Settings) -> float:
     return settings.stale_after_seconds
 
 
-async def rider_snapshots(request: Request) -> RiderSnapshots:
-    """The process's pre-serialised rider answers, their data versions checked at most every
+@dataclass(frozen=True, slots=True)
+class RiderContext:
+    """What a rider read needs, in one dependency (each dependency costs every request its resolution)."""
+
+    settings: Settings
+    database: Database
+    snapshots: RiderSnapshots
+
+
+async def rider_context(request: Request) -> RiderContext:
+    """The app's settings, database and pre-serialised rider answers, their data versions checked at most every
     `API_SNAPSHOT_CHECK_SECONDS` (see backend/api/snapshots.py)."""
-    snapshots: RiderSnapshots = request.app.state.rider_snapshots
-    database: Database = request.app.state.database
-    sync = getattr(request.app.state, "catalogue_sync", None)
+    state = request.app.state
+    database: Database = state.database
+    snapshots: RiderSnapshots = state.rider_snapshots
+    sync = getattr(state, "catalogue_sync", None)
     await snapshots.refresh_versions(lambda: _read(database, line_versions), getattr(sync, "synced_at", None))
-    return snapshots
+    return RiderContext(state.settings, database, snapshots)
 
 
-Snapshots = Annotated[RiderSnapshots, Depends(rider_snapshots)]
+Rider = Annotated[RiderContext, Depends(rider_context)]
 
 
 async def _read(database: Database, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -94,9 +104,10 @@ def _answer(request: Request, snapshot: Snapshot, now: datetime, settings: Setti
 
 
 @router.get("/meta", response_model=MetaInfo, summary="How this deployment runs")
-async def meta(request: Request, settings: AppSettings) -> Response:
+async def meta(request: Request) -> Response:
     body: bytes | None = getattr(request.app.state, "meta_body", None)
     if body is None:  # constant for the process's life: serialised once
+        settings: Settings = request.app.state.settings
         body = (
             MetaInfo(
                 demo_mode=settings.demo_mode,
@@ -120,7 +131,8 @@ async def meta(request: Request, settings: AppSettings) -> Response:
     responses={**CACHED, **UNAVAILABLE},
     summary="Every line by network, with colours, traffic status and freshness",
 )
-async def list_lines(request: Request, snapshots: Snapshots, database: AppDatabase, settings: AppSettings) -> Response:
+async def list_lines(request: Request, rider: Rider) -> Response:
+    settings, database = rider.settings, rider.database
     stale_after = stale_after_seconds(settings)
 
     async def build(tag: Hashable, now: datetime) -> Snapshot:
@@ -133,7 +145,7 @@ async def list_lines(request: Request, snapshots: Snapshots, database: AppDataba
         model = LinesResponse.model_validate({"networks": networks, "summary": summary})
         return snapshot_of(model, stale_after_seconds=stale_after, now=now, tag=tag, until=turning_stale)
 
-    snapshot, now = await snapshots.get(("lines",), build)
+    snapshot, now = await rider.snapshots.get(("lines",), build)
     assert snapshot is not None
     return _answer(request, snapshot, now, settings)
 
@@ -148,14 +160,13 @@ async def get_line(
     request: Request,
     network: Annotated[str, Path(max_length=32, description="`metro`, `rer`, `tram` or `bus`", examples=["metro"])],
     code: Annotated[str, Path(max_length=32, description="Line code, case-insensitive", examples=["1"])],
-    snapshots: Snapshots,
-    database: AppDatabase,
-    settings: AppSettings,
+    rider: Rider,
 ) -> Response:
     try:
         line = get_catalogue().find(network, code)
     except UnknownLineError as exc:
         raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    settings, database = rider.settings, rider.database
     stale_after = stale_after_seconds(settings)
 
     async def build(tag: Hashable, now: datetime) -> Snapshot | None:
@@ -167,7 +178,7 @@ async def get_line(
             return None
         return snapshot_of(LineDetail.model_validate(detail), stale_after_seconds=stale_after, now=now, tag=tag)
 
-    snapshot, now = await snapshots.get(("line", line.id), build)
+    snapshot, now = await rider.snapshots.get(("line", line.id), build)
     if snapshot is None:
         raise HTTPException(
             status_code=status.HTTP_404_NOT_FOUND,
@@ -204,10 +215,9 @@ async def search_stations(
 async def get_station(
     request: Request,
     station_id: Annotated[str, Path(max_length=96, description="Station id (a slug)", examples=["chatelet"])],
-    snapshots: Snapshots,
-    database: AppDatabase,
-    settings: AppSettings,
+    rider: Rider,
 ) -> Response:
+    settings, database = rider.settings, rider.database
     wanted = station_id.strip().lower()
     stale_after = stale_after_seconds(settings)
 
@@ -222,7 +232,7 @@ async def get_station(
 
     snapshot = None
     if "\x00" not in station_id:  # no station id holds a NUL, and Postgres refuses one in a text parameter
-        snapshot, now = await snapshots.get(("station", wanted), build)
+        snapshot, now = await rider.snapshots.get(("station", wanted), build)
     if snapshot is None:
         raise HTTPException(
             status_code=status.HTTP_404_NOT_FOUND,
