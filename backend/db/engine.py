@@ -25,11 +25,14 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(settings: Settings, application_name: str, *, url: str | None = None) -> AsyncEngine:
-    """An async engine for `url` (default: the configured database), named `application_name`."""
+def create_engine(
+    settings: Settings, application_name: str, *, url: str | None = None, pre_ping: bool = True
+) -> AsyncEngine:
+    """An async engine for `url` (default: the configured database), named `application_name`. `pre_ping`: test
+    each pooled connection before use (a round trip per transaction) rather than fail one statement on a dead one."""
     url = url or settings.resolved_database_url
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {"pool_pre_ping": pre_ping}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
@@ -83,10 +86,20 @@ WRITE_OPTIONS = {"sqlite_begin": "IMMEDIATE"}
 class Database:
     """One process's database: its engine, a session factory for reads and one for write transactions."""
 
-    def __init__(self, settings: Settings, application_name: str, *, url: str | None = None) -> None:
+    def __init__(
+        self, settings: Settings, application_name: str, *, url: str | None = None, pre_ping: bool = True
+    ) -> None:
         self.url = url or settings.resolved_database_url
-        self.engine = create_engine(settings, application_name, url=self.url)
+        self.engine = create_engine(settings, application_name, url=self.url, pre_ping=pre_ping)
         self.is_sqlite = is_sqlite(self.url)
+        # Core write transactions (`async with database.write_engine.begin() as connection`), for hot paths that
+        # need no ORM session.
+        self.write_engine = self.engine.execution_options(**WRITE_OPTIONS)
+        # For one write statement that is atomic on its own (a guarded UPDATE ... RETURNING): on Postgres it runs
+        # without BEGIN and COMMIT, one round trip instead of three; SQLite runs it in a write transaction.
+        self.statement_engine = (
+            self.write_engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.write_sessions = async_sessionmaker(self.engine.execution_options(**WRITE_OPTIONS), expire_on_commit=False)
 

@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, cast
 
-from sqlalchemy import and_, func, literal, or_, select, text, update
+from sqlalchemy import and_, bindparam, func, literal, or_, select, text, update
 from sqlalchemy.engine import CursorResult, Result
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from backend.db.engine import dialect_insert
 from backend.db.models import (
@@ -155,31 +155,74 @@ async def start(
 ) -> TaskAssignment | StartRefusal:
     """Take a task delivered by the bus: queued and due, or running under a dead worker (taken over).
 
-    The usual case, a queued task that is due, is one guarded `UPDATE ... RETURNING`; anything else (a redelivery, a
-    task not due, a take-over) is decided on the row read `FOR UPDATE`."""
-    claimed_row = (
-        await session.execute(
-            update(TaskRun)
-            .where(TaskRun.id == task_id, TaskRun.status == TASK_QUEUED, TaskRun.available_at <= now)
-            .values(
-                status=TASK_RUNNING,
-                attempt=TaskRun.attempt + 1,
-                worker_id=worker_id,
-                started_at=now,
-                lease_expires_at=now + lease,
-                finished_at=None,
-            )
-            .returning(TaskRun.line_id, TaskRun.attempt, TaskRun.max_attempts)
-            .execution_options(synchronize_session=False)
-        )
-    ).first()
-    if claimed_row is not None:
-        return TaskAssignment(
-            task_id=task_id,
-            line_id=claimed_row.line_id,
-            attempt=claimed_row.attempt,
-            max_attempts=claimed_row.max_attempts,
-        )
+    The usual case, a queued task that is due, is one guarded `UPDATE ... RETURNING` (`start_due`); anything else (a
+    redelivery, a task not due, a take-over) is decided on the row read `FOR UPDATE`."""
+    due = await start_due(session, task_id, worker_id=worker_id, now=now, lease=lease)
+    if due is not None:
+        return due
+    return await _start_otherwise(session, task_id, worker_id=worker_id, now=now, lease=lease, lost_after=lost_after)
+
+
+# The worker's two statements per task, built once (only their parameters change).
+_START_DUE = (
+    update(TaskRun)
+    .where(
+        TaskRun.id == bindparam("p_task_id"), TaskRun.status == TASK_QUEUED, TaskRun.available_at <= bindparam("p_now")
+    )
+    .values(
+        status=TASK_RUNNING,
+        attempt=TaskRun.attempt + 1,
+        worker_id=bindparam("p_worker_id"),
+        started_at=bindparam("p_now"),
+        lease_expires_at=bindparam("p_lease_until"),
+        finished_at=None,
+    )
+    .returning(TaskRun.line_id, TaskRun.attempt, TaskRun.max_attempts)
+    .execution_options(synchronize_session=False)
+)
+_OWNED = and_(
+    TaskRun.id == bindparam("p_task_id"),
+    TaskRun.status == TASK_RUNNING,
+    TaskRun.worker_id == bindparam("p_worker_id"),
+    TaskRun.attempt == bindparam("p_attempt"),
+)
+_SUCCEED = (
+    update(TaskRun)
+    .where(_OWNED)
+    .values(
+        status=bindparam("p_status"),
+        finished_at=bindparam("p_now"),
+        lease_expires_at=None,
+        error=bindparam("p_error"),
+        result=bindparam("p_result", type_=TaskRun.__table__.c.result.type),
+    )
+    .execution_options(synchronize_session=False)
+)
+
+
+async def start_due(
+    connection: AsyncSession | AsyncConnection, task_id: str, *, worker_id: str, now: datetime, lease: timedelta
+) -> TaskAssignment | None:
+    """queued (and due) -> running in one guarded `UPDATE ... RETURNING`, on a session or a Core connection; None
+    when the task is in any other state (see `start`)."""
+    parameters = {"p_task_id": task_id, "p_now": now, "p_worker_id": worker_id, "p_lease_until": now + lease}
+    claimed_row = (await connection.execute(_START_DUE, parameters)).first()
+    if claimed_row is None:
+        return None
+    return TaskAssignment(
+        task_id=task_id, line_id=claimed_row.line_id, attempt=claimed_row.attempt, max_attempts=claimed_row.max_attempts
+    )
+
+
+async def _start_otherwise(
+    session: AsyncSession,
+    task_id: str,
+    *,
+    worker_id: str,
+    now: datetime,
+    lease: timedelta,
+    lost_after: timedelta,
+) -> TaskAssignment | StartRefusal:
     # FOR UPDATE on Postgres; SQLite's write transaction already holds the database lock.
     row = (await session.execute(select(TaskRun).where(TaskRun.id == task_id).with_for_update())).scalar()
     if row is None:
@@ -268,7 +311,7 @@ def _owned_by(assignment: TaskAssignment, worker_id: str) -> Any:
 
 
 async def succeed(
-    session: AsyncSession,
+    connection: AsyncSession | AsyncConnection,
     assignment: TaskAssignment,
     *,
     worker_id: str,
@@ -279,12 +322,16 @@ async def succeed(
     """Write the final state once: `succeeded`, or `partial` (with what failed) when `partial_error` is given.
     False when this worker no longer owns the attempt (then roll back)."""
     status = TASK_PARTIAL if partial_error is not None else TASK_SUCCEEDED
-    done = await session.execute(
-        update(TaskRun)
-        .where(_owned_by(assignment, worker_id))
-        .values(status=status, finished_at=now, lease_expires_at=None, error=partial_error, result=result)
-    )
-    return _affected(done) == 1
+    parameters = {
+        "p_task_id": assignment.task_id,
+        "p_worker_id": worker_id,
+        "p_attempt": assignment.attempt,
+        "p_status": status,
+        "p_now": now,
+        "p_error": partial_error,
+        "p_result": result,
+    }
+    return _affected(await connection.execute(_SUCCEED, parameters)) == 1
 
 
 async def fail(

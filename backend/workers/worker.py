@@ -68,7 +68,9 @@ async def run_worker(
 ) -> int:
     stopping = stopping or asyncio.Event()
     state = WorkerState(id=new_worker_id(settings), bus="kafka" if settings.uses_kafka else "database")
-    database = Database(settings, f"worker {state.id}")
+    # No ping before each transaction: a worker runs two per task, and a connection found dead fails one statement,
+    # which the worker retries (DatabaseUnavailableError) on a fresh connection after the pool dropped the dead ones.
+    database = Database(settings, f"worker {state.id}", pre_ping=False)
     try:
         await wait_for_schema(database.engine, timeout=300, stopping=stopping)
     except SchemaNotReadyError as exc:
