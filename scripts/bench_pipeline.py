@@ -55,6 +55,14 @@ def resident_mib(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), seconds; 0 when unknown."""
+    with contextlib.suppress(OSError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
 def load_average() -> str:
     return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
@@ -256,7 +264,7 @@ async def bench_full_cycle(server_url: str, bootstrap: str, workers: int, latenc
     settings = settings_for(url, kafka_bootstrap_servers=bootstrap)
     try:
         await sync_catalogue(probe.database)
-        stack.start("upstream", "--port", str(port), "--latency-ms", str(latency_ms))
+        upstream = stack.start("upstream", "--port", str(port), "--latency-ms", str(latency_ms))
         async with httpx.AsyncClient(base_url=base) as client:
             await eventually(lambda: _answers(client), timeout=30, message="stub upstream")
             for _ in range(workers):
@@ -266,11 +274,21 @@ async def bench_full_cycle(server_url: str, bootstrap: str, workers: int, latenc
             stack.start("scheduler")
             await eventually(lambda: drained(probe), timeout=600, message="the scheduler's first cycle (one bus line)")
             await client.post("/__stub/stats/reset")
+            stub_cpu = cpu_seconds(upstream.pid)
             started = time.perf_counter()
             run = await run_cycle(probe.database, settings, trigger="manual", requested_by="bench")
             await eventually(lambda: drained(probe), timeout=600, interval=0.05, message="measured cycle")
             elapsed = time.perf_counter() - started
+            stub_cpu = cpu_seconds(upstream.pid) - stub_cpu
             stats = (await client.get("/__stub/stats")).json()
+        async with probe.database.sessions() as session:
+            measured = [
+                row
+                for row in (await session.execute(select(TaskRun).where(TaskRun.scheduler_run_id == run.id))).scalars()
+                if row.started_at and row.finished_at
+            ]
+        waits = [(r.started_at - r.scheduled_at).total_seconds() for r in measured]
+        slowest = sorted(measured, key=lambda r: r.finished_at - r.started_at, reverse=True)[:3]
         requests = sum(stats.get("requests_by_source", {}).values()) or sum(stats.get("requests", {}).values())
         statuses = await probe.task_statuses()
         concurrency = workers * settings.upstream_max_concurrency
@@ -283,6 +301,13 @@ async def bench_full_cycle(server_url: str, bootstrap: str, workers: int, latenc
             "by_source": stats.get("requests_by_source", {}),
             "concurrency": concurrency,
             "ideal": requests * latency_ms / 1000 / concurrency,
+            "wait_max": max(waits, default=float("nan")),
+            "stub_cpu": stub_cpu,
+            "slowest": [
+                f"{r.line_id} {(r.finished_at - r.started_at).total_seconds():.2f} s "
+                f"({(r.result or {}).get('stops_total', '?')} stops, worker {str(r.worker_id)[-6:]})"
+                for r in slowest
+            ],
         }
     finally:
         stack.stop_all()
@@ -304,6 +329,7 @@ async def main() -> None:
     parser.add_argument("--cycle-workers", type=int, default=16)
     parser.add_argument("--latency-ms", type=int, default=100)
     parser.add_argument("--skip-cycle", action="store_true", help="only the throughput figures")
+    parser.add_argument("--skip-throughput", action="store_true", help="only the full-catalogue cycle")
     args = parser.parse_args()
     log_dir = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     with postgres_server() as server_url, kafka_broker() as broker:
@@ -317,7 +343,7 @@ async def main() -> None:
             f"{'workers':>8} {'tasks':>6} {'tasks/s':>8}   {'wait p50/p99 ms':>16}   {'work p50/p99 ms':>16}"
             f"   {'end-to-end p50/p99 ms':>22}   {'idle worker RSS':>15}"
         )
-        for count in (int(n) for n in args.workers.split(",")):
+        for count in (int(n) for n in args.workers.split(",") if not args.skip_throughput):
             r = await bench_throughput(server_url, broker.bootstrap, count, args.cycles, log_dir)
             wait, work, total = r["wait"], r["work"], r["total"]
             print(
@@ -340,6 +366,11 @@ async def main() -> None:
             f"   {r['lines']} lines, {r['workers']} workers: drained in {r['seconds']:.2f} s; outcomes {r['statuses']}"
         )
         print(f"   upstream requests {r['requests']} {r['by_source']}")
+        print(f"   longest queue wait {r['wait_max']:.2f} s; slowest fetches: {'; '.join(r['slowest'])}")
+        print(
+            f"   the stub upstream (one Python process) used {r['stub_cpu']:.1f} s of CPU during the "
+            f"{r['seconds']:.1f} s drain: near 1 s per second means the stub, not the fleet, set the pace"
+        )
         print(
             f"   ideal = {r['requests']} requests x {args.latency_ms} ms / {r['concurrency']} concurrent "
             f"({r['workers']} workers x UPSTREAM_MAX_CONCURRENCY) = {r['ideal']:.2f} s; "

@@ -1557,6 +1557,13 @@ export interface operations {
                     "application/json": components["schemas"]["LinesResponse"];
                 };
             };
+            /** @description Not modified: the answer is the one the `If-None-Match` ETag names (weak: only `age_seconds` may differ, the time since `last_success_at`) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description The database is down or not migrated */
             503: {
                 headers: {
@@ -1590,6 +1597,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["LineDetail"];
                 };
+            };
+            /** @description Not modified: the answer is the one the `If-None-Match` ETag names (weak: only `age_seconds` may differ, the time since `last_success_at`) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unknown line or station */
             404: {
@@ -1683,6 +1697,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["StationDetail"];
                 };
+            };
+            /** @description Not modified: the answer is the one the `If-None-Match` ETag names (weak: only `age_seconds` may differ, the time since `last_success_at`) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unknown line or station */
             404: {
