@@ -1,4 +1,5 @@
 import Link from "next/link";
+import { useTranslations } from "next-intl";
 
 import { DepartureTime } from "@/components/departures/DepartureTime";
 import type { Branch, VehiclePosition } from "@/lib/api/types";
@@ -6,18 +7,18 @@ import { upcoming } from "@/lib/format/countdown";
 import { stopNote } from "@/lib/format/freshness";
 import { formatClockSeconds } from "@/lib/format/time";
 import { placeVehicles } from "@/lib/format/vehicles";
-import { text } from "@/lib/text/en";
 
 const DEPARTURES_PER_STATION = 3;
 
 function TrainMarker({ vehicle, label, progress }: { vehicle: VehiclePosition; label: string; progress?: number }) {
+  const t = useTranslations("line");
   return (
     <span
       className={`train-marker${progress === undefined ? " at-station" : ""}`}
       style={progress === undefined ? undefined : { top: `${Math.round(progress * 100)}%` }}
       role="img"
       aria-label={label}
-      title={`${label} · position at ${formatClockSeconds(vehicle.recorded_at)}`}
+      title={t("trainPositionAt", { label, clock: formatClockSeconds(vehicle.recorded_at) })}
       data-testid="train-marker"
     >
       <span aria-hidden="true">▼</span>
@@ -42,6 +43,8 @@ export function LineDiagram({
   /** The line's freshness window, after which a stop's board reads as stale. */
   staleAfterSeconds?: number;
 }) {
+  const t = useTranslations("line");
+  const tf = useTranslations("freshness");
   const stations = [...branch.stations].sort((a, b) => a.position - b.position);
   const placed = placeVehicles(
     stations.map((s) => s.station_id),
@@ -54,7 +57,7 @@ export function LineDiagram({
         const here = placed.atStation.get(station.station_id) ?? [];
         const running = placed.between.get(station.station_id) ?? [];
         const departures = upcoming(station.departures, now).slice(0, DEPARTURES_PER_STATION);
-        const note = stopNote(station.freshness, now, staleAfterSeconds);
+        const note = stopNote(tf, station.freshness, now, staleAfterSeconds);
         return (
           <li
             key={station.station_id}
@@ -69,7 +72,7 @@ export function LineDiagram({
                   {station.name}
                 </Link>
                 {here.map((vehicle) => (
-                  <TrainMarker key={vehicle.vehicle_id} vehicle={vehicle} label={`Train at ${station.name}`} />
+                  <TrainMarker key={vehicle.vehicle_id} vehicle={vehicle} label={t("trainAt", { station: station.name })} />
                 ))}
                 <span className="diagram-departures">
                   {departures.length ? (
@@ -82,7 +85,7 @@ export function LineDiagram({
                       />
                     ))
                   ) : note ? null : (
-                    <span className="muted small">{text.stop.noDeparture}</span>
+                    <span className="muted small">{tf("stop.noDeparture")}</span>
                   )}
                 </span>
                 {note ? (
@@ -101,7 +104,7 @@ export function LineDiagram({
                     key={vehicle.vehicle_id}
                     vehicle={vehicle}
                     progress={progress}
-                    label={`Train between ${station.name} and ${next.name}, ${Math.round(progress * 100)}% of the way`}
+                    label={t("trainBetween", { from: station.name, to: next.name, percent: Math.round(progress * 100) })}
                   />
                 ))}
               </div>

@@ -1,6 +1,7 @@
 "use client";
 
 import Link from "next/link";
+import { useTranslations } from "next-intl";
 import { useState, type CSSProperties } from "react";
 
 import { FavouriteButton } from "@/components/favourites/FavouriteButton";
@@ -13,11 +14,14 @@ import { lineSentence } from "@/lib/format/freshness";
 import { useNow } from "@/lib/hooks/useNow";
 
 import { DisruptionBanner } from "./DisruptionBanner";
-import { LineBadge, networkName } from "./LineBadge";
+import { LineBadge, useNetworkName } from "./LineBadge";
 import { LineDiagram } from "./LineDiagram";
 import { TrafficBadge } from "./TrafficBadge";
 
 export function LineView({ network, code }: { network: string; code: string }) {
+  const t = useTranslations("line");
+  const tf = useTranslations("freshness");
+  const networkName = useNetworkName();
   const query = useLine(network, code);
   const now = useNow();
   const [selected, setSelected] = useState<string | null>(null);
@@ -27,16 +31,16 @@ export function LineView({ network, code }: { network: string; code: string }) {
       if (query.error instanceof ApiError && query.error.isNotFound) {
         return (
           <div className="stack">
-            <h1>Unknown line</h1>
+            <h1>{t("unknownTitle")}</h1>
             <p>
-              There is no line {networkName(network)} {code}. <Link href="/">See all lines</Link>.
+              {t("unknownBody", { network: networkName(network), code })} <Link href="/">{t("seeAll")}</Link>.
             </p>
           </div>
         );
       }
-      return <QueryError error={query.error} what="this line" />;
+      return <QueryError error={query.error} what={t("what")} />;
     }
-    return <Loading what="the line" />;
+    return <Loading what={t("loading")} />;
   }
 
   const detail = query.data;
@@ -44,7 +48,7 @@ export function LineView({ network, code }: { network: string; code: string }) {
   const directions = detail.directions;
   const current = directions.find((d) => d.direction === selected) ?? directions[0];
   // One short sentence when the line's data is not fully live; the technical detail stays in the system API.
-  const note = lineSentence(line.freshness, now);
+  const note = lineSentence(tf, line.freshness, now);
   const vehicles = current ? detail.vehicles.filter((v) => v.direction === current.direction) : [];
 
   return (
@@ -78,21 +82,24 @@ export function LineView({ network, code }: { network: string; code: string }) {
       {current ? (
         <Tabs
           idPrefix="direction"
-          label="Directions"
+          label={t("directions")}
           selected={current.direction}
           onSelect={setSelected}
           tabs={directions.map((d) => ({ id: d.direction, label: <>→ {d.terminus}</> }))}
         >
           <p className="summary" aria-live="polite">
-            Towards {current.terminus}: {current.branches.reduce((n, b) => n + b.stations.length, 0)} stations,{" "}
-            {vehicles.length} train{vehicles.length === 1 ? "" : "s"} located
+            {t("summary", {
+              terminus: current.terminus,
+              stations: current.branches.reduce((n, b) => n + b.stations.length, 0),
+              trains: vehicles.length,
+            })}
           </p>
           <div className={`branches${current.branches.length > 1 ? " has-many" : ""}`}>
             {current.branches.map((branch) => (
-              <section key={branch.branch} className="branch" aria-label={`Branch ${branch.branch}`}>
+              <section key={branch.branch} className="branch" aria-label={t("branch", { name: String(branch.branch) })}>
                 {current.branches.length > 1 ? (
                   <h2 className="branch-title">
-                    Branch to {branch.stations[branch.stations.length - 1]?.name ?? branch.branch}
+                    {t("branchTo", { terminus: branch.stations[branch.stations.length - 1]?.name ?? String(branch.branch) })}
                   </h2>
                 ) : null}
                 <div
@@ -111,7 +118,7 @@ export function LineView({ network, code }: { network: string; code: string }) {
           </div>
         </Tabs>
       ) : (
-        <p className="empty">No stations are known for this line yet.</p>
+        <p className="empty">{t("noStations")}</p>
       )}
     </div>
   );
