@@ -114,7 +114,7 @@ export function LineHealthPanel() {
   const shown = showAll ? lines : lines.slice(0, FIRST_LINES);
   const withoutIds = lines.reduce((n, line) => n + line.stations_without_ids.length, 0);
   return (
-    <section className="card" aria-labelledby="health-title" data-testid="line-health">
+    <section className="card" aria-labelledby="health-title" data-testid="line-health" id="health">
       <div className="section-head">
         <h2 id="health-title">{t("title")}</h2>
         {health.data ? (
