@@ -14,6 +14,9 @@ export async function generateMetadata(): Promise<Metadata> {
   return {
     title: { default: t("title"), template: `%s · ${t("title")}` },
     description: t("description"),
+    applicationName: t("title"),
+    appleWebApp: { capable: true, title: "RATP Live", statusBarStyle: "default" },
+    icons: { apple: "/icons/icon-192.png" },
   };
 }
 
