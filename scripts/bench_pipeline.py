@@ -172,6 +172,7 @@ async def bench_celery(server_url: str, workers: int, tasks: int, log_dir: Path)
     worker: subprocess.Popen[bytes] | None = None
     probe = PipelineProbe(url)
     try:
+        await eventually(lambda: _accepts(redis_port), timeout=60, message="redis-server")
         async with probe.database.write_sessions() as session, session.begin():
             await session.execute(text(CELERY_TABLE_DDL))
         worker = start_process(
@@ -230,6 +231,22 @@ def start_process(
 ) -> subprocess.Popen[bytes]:
     with open(log_path, "ab") as log:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+
+
+async def _accepts(port: int) -> bool:
+    """Whether a server answers a Redis PING on the loopback port."""
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    try:
+        writer.write(b"PING\r\n")
+        await writer.drain()
+        return (await asyncio.wait_for(reader.readline(), timeout=5)).startswith(b"+PONG")
+    except (OSError, TimeoutError):
+        return False
+    finally:
+        writer.close()
 
 
 async def _at_least(count: object, wanted: int) -> bool:
