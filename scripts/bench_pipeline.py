@@ -191,22 +191,24 @@ async def bench_celery(server_url: str, workers: int, tasks: int, log_dir: Path)
             env=env,
             cwd=REPO / "scripts",
         )
-        sys.path.insert(0, str(REPO / "scripts"))
-        os.environ["CELERY_PEER_BROKER"] = env["CELERY_PEER_BROKER"]
-        from celery_peer import app, record  # the producer side, in this process
+        from celery import Celery  # benchmark-only dependency (backend/requirements-bench.txt)
 
-        app.conf.broker_url = env["CELERY_PEER_BROKER"]
+        producer = Celery("celery_peer_producer", broker=env["CELERY_PEER_BROKER"])  # a fresh one per round
+
+        def send(task_id: str) -> None:
+            producer.send_task("celery_peer.record", args=[task_id], ignore_result=True)
 
         async def rows() -> int:
             async with probe.database.sessions() as session:
                 return int((await session.execute(text("SELECT count(*) FROM celery_peer_tasks"))).scalar_one())
 
-        record.delay("warm-up")
+        send("warm-up")
         await eventually(lambda: rows(), timeout=120, message="the Celery peer's first task")
         started = time.perf_counter()
-        await asyncio.to_thread(lambda: [record.delay(f"task-{n}") for n in range(tasks)])
+        await asyncio.to_thread(lambda: [send(f"task-{n}") for n in range(tasks)])
         await eventually(lambda: _at_least(rows, tasks + 1), timeout=600, interval=0.05, message="Celery drained")
         elapsed = time.perf_counter() - started
+        producer.close()
         return {"tasks": tasks, "seconds": elapsed, "tasks_per_s": tasks / elapsed}
     finally:
         for process in (worker, redis):
