@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from backend.api.ratelimit import RateLimitedAdminCaller
 from backend.api.routers.deps import (
@@ -32,7 +32,7 @@ from backend.api.schemas import (
     TaskStatus,
     WorkerInfo,
 )
-from backend.api.security import Caller, ReadCaller
+from backend.api.security import Caller, ReadCaller, require_read_key
 from backend.catalogue import UnknownLineError, get_catalogue
 from backend.db.engine import DATABASE_ERRORS
 from backend.livedata.queries import line_health, live_data_counts, recent_departures
@@ -53,7 +53,10 @@ _MUTATION_ERRORS: dict[int | str, dict[str, Any]] = {
     429: {"model": ErrorResponse, "description": "Too many changes a minute; see Retry-After"},
 }
 
-router = APIRouter(prefix="/api/system", tags=["system"], responses=_AUTH_ERRORS)
+# The key is checked first, before any parameter: an anonymous caller gets a 401, not a list of parameters.
+router = APIRouter(
+    prefix="/api/system", tags=["system"], responses=_AUTH_ERRORS, dependencies=[Depends(require_read_key)]
+)
 
 
 def _audit(caller: Caller, action: str, request: dict[str, Any], outcome: str, status_code: int, **extra: Any) -> None:
