@@ -9,11 +9,11 @@ import asyncio
 import time
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
-from backend.api.security import API_KEY_HEADER, require_read_key
+from backend.api.security import require_read_key
 from backend.bus.probe import kafka_reachable
 from backend.config import Settings
 from backend.db.engine import Database
@@ -79,7 +79,11 @@ def _public(dependency: DependencyStatus) -> DependencyStatus:
     return dependency.model_copy(update={"detail": _PUBLIC_DETAIL[dependency.status]})
 
 
-async def _has_key(request: Request, key: Annotated[str | None, Depends(API_KEY_HEADER)]) -> bool:
+async def _has_key(
+    request: Request,
+    # Not a security scheme in the schema: the key is optional here, it only adds the detail.
+    key: Annotated[str | None, Header(alias="X-API-Key", include_in_schema=False)] = None,
+) -> bool:
     """Whether the caller sent a valid system key; a wrong one is still refused (403), a missing one is anonymous."""
     if not key:
         return False

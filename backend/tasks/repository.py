@@ -68,6 +68,8 @@ class TaskAssignment:
     line_id: str
     attempt: int
     max_attempts: int
+    # The worker whose attempt this one replaces, when the task was taken over from a dead worker.
+    taken_over_from: str | None = None
 
 
 class StartRefusal(Enum):
@@ -187,7 +189,7 @@ async def start(
             )
             return StartRefusal.FINISHED
     # Values read before the UPDATE: the ORM refreshes `row` in place when the UPDATE runs.
-    previous_status, previous_attempt = row.status, row.attempt
+    previous_status, previous_attempt, previous_owner = row.status, row.attempt, row.worker_id
     claimed = await session.execute(
         update(TaskRun)
         .where(TaskRun.id == task_id, TaskRun.status == previous_status, TaskRun.attempt == previous_attempt)
@@ -204,7 +206,11 @@ async def start(
     if _affected(claimed) != 1:
         return StartRefusal.OWNED
     return TaskAssignment(
-        task_id=task_id, line_id=row.line_id, attempt=previous_attempt + 1, max_attempts=row.max_attempts
+        task_id=task_id,
+        line_id=row.line_id,
+        attempt=previous_attempt + 1,
+        max_attempts=row.max_attempts,
+        taken_over_from=(previous_owner or "?") if previous_status == TASK_RUNNING else None,
     )
 
 

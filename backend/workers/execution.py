@@ -62,7 +62,7 @@ class TaskExecutor:
     async def start_delivered(self, task_id: str) -> TaskAssignment | StartRefusal:
         try:
             async with self._database.write_sessions() as session, session.begin():
-                return await tasks.start(
+                outcome = await tasks.start(
                     session,
                     task_id,
                     worker_id=self._state.id,
@@ -72,6 +72,16 @@ class TaskExecutor:
                 )
         except DATABASE_ERRORS as exc:
             raise DatabaseUnavailableError(str(exc)) from exc
+        if isinstance(outcome, TaskAssignment) and outcome.taken_over_from is not None:
+            logger.warning(
+                "task %s taken over from worker %s (its lease lapsed or it is gone): attempt %d/%d",
+                task_id,
+                outcome.taken_over_from,
+                outcome.attempt,
+                outcome.max_attempts,
+                extra={"task_id": task_id, "worker": outcome.taken_over_from, "attempt": outcome.attempt},
+            )
+        return outcome
 
     async def claim(self) -> TaskAssignment | None:
         try:

@@ -188,7 +188,14 @@ async def list_logs(
     since: Since = None,
     until: Until = None,
     cursor: Annotated[
-        str | None, Query(min_length=1, max_length=200, description="`next_cursor` of the previous page, unchanged.")
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="`next_cursor` of the previous page, unchanged: an opaque URL-safe base64 token (A-Z, a-z, "
+            "0-9, `-`, `_`, no padding). Any other value is a 422.",
+        ),
     ] = None,
 ) -> LogPage:
     if since is not None and until is not None and until <= since:

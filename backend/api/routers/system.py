@@ -50,6 +50,8 @@ _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorResponse, "description": "The database is down or not migrated"},
 }
 _MUTATION_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "The body could not be parsed (not JSON, or not UTF-8)"},
+    413: {"model": ErrorResponse, "description": "The body is larger than API_MAX_BODY_BYTES"},
     429: {"model": ErrorResponse, "description": "Too many changes a minute; see Retry-After"},
 }
 
@@ -200,7 +202,15 @@ async def list_tasks(
         str | None, Query(max_length=64, description="Only runs of this line", examples=["metro:1"])
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Runs per page")] = 50,
-    cursor: Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=512,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="`next_cursor` of the previous page, unchanged: an opaque URL-safe base64 token (A-Z, a-z, "
+            "0-9, `-`, `_`, no padding). Any other value is a 422.",
+        ),
+    ] = None,
 ) -> TaskRunPage:
     line_id = None
     if line is not None:

@@ -22,6 +22,7 @@ STACK_KEYS = {
     "postgres_db",
     "admin_password",
     "admin_session_secret",
+    "dashboard_max_body_bytes",
     "api_port",
     "frontend_port",
 }
