@@ -6,7 +6,8 @@ against the stub), and for `--minutes` keeps them busy while it
 - SIGKILLs a random worker every `--kill-every` seconds (and starts a replacement),
 - stops Kafka for `--outage` seconds at one third of the run, then starts it again,
 - stops PostgreSQL for `--outage` seconds at two thirds of the run, then starts it again.
-Then it stops the scheduler, lets the fleet finish, and prints the tasks by status and:
+Then it lets the fleet finish every task scheduled so far (the scheduler still relaying), stops the scheduler, and
+prints those tasks by status and:
 - expired: tasks that ended `expired` (no outage may cause one);
 - lost: tasks the scheduler enqueued that have no row, or that are still queued or running after the drain;
 - attempts lost with killed workers: attempts taken back (reaper) or over (another worker) from a worker this
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -112,14 +114,17 @@ async def soak(args: argparse.Namespace, log_dir: Path) -> int:
             )
             await _chaos(args, fleet, postgres, kafka)
 
-            say("stopping the scheduler; letting the fleet finish")
-            scheduler.terminate()
-            scheduler.wait(60)
+            # The scheduler keeps relaying (what an outage left unpublished) while the fleet finishes every task
+            # scheduled so far; then it stops, and what it queued after this point is not counted.
+            ended_at = datetime.now(UTC)
+            say("chaos over; letting the fleet finish every task scheduled so far")
             try:
-                await eventually(lambda: _drained(probe), timeout=240, message="every task finished")
+                await eventually(lambda: _finished_before(probe, ended_at), timeout=300, message="every task finished")
             except AssertionError as exc:
                 say(str(exc))
-            return await _report(probe, fleet, stack)
+            scheduler.terminate()
+            scheduler.wait(60)
+            return await _report(probe, fleet, stack, ended_at)
         finally:
             stack.stop_all()
             await probe.close()
@@ -152,15 +157,27 @@ async def _live(probe: PipelineProbe, count: int) -> bool:
     return len(await probe.live_workers()) >= count
 
 
-async def _drained(probe: PipelineProbe) -> bool:
-    counts = await quietly(probe, "drain")
-    return counts is not None and counts["queued"] + counts["running"] == 0
-
-
-async def _report(probe: PipelineProbe, fleet: Fleet, stack: Services) -> int:
+async def _tasks_before(probe: PipelineProbe, ended_at: datetime) -> tuple[list[TaskRun], int]:
+    """The task rows scheduled before `ended_at`, and how many tasks the scheduler enqueued before then."""
     async with probe.database.sessions() as session:
-        rows = list((await session.execute(select(TaskRun))).scalars())
-        enqueued = int(await session.scalar(select(func.coalesce(func.sum(SchedulerRun.enqueued), 0))) or 0)
+        runs = select(SchedulerRun.id).where(SchedulerRun.started_at < ended_at)
+        rows = list((await session.execute(select(TaskRun).where(TaskRun.scheduler_run_id.in_(runs)))).scalars())
+        enqueued = await session.scalar(
+            select(func.coalesce(func.sum(SchedulerRun.enqueued), 0)).where(SchedulerRun.started_at < ended_at)
+        )
+    return rows, int(enqueued or 0)
+
+
+async def _finished_before(probe: PipelineProbe, ended_at: datetime) -> bool:
+    try:
+        rows, _ = await _tasks_before(probe, ended_at)
+    except Exception:  # noqa: BLE001 - reconnecting after the database restart
+        return False
+    return all(row.status not in ("queued", "running") for row in rows)
+
+
+async def _report(probe: PipelineProbe, fleet: Fleet, stack: Services, ended_at: datetime) -> int:
+    rows, enqueued = await _tasks_before(probe, ended_at)
     statuses = Counter(row.status for row in rows)
     logs = "\n".join(process.output() for process in stack.started)
     taken = {(m.group(1), m.group(2)) for m in TAKEN_BACK.finditer(logs)}
