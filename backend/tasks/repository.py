@@ -147,11 +147,13 @@ async def mark_published(session: AsyncSession, published: Mapping[str, int], *,
         )
 
 
-async def _owner_alive(session: AsyncSession, worker_id: str | None, now: datetime, lost_after: timedelta) -> bool:
+async def _owner_stopped(session: AsyncSession, worker_id: str | None) -> bool:
+    """Whether the task's worker said it stopped (or is gone from the registry). A stale heartbeat alone proves
+    nothing: after a database outage every heartbeat is stale, and the lease (extended by the reaper then) decides."""
     if worker_id is None:
-        return False
+        return True
     owner = await session.get(Worker, worker_id)
-    return owner is not None and owner.status != "stopped" and owner.last_heartbeat_at >= now - lost_after
+    return owner is None or owner.status == "stopped"
 
 
 async def start(
@@ -161,9 +163,9 @@ async def start(
     worker_id: str,
     now: datetime,
     lease: timedelta,
-    lost_after: timedelta,
 ) -> TaskAssignment | StartRefusal:
-    """Take a task delivered by the bus: queued and due, or running under a dead worker (taken over)."""
+    """Take a task delivered by the bus: queued and due, or running under a lapsed lease or a stopped worker (taken
+    over)."""
     # FOR UPDATE on Postgres; SQLite's write transaction already holds the database lock.
     row = (await session.execute(select(TaskRun).where(TaskRun.id == task_id).with_for_update())).scalar()
     if row is None:
@@ -174,7 +176,7 @@ async def start(
         return StartRefusal.NOT_DUE
     if row.status == TASK_RUNNING:
         lease_over = row.lease_expires_at is None or row.lease_expires_at < now
-        if not lease_over and await _owner_alive(session, row.worker_id, now, lost_after):
+        if not lease_over and not await _owner_stopped(session, row.worker_id):
             return StartRefusal.OWNED
         if row.attempt >= row.max_attempts:
             await session.execute(

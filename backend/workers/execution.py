@@ -68,7 +68,6 @@ class TaskExecutor:
                     worker_id=self._state.id,
                     now=utcnow(),
                     lease=lease_for(self._settings),
-                    lost_after=timedelta(seconds=self._settings.worker_lost_after_seconds),
                 )
         except DATABASE_ERRORS as exc:
             raise DatabaseUnavailableError(str(exc)) from exc

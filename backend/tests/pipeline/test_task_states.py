@@ -24,7 +24,7 @@ async def enqueue(database: Database, lines: list[str], now: datetime = NOW) -> 
 
 async def start(database: Database, task_id: str, worker: str, now: datetime = NOW) -> TaskAssignment | StartRefusal:
     async with database.write_sessions() as session, session.begin():
-        return await tasks.start(session, task_id, worker_id=worker, now=now, lease=LEASE, lost_after=LOST_AFTER)
+        return await tasks.start(session, task_id, worker_id=worker, now=now, lease=LEASE)
 
 
 async def row(database: Database, task_id: str) -> TaskRun:
@@ -190,6 +190,18 @@ async def test_a_live_worker_keeps_its_task_once_leases_are_extended_after_an_ou
         await tasks.renew_leases(session, [task_id], worker_id="w1", now=back + timedelta(seconds=5), lease=LEASE)
     assert (await reap(database, back + timedelta(seconds=12))).requeued == 0
     assert (await row(database, task_id)).status == "running"
+
+
+async def test_a_redelivered_task_is_not_taken_from_a_worker_whose_heartbeat_is_stale_but_lease_valid(
+    database: Database,
+) -> None:
+    (task_id,) = (await enqueue(database, ["metro:1"])).task_ids
+    await heartbeat(database, "w1", NOW)
+    assert isinstance(await start(database, task_id, "w1"), TaskAssignment)
+    back = NOW + timedelta(minutes=5)  # after an outage: every heartbeat is stale, the reaper extended the lease
+    async with database.write_sessions() as session, session.begin():
+        await tasks.extend_leases(session, until=back + LOST_AFTER)
+    assert await start(database, task_id, "w2", back) is StartRefusal.OWNED
 
 
 async def test_a_task_on_its_last_attempt_fails_when_its_worker_stopped_without_finishing_it(
