@@ -202,6 +202,9 @@ async def start(
             started_at=now,
             lease_expires_at=now + lease,
             finished_at=None,
+            # Delivered by the bus, so published, even when an earlier message (sent before the task was queued
+            # again) got here before the relay published it anew.
+            published_at=func.coalesce(TaskRun.published_at, now),
         )
         .execution_options(synchronize_session=False)
     )

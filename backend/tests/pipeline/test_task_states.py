@@ -231,6 +231,19 @@ async def test_published_at_is_set_even_when_a_worker_started_the_task_first(dat
     assert (await row(database, requeued)).published_at is None
 
 
+async def test_a_task_started_from_an_earlier_message_is_marked_published(database: Database) -> None:
+    (task_id,) = (await enqueue(database, ["metro:1"])).task_ids
+    await publish(database, [task_id])
+    await heartbeat(database, "w1", NOW)
+    assert isinstance(await start(database, task_id, "w1"), TaskAssignment)
+    later = NOW + timedelta(minutes=1)  # w1 died: the reaper queues the task again, to publish anew
+    assert (await reap(database, later)).requeued == 1
+    assert (await row(database, task_id)).published_at is None
+    # The first message, redelivered to another worker, arrives before the relay published the task again.
+    assert isinstance(await start(database, task_id, "w2", later), TaskAssignment)
+    assert (await row(database, task_id)).published_at is not None
+
+
 async def test_published_tasks_leave_the_outbox(database: Database) -> None:
     ids = (await enqueue(database, ["metro:1", "metro:2"])).task_ids
     async with database.write_sessions() as session, session.begin():
