@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     # --- API -------------------------------------------------------------------------------------------------
     system_api_token: str = ""
     system_api_readonly_token: str = ""
-    # Accepted for compatibility with the operations guide; only ever read on the server.
+    # Refused when set (see `_no_public_key_alias`): read only to tell the operator to rename it.
     next_public_system_api_key: str = ""
     api_cors_origins: str = "http://localhost:3000,http://127.0.0.1:3000"
     api_mutation_rate_per_minute: int = Field(default=30, ge=1)
@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     # Cache-Control max-age of rider answers: at most this, and never past the first departure leaving the board or
     # the first board turning stale.
     api_cache_max_age_seconds: float = Field(default=15.0, ge=0)
+    # Swagger UI at /docs and the schema at /openapi.json; turn off for an internet-facing deployment.
+    api_docs_enabled: bool = True
+    # Largest request body the API reads; a larger one is refused with 413 before it is read.
+    api_max_body_bytes: int = Field(default=65_536, ge=1024)
 
     # --- Live data sources -----------------------------------------------------------------------------------
     source_order: str = "prim,ratp_http,vmtr"
@@ -164,6 +168,16 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown log level {value!r}: use DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
 
+    @field_validator("next_public_system_api_key")
+    @classmethod
+    def _no_public_key_alias(cls, value: str) -> str:
+        if value.strip():
+            raise ValueError(
+                "NEXT_PUBLIC_SYSTEM_API_KEY is refused: a secret under Next.js's public prefix can be inlined into "
+                "the dashboard's JavaScript. Rename it to SYSTEM_API_TOKEN (backend) and SYSTEM_API_KEY (dashboard)"
+            )
+        return value
+
     @field_validator("worker_scale_command")
     @classmethod
     def _scale_command_has_count(cls, value: str) -> str:
@@ -184,7 +198,7 @@ class Settings(BaseSettings):
 
     @property
     def effective_api_token(self) -> str:
-        return self.system_api_token or self.next_public_system_api_key
+        return self.system_api_token
 
     @property
     def api_token_is_placeholder(self) -> bool:

@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.api import health
+from backend.api.docs import install_docs
+from backend.api.protection import BodySizeLimitMiddleware, SecurityHeadersMiddleware
 from backend.api.routers import logs as logs_router
 from backend.api.routers import public as public_router
 from backend.api.routers import system as system_router
@@ -54,6 +56,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=VERSION,
         description="Live next departures for Paris RATP lines, and the operations API of the worker fleet.",
         lifespan=lifespan,
+        # Swagger UI is served from this app's own files (`docs.py`), never from a CDN.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.api_docs_enabled else None,
     )
     app.state.settings = settings
     app.state.rider_snapshots = RiderSnapshots(check_seconds=settings.api_snapshot_check_seconds)
@@ -66,7 +72,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["X-API-Key", "Content-Type"],
     )
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
     _install_error_handlers(app)
+    if settings.api_docs_enabled:
+        install_docs(app)
     app.include_router(health.router)
     app.include_router(logs_router.router)
     app.include_router(public_router.router)

@@ -1,15 +1,19 @@
-"""`GET /health`: the truth about this API's dependencies, answered even when they are down."""
+"""`GET /health`: the truth about this API's dependencies, answered even when they are down.
+
+Anyone may ask whether the API is healthy; the detail (driver errors, the broker's address) goes only to a caller
+with a system key (`X-API-Key`, admin or read-only), since it helps an attacker more than a visitor."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Header, Request
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
+from backend.api.security import require_read_key
 from backend.bus.probe import kafka_reachable
 from backend.config import Settings
 from backend.db.engine import Database
@@ -20,7 +24,7 @@ router = APIRouter(tags=["health"])
 
 class DependencyStatus(BaseModel):
     status: Literal["ok", "down", "not_configured", "outdated"]
-    detail: str
+    detail: str = Field(description="What was found; the reason and addresses only with a system key (X-API-Key).")
     latency_ms: float | None = None
 
 
@@ -63,14 +67,46 @@ async def _broker_status(settings: Settings, timeout: float) -> DependencyStatus
     return DependencyStatus(status="ok" if ok else "down", detail=detail[:300], latency_ms=latency if ok else None)
 
 
-@router.get("/health", response_model=HealthResponse, summary="Health of the API and its dependencies")
-async def health(request: Request) -> HealthResponse:
+_PUBLIC_DETAIL = {
+    "ok": "reachable",
+    "down": "unreachable (send X-API-Key for the reason)",
+    "not_configured": "not configured",
+    "outdated": "schema older than the code (send X-API-Key for details)",
+}
+
+
+def _public(dependency: DependencyStatus) -> DependencyStatus:
+    return dependency.model_copy(update={"detail": _PUBLIC_DETAIL[dependency.status]})
+
+
+async def _has_key(
+    request: Request,
+    # Not a security scheme in the schema: the key is optional here, it only adds the detail.
+    key: Annotated[str | None, Header(alias="X-API-Key", include_in_schema=False)] = None,
+) -> bool:
+    """Whether the caller sent a valid system key; a wrong one is still refused (403), a missing one is anonymous."""
+    if not key:
+        return False
+    await require_read_key(request, key)
+    return True
+
+
+@router.get(
+    "/health",
+    response_model=HealthResponse,
+    summary="Health of the API and its dependencies",
+    description="Status of the database and the broker. Their `detail` names the reason and the address only "
+    "for a caller with a system key (`X-API-Key`); anonymous callers get the status alone.",
+)
+async def health(request: Request, detailed: Annotated[bool, Depends(_has_key)]) -> HealthResponse:
     settings: Settings = request.app.state.settings
     database: Database = request.app.state.database
     db_status, broker_status = await asyncio.gather(
         _database_status(database, timeout=3.0), _broker_status(settings, timeout=2.0)
     )
     healthy = db_status.status == "ok" and broker_status.status in ("ok", "not_configured")
+    if not detailed:
+        db_status, broker_status = _public(db_status), _public(broker_status)
     return HealthResponse(
         status="ok" if healthy else "degraded",
         database=db_status,

@@ -71,7 +71,7 @@ def mutation_limiter(request: Request) -> SlidingWindowLimiter:
 async def limit_mutations(request: Request, caller: AdminCaller) -> Caller:
     """The admin caller, once its request fits in the mutation rate limit."""
     client = request.client.host if request.client else "unknown"
-    retry_after = mutation_limiter(request).hit(f"{caller.key_hint}@{client}")
+    retry_after = mutation_limiter(request).hit(f"{caller.role}@{client}")
     if retry_after is not None:
         seconds = max(1, math.ceil(retry_after))
         action = request.url.path.removeprefix("/api/system/").replace("/", ".")

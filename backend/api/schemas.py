@@ -258,10 +258,18 @@ class StationDetail(ApiModel):
 # --- System ------------------------------------------------------------------------------------------------------
 
 
+def _exactly_one_of_count_or_delta(schema: dict[str, Any]) -> None:
+    """The schema says what the endpoint accepts: an object with exactly one of two integers (never null)."""
+    schema["properties"]["count"] = {"type": "integer", "minimum": 0, "description": "Worker pool size wanted."}
+    schema["properties"]["delta"] = {"type": "integer", "description": "Workers to add, or remove when negative."}
+    schema["oneOf"] = [{"required": ["count"]}, {"required": ["delta"]}]
+    schema["examples"] = [{"count": 4}, {"delta": 2}]
+
+
 class ScaleRequest(BaseModel):
     """Give exactly one of `count` (the pool size wanted) or `delta` (workers to add, or remove when negative)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"count": 4}, {"delta": 2}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_exactly_one_of_count_or_delta)
 
     count: StrictInt | None = Field(default=None, ge=0, description="Worker pool size wanted (0..WORKER_MAX_COUNT).")
     delta: StrictInt | None = Field(default=None, description="Workers to add (positive) or remove (negative).")
@@ -276,7 +284,7 @@ class ScaleRequest(BaseModel):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ScaleRequest:
-        if (self.count is None) == (self.delta is None):
+        if (self.count is None) == (self.delta is None) or len(self.model_fields_set) != 1:
             raise PydanticCustomError(
                 "count_or_delta", 'give exactly one of "count" or "delta", e.g. {"count": 4} or {"delta": 2}'
             )

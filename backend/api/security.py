@@ -1,7 +1,9 @@
 """System API authentication: the `X-API-Key` header, checked in constant time.
 
 Two keys: `SYSTEM_API_TOKEN` may do everything; the optional `SYSTEM_API_READONLY_TOKEN` may only read.
-A missing header is a 401, a wrong key a 403, the read-only key on a mutating endpoint a 403.
+A missing header is a 401, a wrong key a 403, the read-only key on a mutating endpoint a 403. The routers check the
+key before anything else (a router-wide dependency), so an anonymous caller learns nothing of the parameters.
+Logs name a key (`admin`, `read-only`), never any part of it.
 """
 
 from __future__ import annotations
@@ -35,11 +37,12 @@ class SystemKeys:
 @dataclass(frozen=True)
 class Caller:
     role: Literal["admin", "readonly"]
-    key_hint: str  # the key's last 4 characters, for audit logs
 
     @property
     def label(self) -> str:
-        return f"{self.role}-key…{self.key_hint}"
+        """The key's name, for audit and rate-limit logs. Nothing of the key itself is ever logged: the logs are
+        readable with the read-only key."""
+        return "admin" if self.role == "admin" else "read-only"
 
 
 def resolve_system_keys(settings: Settings) -> SystemKeys:
@@ -78,9 +81,9 @@ def _caller(request: Request, key: str | None) -> Caller:
         )
     keys: SystemKeys = request.app.state.system_keys
     if _matches(key, keys.admin):
-        return Caller(role="admin", key_hint=key[-4:])
+        return Caller(role="admin")
     if _matches(key, keys.readonly):
-        return Caller(role="readonly", key_hint=key[-4:])
+        return Caller(role="readonly")
     raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail="invalid X-API-Key")
 
 

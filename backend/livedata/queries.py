@@ -598,9 +598,12 @@ async def _lines_at(session: AsyncSession, station_ids: Sequence[str]) -> dict[s
 async def search_stations(session: AsyncSession, query: str, *, limit: int) -> list[StationMatchView]:
     """Stations whose name contains every word of `query`, accents and case ignored; exact and prefix matches first.
 
-    Raises ValueError when the query has no letter or digit."""
+    Raises ValueError when the query has no letter or digit. Letters of any alphabet are accepted; those with no
+    Latin form (e.g. "þ", "щ") match no station, since station names are written in French."""
     needle = normalise_name(query)
     if not needle:
+        if any(char.isalnum() for char in query):
+            return []
         raise ValueError("the search needs at least one letter or digit")
     # normalise_name leaves only [a-z0-9 ], so no LIKE wildcard can reach the pattern.
     words = needle.split()

@@ -60,10 +60,14 @@ class LogCursor:
             created_at, row_id, checksum = raw.split("|")
             if not hmac.compare_digest(checksum, _checksum(f"{created_at}|{row_id}")):
                 raise InvalidCursorError("checksum mismatch")
-            cursor = cls(dt.datetime.fromisoformat(created_at), int(row_id))
-        except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+            at = dt.datetime.fromisoformat(created_at)
+            if at.tzinfo is None:
+                raise InvalidCursorError("no time zone")
+            # In UTC here: an offset that pushes the date out of range (year 1 at +23:59) fails now, not in the query.
+            cursor = cls(at.astimezone(dt.UTC), int(row_id))
+        except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError) as exc:
             raise InvalidCursorError("invalid cursor: pass back `next_cursor` from a previous page unchanged") from exc
-        if cursor.created_at.tzinfo is None or cursor.id < 1:
+        if cursor.id < 1:
             raise InvalidCursorError("invalid cursor: pass back `next_cursor` from a previous page unchanged")
         return cursor
 

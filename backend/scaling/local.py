@@ -49,16 +49,17 @@ class LocalScaler:
 
     async def scale_to(self, count: int, *, requested_by: str) -> ScaleOutcome:
         previous = await self.current_count()
-        await write_desired_workers(self.database, count, updated_by=requested_by)
         async with self.database.sessions() as session:
             beat = await read_supervisor_beat(session)
         if beat is None or not beat.alive(self.settings.worker_lost_after_seconds):
+            # Refused, and nothing recorded: a supervisor started later must not act on a request answered 503.
             seen = f"last seen {beat.beat_at.isoformat()} ({beat.name})" if beat else "never seen"
             raise ScalingUnavailableError(
-                f"desired workers set to {count}, but no local supervisor is running ({seen}) to start or stop "
-                "them: run `./serve.sh up --local` or `python -m backend.scaling.supervisor`",
+                f"cannot scale to {count}: no local supervisor is running ({seen}) to start or stop workers; "
+                "nothing was changed. Run `./serve.sh up --local` or `python -m backend.scaling.supervisor`",
                 backend="local",
             )
+        await write_desired_workers(self.database, count, updated_by=requested_by)
         observed = await self._wait_for(count)
         if observed == count:
             message = f"{count} local workers running"

@@ -6,6 +6,11 @@ next pass; a duplicate message is harmless because workers act on the row's stat
 is woken as soon as tasks are queued: by this process's cycles, and on Postgres by the `NOTIFY` that every enqueue
 (from any process: a manual cycle through the API, say) and every hand-back sends at commit. It still looks every
 `RELAY_INTERVAL_SECONDS` for retries coming due and anything a lost notification left behind.
+
+Outages are nobody's fault: the scheduler remembers when it last saw the database or the broker fail. After the
+database was unreachable (and at start-up, not knowing what came before) the reaper first extends every running
+task's lease by WORKER_LOST_AFTER_SECONDS, since no worker could renew one meanwhile; and no queued task expires until
+a whole expiry window has passed without any outage, since no worker could start one meanwhile.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ logger = logging.getLogger("backend.scheduler")
 
 RELAY_INTERVAL_SECONDS = 0.5
 RELAY_BATCH = 500
+PUBLISH_STALL_SECONDS = 2.0
 REAPER_INTERVAL_SECONDS = 2.0
 HOUSEKEEPING_INTERVAL_SECONDS = 60.0
 
@@ -41,6 +47,17 @@ class SchedulerService:
         self._database = database
         self._publisher: TaskPublisher | None = None
         self._tasks_queued = asyncio.Event()  # wakes the relay
+        # The last time a loop saw the database or the broker fail (start-up counts: what came before is unknown).
+        self._disturbed_at = datetime.now(UTC)
+        # When the publication in progress began (monotonic): a broker that does not answer makes it hang, not fail.
+        self._publishing_since: float | None = None
+        # True until the reaper has extended the leases that workers could not renew while it was unreachable.
+        self._leases_owed = True
+
+    def _disturbed(self, *, database: bool) -> None:
+        self._disturbed_at = datetime.now(UTC)
+        if database:
+            self._leases_owed = True
 
     async def run(self, stopping: asyncio.Event) -> None:
         loops: list[Callable[[asyncio.Event], Awaitable[None]]] = [self._cycles, self._reaper, self._housekeeping]
@@ -62,6 +79,7 @@ class SchedulerService:
                 await run_cycle(self._database, self._settings, trigger="interval")
                 self._tasks_queued.set()
             except DATABASE_ERRORS as exc:
+                self._disturbed(database=True)
                 logger.warning("cycle skipped, database unavailable: %s", exc)
             next_at += interval
             if next_at < time.monotonic():  # a cycle (or an outage) overran: don't burst to catch up
@@ -80,11 +98,13 @@ class SchedulerService:
                 if published < RELAY_BATCH:
                     await self._until_tasks_queued(stopping, RELAY_INTERVAL_SECONDS)
             except (KafkaError, OSError, RuntimeError) as exc:
+                self._disturbed(database=False)
                 logger.warning("publishing tasks failed (%s); retrying in %.0f s", exc, backoff)
                 await self._reset_publisher()
                 await sleep_or_stop(stopping, backoff)
                 backoff = min(backoff * 2, 30.0)
             except DATABASE_ERRORS as exc:
+                self._disturbed(database=True)
                 logger.warning("relay paused, database unavailable: %s", exc)
                 await sleep_or_stop(stopping, backoff)
                 backoff = min(backoff * 2, 30.0)
@@ -128,10 +148,17 @@ class SchedulerService:
             pending = await tasks.unpublished(session, now=datetime.now(UTC), limit=RELAY_BATCH)
         if not pending:
             return 0
-        publisher = await self._ensure_publisher()
-        accepted = await publisher.publish([message_for(t.id, t.line_id, t.attempt, t.scheduled_at) for t in pending])
+        self._publishing_since = time.monotonic()
+        try:
+            publisher = await self._ensure_publisher()
+            accepted = await publisher.publish(
+                [message_for(t.id, t.line_id, t.attempt, t.scheduled_at) for t in pending]
+            )
+        finally:
+            self._publishing_since = None
+        attempts = {t.id: t.attempt for t in pending}
         async with self._database.write_sessions() as session, session.begin():
-            await tasks.mark_published(session, accepted, now=datetime.now(UTC))
+            await tasks.mark_published(session, {i: attempts[i] for i in accepted}, now=datetime.now(UTC))
         if len(accepted) < len(pending):
             raise RuntimeError(f"broker accepted {len(accepted)} of {len(pending)} task messages")
         logger.debug("published %d tasks", len(accepted))
@@ -160,24 +187,45 @@ class SchedulerService:
             try:
                 await self.reap_once()
             except DATABASE_ERRORS as exc:
+                self._disturbed(database=True)
                 logger.warning("reaper skipped, database unavailable: %s", exc)
             await sleep_or_stop(stopping, REAPER_INTERVAL_SECONDS)
 
     async def reap_once(self) -> tasks.ReapOutcome:
         settings = self._settings
+        now = datetime.now(UTC)
+        lost_after = timedelta(seconds=settings.worker_lost_after_seconds)
+        expiry = timedelta(seconds=settings.scheduler_interval_seconds * settings.scheduler_queued_expiry_cycles)
+        if self._publishing_since is not None and time.monotonic() - self._publishing_since > PUBLISH_STALL_SECONDS:
+            self._disturbed(database=False)  # the broker is not answering: no worker can be blamed meanwhile
+        leases_owed = self._leases_owed
         async with self._database.write_sessions() as session, session.begin():
+            extended = await tasks.extend_leases(session, until=now + lost_after) if leases_owed else 0
             outcome = await tasks.reap(
                 session,
-                now=datetime.now(UTC),
-                hard_timeout=timedelta(seconds=settings.task_timeout_seconds * 2 + 10),
-                queued_expiry=timedelta(
-                    seconds=settings.scheduler_interval_seconds * settings.scheduler_queued_expiry_cycles
-                ),
+                now=now,
+                lost_after=lost_after,
+                queued_expiry=expiry if self._disturbed_at < now - expiry else None,
+                expiry_counts_from_publication=settings.uses_kafka,
+            )
+        if leases_owed:
+            self._leases_owed = False
+            if extended:
+                logger.info(
+                    "reaper: %d running tasks' leases extended by %.0f s (the database was unreachable, or the "
+                    "scheduler just started: their workers could not renew them)",
+                    extended,
+                    lost_after.total_seconds(),
+                    extra={"extended": extended},
+                )
+        for task_id, worker_id, why in outcome.taken_back:
+            logger.warning(
+                "reaper: task %s taken back: %s", task_id, why, extra={"task_id": task_id, "worker": worker_id}
             )
         if outcome.requeued or outcome.failed or outcome.expired:
             logger.warning(
-                "reaper: %d tasks requeued (their worker was lost), %d failed (no attempt left), %d expired "
-                "(queued too long)",
+                "reaper: %d tasks requeued and %d failed (their worker lost them), %d expired (no worker started "
+                "them in time)",
                 outcome.requeued,
                 outcome.failed,
                 outcome.expired,

@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
@@ -204,10 +204,14 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         scheduled_at_text, task_id = json.loads(raw)
+        # In UTC here: an offset that pushes the date out of range (year 1 at +23:59) fails now, not in the query.
         scheduled_at = datetime.fromisoformat(scheduled_at_text)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+        if scheduled_at.tzinfo is None:
+            raise ValueError("no time zone")
+        scheduled_at = scheduled_at.astimezone(UTC)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, OverflowError) as exc:
         raise InvalidCursorError("invalid cursor: pass the next_cursor of a previous page unchanged") from exc
-    if scheduled_at.tzinfo is None or not isinstance(task_id, str) or "\x00" in task_id:
+    if not isinstance(task_id, str) or "\x00" in task_id:
         raise InvalidCursorError("invalid cursor: pass the next_cursor of a previous page unchanged")
     return scheduled_at, task_id
 

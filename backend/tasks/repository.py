@@ -4,8 +4,12 @@
       ▲                  │  ├──finish, some stops failed──▶ partial (final: the next cycle tries again)
       ▲                  │  └──fail (attempts left)──▶ queued (available later, to republish)
       │                  └─────fail (no attempts left)──▶ failed
-      └──reap (lease expired: its worker died or hung)
-    queued ──reap (nobody took it for too long)──▶ expired
+      └──reap (lease lapsed: its worker died, stopped, or no longer holds it)
+    queued ──reap (published, and no worker started it for too long)──▶ expired
+
+Who is blamed is decided with care, because an outage must not cost work: a lease lapses only when its worker stops
+renewing it (the scheduler extends every lease after it could not reach the database itself, so a database outage
+costs no attempt), and a task the bus never accepted is never expired: the relay publishes it once the broker is back.
 
 Every transition is a guarded UPDATE (on the status, the worker and the attempt it expects), so a redelivered or
 duplicated message can never write a task's final state twice. At most one task per line is active (queued or
@@ -15,8 +19,8 @@ running): a partial unique index makes the scheduler's coalescing exact, even wi
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, cast
@@ -72,6 +76,8 @@ class TaskAssignment:
     line_id: str
     attempt: int
     max_attempts: int
+    # The worker whose attempt this one replaces, when the task was taken over from a dead worker.
+    taken_over_from: str | None = None
 
 
 class StartRefusal(Enum):
@@ -130,18 +136,34 @@ async def unpublished(session: AsyncSession, *, now: datetime, limit: int) -> li
     return list((await session.execute(statement)).scalars())
 
 
-async def mark_published(session: AsyncSession, task_ids: Sequence[str], *, now: datetime) -> None:
-    if task_ids:
+async def mark_published(session: AsyncSession, published: Mapping[str, int], *, now: datetime) -> None:
+    """Stamp `published_at` on tasks the bus accepted (task id -> the attempt number the message carried).
+
+    A worker may have started (or even finished) a task before this runs: its row is stamped too. Only a row queued
+    again since (a failed attempt, a reaped lease) is left alone, so that the relay publishes its new attempt."""
+    by_attempt: dict[int, list[str]] = {}
+    for task_id, attempt in published.items():
+        by_attempt.setdefault(attempt, []).append(task_id)
+    for attempt, task_ids in by_attempt.items():
         await session.execute(
-            update(TaskRun).where(TaskRun.id.in_(task_ids), TaskRun.status == TASK_QUEUED).values(published_at=now)
+            update(TaskRun)
+            .where(
+                TaskRun.id.in_(task_ids),
+                TaskRun.published_at.is_(None),
+                or_(TaskRun.status != TASK_QUEUED, TaskRun.attempt == attempt),
+            )
+            .values(published_at=now)
+            .execution_options(synchronize_session=False)
         )
 
 
-async def _owner_alive(session: AsyncSession, worker_id: str | None, now: datetime, lost_after: timedelta) -> bool:
+async def _owner_stopped(session: AsyncSession, worker_id: str | None) -> bool:
+    """Whether the task's worker said it stopped (or is gone from the registry). A stale heartbeat alone proves
+    nothing: after a database outage every heartbeat is stale, and the lease (extended by the reaper then) decides."""
     if worker_id is None:
-        return False
+        return True
     owner = await session.get(Worker, worker_id)
-    return owner is not None and owner.status != "stopped" and owner.last_heartbeat_at >= now - lost_after
+    return owner is None or owner.status == "stopped"
 
 
 async def start(
@@ -151,16 +173,16 @@ async def start(
     worker_id: str,
     now: datetime,
     lease: timedelta,
-    lost_after: timedelta,
 ) -> TaskAssignment | StartRefusal:
-    """Take a task delivered by the bus: queued and due, or running under a dead worker (taken over).
+    """Take a task delivered by the bus: queued and due, or running under a lapsed lease or a stopped worker (taken
+    over).
 
     The usual case, a queued task that is due, is one guarded `UPDATE ... RETURNING` (`start_due`); anything else (a
     redelivery, a task not due, a take-over) is decided on the row read `FOR UPDATE`."""
     due = await start_due(session, task_id, worker_id=worker_id, now=now, lease=lease)
     if due is not None:
         return due
-    return await _start_otherwise(session, task_id, worker_id=worker_id, now=now, lease=lease, lost_after=lost_after)
+    return await _start_otherwise(session, task_id, worker_id=worker_id, now=now, lease=lease)
 
 
 # The worker's two statements per task, built once (only their parameters change).
@@ -176,6 +198,8 @@ _START_DUE = (
         started_at=bindparam("p_now"),
         lease_expires_at=bindparam("p_lease_until"),
         finished_at=None,
+        # Delivered by the bus, so published (see `_start_otherwise`).
+        published_at=func.coalesce(TaskRun.published_at, bindparam("p_now")),
     )
     .returning(TaskRun.line_id, TaskRun.attempt, TaskRun.max_attempts)
     .execution_options(synchronize_session=False)
@@ -221,8 +245,9 @@ async def _start_otherwise(
     worker_id: str,
     now: datetime,
     lease: timedelta,
-    lost_after: timedelta,
 ) -> TaskAssignment | StartRefusal:
+    """Any start but the due queued task's: a redelivery, a task not due, a take-over of a running task whose lease
+    lapsed or whose worker said it stopped."""
     # FOR UPDATE on Postgres; SQLite's write transaction already holds the database lock.
     row = (await session.execute(select(TaskRun).where(TaskRun.id == task_id).with_for_update())).scalar()
     if row is None:
@@ -233,7 +258,7 @@ async def _start_otherwise(
         return StartRefusal.NOT_DUE
     if row.status == TASK_RUNNING:
         lease_over = row.lease_expires_at is None or row.lease_expires_at < now
-        if not lease_over and await _owner_alive(session, row.worker_id, now, lost_after):
+        if not lease_over and not await _owner_stopped(session, row.worker_id):
             return StartRefusal.OWNED
         if row.attempt >= row.max_attempts:
             await session.execute(
@@ -248,7 +273,7 @@ async def _start_otherwise(
             )
             return StartRefusal.FINISHED
     # Values read before the UPDATE: the ORM refreshes `row` in place when the UPDATE runs.
-    previous_status, previous_attempt = row.status, row.attempt
+    previous_status, previous_attempt, previous_owner = row.status, row.attempt, row.worker_id
     claimed = await session.execute(
         update(TaskRun)
         .where(TaskRun.id == task_id, TaskRun.status == previous_status, TaskRun.attempt == previous_attempt)
@@ -259,13 +284,20 @@ async def _start_otherwise(
             started_at=now,
             lease_expires_at=now + lease,
             finished_at=None,
+            # Delivered by the bus, so published, even when an earlier message (sent before the task was queued
+            # again) got here before the relay published it anew.
+            published_at=func.coalesce(TaskRun.published_at, now),
         )
         .execution_options(synchronize_session=False)
     )
     if _affected(claimed) != 1:
         return StartRefusal.OWNED
     return TaskAssignment(
-        task_id=task_id, line_id=row.line_id, attempt=previous_attempt + 1, max_attempts=row.max_attempts
+        task_id=task_id,
+        line_id=row.line_id,
+        attempt=previous_attempt + 1,
+        max_attempts=row.max_attempts,
+        taken_over_from=(previous_owner or "?") if previous_status == TASK_RUNNING else None,
     )
 
 
@@ -406,55 +438,114 @@ class ReapOutcome:
     requeued: int
     failed: int
     expired: int
+    # (task id, worker id, why) of each task taken back from its worker, for the scheduler's log.
+    taken_back: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def _why_lost(owner: Worker | None, worker_id: str, *, now: datetime, lost_after: timedelta) -> str:
+    if owner is None:
+        return f"worker {worker_id} is gone from the registry"
+    if owner.status == "stopped":
+        return f"worker {worker_id} stopped without finishing it"
+    silent = (now - owner.last_heartbeat_at).total_seconds()
+    if silent > lost_after.total_seconds():
+        return f"worker {worker_id} stopped heartbeating {silent:.0f} s ago"
+    return f"worker {worker_id} is alive but no longer renews its lease (it does not hold the task any more)"
+
+
+async def extend_leases(session: AsyncSession, *, until: datetime) -> int:
+    """Give every running task's worker until `until` to renew its lease: called after the database was unreachable,
+    when no worker could renew anything, so that an outage is not mistaken for dead workers."""
+    extended = await session.execute(
+        update(TaskRun)
+        .where(
+            TaskRun.status == TASK_RUNNING, or_(TaskRun.lease_expires_at.is_(None), TaskRun.lease_expires_at < until)
+        )
+        .values(lease_expires_at=until)
+        .execution_options(synchronize_session=False)
+    )
+    return _affected(extended)
 
 
 async def reap(
-    session: AsyncSession, *, now: datetime, hard_timeout: timedelta, queued_expiry: timedelta
+    session: AsyncSession,
+    *,
+    now: datetime,
+    lost_after: timedelta,
+    queued_expiry: timedelta | None,
+    expiry_counts_from_publication: bool,
 ) -> ReapOutcome:
-    """Nothing stays stuck: running tasks whose lease lapsed (dead or hung worker) or that ran past the hard
-    timeout go back to the queue (or fail when out of attempts); queued tasks nobody took in time expire."""
-    stuck = or_(TaskRun.lease_expires_at < now, TaskRun.started_at < now - hard_timeout)
-    requeued = await session.execute(
-        update(TaskRun)
-        .where(TaskRun.status == TASK_RUNNING, stuck, TaskRun.attempt < TaskRun.max_attempts)
-        .values(
-            status=TASK_QUEUED,
-            available_at=now,
-            published_at=None,
-            lease_expires_at=None,
-            error=literal("worker ").concat(func.coalesce(TaskRun.worker_id, "?")).concat(" lost the task; requeued"),
-            worker_id=None,
+    """Nothing stays stuck, and nobody is blamed for an outage.
+
+    - A running task whose lease lapsed goes back to the queue (or fails when out of attempts): its worker renews the
+      lease of every task it holds with each heartbeat, so a lapsed lease means the worker died, stopped, or lost
+      the task. The reason recorded says which, from the worker registry.
+    - A queued task expires when it waited longer than `queued_expiry` (None: no expiry on this pass) since the bus
+      accepted it (`expiry_counts_from_publication`, Kafka), or since it became due (the database queue, where the
+      row is the message). A task Kafka never accepted is not expired: the relay still owes it a publication.
+    """
+    lapsed = (
+        await session.execute(
+            select(TaskRun.id, TaskRun.worker_id, TaskRun.attempt, TaskRun.max_attempts).where(
+                TaskRun.status == TASK_RUNNING,
+                or_(TaskRun.lease_expires_at.is_(None), TaskRun.lease_expires_at < now),
+            )
         )
-        .execution_options(synchronize_session=False)
-    )
-    failed = await session.execute(
-        update(TaskRun)
-        .where(TaskRun.status == TASK_RUNNING, stuck, TaskRun.attempt >= TaskRun.max_attempts)
-        .values(
-            status=TASK_FAILED,
-            finished_at=now,
-            lease_expires_at=None,
-            error=literal("worker ")
-            .concat(func.coalesce(TaskRun.worker_id, "?"))
-            .concat(" lost the task on the last attempt"),
+    ).all()
+    requeued = failed = 0
+    taken_back: list[tuple[str, str, str]] = []
+    for task_id, worker_id, attempt, max_attempts in lapsed:
+        owner = await session.get(Worker, worker_id) if worker_id else None
+        why = _why_lost(owner, worker_id or "?", now=now, lost_after=lost_after)
+        guard = and_(
+            TaskRun.id == task_id,
+            TaskRun.status == TASK_RUNNING,
+            TaskRun.attempt == attempt,
+            or_(TaskRun.lease_expires_at.is_(None), TaskRun.lease_expires_at < now),
         )
-        .execution_options(synchronize_session=False)
-    )
-    expired = await session.execute(
-        update(TaskRun)
-        .where(TaskRun.status == TASK_QUEUED, TaskRun.available_at < now - queued_expiry)
-        .values(
-            status=TASK_EXPIRED,
-            finished_at=now,
-            error=f"not picked up within {int(queued_expiry.total_seconds())} s: no worker took it",
+        if attempt < max_attempts:
+            values: dict[str, Any] = {
+                "status": TASK_QUEUED,
+                "available_at": now,
+                "published_at": None,
+                "lease_expires_at": None,
+                "worker_id": None,
+                "error": f"attempt {attempt}/{max_attempts} lost: {why}; requeued",
+            }
+        else:
+            values = {
+                "status": TASK_FAILED,
+                "finished_at": now,
+                "lease_expires_at": None,
+                "error": f"last attempt ({attempt}/{max_attempts}) lost: {why}",
+            }
+        done = await session.execute(
+            update(TaskRun).where(guard).values(**values).execution_options(synchronize_session=False)
         )
-        .execution_options(synchronize_session=False)
-    )
-    return ReapOutcome(
-        requeued=_affected(requeued),
-        failed=_affected(failed),
-        expired=_affected(expired),
-    )
+        if _affected(done) == 1:
+            taken_back.append((task_id, worker_id or "?", why))
+            if values["status"] == TASK_QUEUED:
+                requeued += 1
+            else:
+                failed += 1
+    expired = 0
+    if queued_expiry is not None:
+        waited_since = TaskRun.published_at if expiry_counts_from_publication else TaskRun.available_at
+        seconds = int(queued_expiry.total_seconds())
+        reason = (
+            f"published, but no worker started it within {seconds} s"
+            if expiry_counts_from_publication
+            else f"due, but no worker took it within {seconds} s"
+        )
+        expired = _affected(
+            await session.execute(
+                update(TaskRun)
+                .where(TaskRun.status == TASK_QUEUED, waited_since.is_not(None), waited_since < now - queued_expiry)
+                .values(status=TASK_EXPIRED, finished_at=now, error=reason)
+                .execution_options(synchronize_session=False)
+            )
+        )
+    return ReapOutcome(requeued=requeued, failed=failed, expired=expired, taken_back=taken_back)
 
 
 async def active_count(session: AsyncSession) -> int:

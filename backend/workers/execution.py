@@ -4,7 +4,8 @@ Shared by both buses: Kafka delivers a task id (`start_delivered`), the database
 (`claim`). The task's outcome is what happened to the line's departures: `succeeded` when every stop answered,
 `partial` when some failed (the error says which and why), `failed` (retried) when no stop answered or the fetch
 itself failed. Traffic and train positions never make a departures failure look like a success. Errors of the
-database propagate as `DatabaseUnavailableError` so the caller keeps the task (and its Kafka offset) and tries again.
+database while taking a task propagate as `DatabaseUnavailableError` so the caller keeps the message (and its Kafka
+offset) and tries again; once a task ran, its outcome is recorded whenever the database answers again.
 """
 
 from __future__ import annotations
@@ -68,16 +69,25 @@ class TaskExecutor:
             if due is not None:
                 return due
             async with self._database.write_sessions() as session, session.begin():
-                return await tasks.start(
+                outcome = await tasks.start(
                     session,
                     task_id,
                     worker_id=self._state.id,
                     now=utcnow(),
                     lease=lease_for(self._settings),
-                    lost_after=timedelta(seconds=self._settings.worker_lost_after_seconds),
                 )
         except DATABASE_ERRORS as exc:
             raise DatabaseUnavailableError(str(exc)) from exc
+        if isinstance(outcome, TaskAssignment) and outcome.taken_over_from is not None:
+            logger.warning(
+                "task %s taken over from worker %s (its lease lapsed or it is gone): attempt %d/%d",
+                task_id,
+                outcome.taken_over_from,
+                outcome.attempt,
+                outcome.max_attempts,
+                extra={"task_id": task_id, "worker": outcome.taken_over_from, "attempt": outcome.attempt},
+            )
+        return outcome
 
     async def claim(self) -> TaskAssignment | None:
         try:
@@ -94,7 +104,23 @@ class TaskExecutor:
         started = time.perf_counter()
         try:
             result, error = await self._fetch(assignment)
-            return await self._record(assignment, result, error, time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            delay = 0.5
+            while True:
+                # The fetched result is kept until the database takes it: an outage costs neither the fetch nor the
+                # attempt (the heartbeat keeps renewing this task's lease, and renews it again on reconnection).
+                try:
+                    return await self._record(assignment, result, error, elapsed)
+                except DatabaseUnavailableError as exc:
+                    self._state.last_error = f"database: {exc}"[:300]
+                    logger.warning(
+                        "database unavailable to record task %s; retrying in %.1f s",
+                        assignment.task_id,
+                        delay,
+                        extra={"task_id": assignment.task_id},
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
         finally:
             self._state.in_flight.pop(assignment.task_id, None)
 

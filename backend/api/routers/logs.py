@@ -17,7 +17,7 @@ from pydantic import Field
 
 from backend.api.routers.deps import AppDatabase, database_unavailable, known_query_parameters
 from backend.api.schemas import ApiModel, ErrorResponse
-from backend.api.security import ReadCaller
+from backend.api.security import ReadCaller, require_read_key
 from backend.db.engine import DATABASE_ERRORS, Database
 from backend.db.models import SystemLog
 from backend.logs.repository import (
@@ -34,6 +34,7 @@ from backend.logs.setup import ServiceName
 router = APIRouter(
     prefix="/api/system/logs",
     tags=["system"],
+    dependencies=[Depends(require_read_key)],  # the key first, before any parameter
     responses={
         401: {"model": ErrorResponse, "description": "Missing `X-API-Key`."},
         403: {"model": ErrorResponse, "description": "Wrong key."},
@@ -114,7 +115,10 @@ def _parse_time(parameter: str, value: str | None) -> dt.datetime | None:
         raise _invalid(
             parameter, "expected an ISO 8601 time, e.g. 2026-03-01T12:00:00Z or 2026-03-01 (UTC when no offset)", value
         ) from exc
-    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
+    try:
+        return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
+    except OverflowError as exc:
+        raise _invalid(parameter, "out of range: the time in UTC must fall between years 1 and 9999", value) from exc
 
 
 def _since(
@@ -129,9 +133,34 @@ def _until(
     return _parse_time("until", until)
 
 
+MAX_LOG_ID = 2**63 - 1  # a BIGINT
+
+
+def _resume_after(
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", include_in_schema=False)] = None,
+) -> int | None:
+    """The id of the last record a reconnecting client received (the `id` of an event we sent)."""
+    resume = last_event_id.strip() if last_event_id else ""
+    if not resume:
+        return None
+    if not resume.isascii() or not resume.isdigit() or int(resume) > MAX_LOG_ID:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("header", "Last-Event-ID"),
+                    "msg": "expected the id of an event of this stream: digits 0-9, at most 2^63-1",
+                    "type": "value_error",
+                    "input": last_event_id,
+                }
+            ]
+        )
+    return int(resume)
+
+
 # Parsed in dependencies, so that a bad value is a 422 before a stream starts.
 Since = Annotated[dt.datetime | None, Depends(_since)]
 Until = Annotated[dt.datetime | None, Depends(_until)]
+ResumeAfter = Annotated[int | None, Depends(_resume_after)]
 
 
 def _invalid(parameter: str, message: str, value: object) -> RequestValidationError:
@@ -159,7 +188,14 @@ async def list_logs(
     since: Since = None,
     until: Until = None,
     cursor: Annotated[
-        str | None, Query(min_length=1, max_length=200, description="`next_cursor` of the previous page, unchanged.")
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="`next_cursor` of the previous page, unchanged: an opaque URL-safe base64 token (A-Z, a-z, "
+            "0-9, `-`, `_`, no padding). Any other value is a 422.",
+        ),
     ] = None,
 ) -> LogPage:
     if since is not None and until is not None and until <= since:
@@ -185,7 +221,8 @@ async def list_logs(
     dependencies=[known_query_parameters("service", "level", "min_level", "search", "since")],
     description="One `LogRecord` JSON per `data:` line (its `id` as the event id), oldest first, as they are written. "
     "With `since`, the newest records since then (up to 1000) come first. A reconnecting client's `Last-Event-ID` "
-    "resumes after that record. Comment lines (`: heartbeat`) keep idle connections open.",
+    "resumes after that record (a header that is not such an id is a 422). Comment lines (`: heartbeat`) keep idle "
+    "connections open.",
 )
 async def stream_logs(
     request: Request,
@@ -196,7 +233,7 @@ async def stream_logs(
     min_level: MinLevelQuery = None,
     search: Search = None,
     since: Since = None,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", include_in_schema=False)] = None,
+    resume_after: ResumeAfter = None,
 ) -> AsyncIterator[ServerSentEvent]:
     filters = LogFilters(service=service, level=level, min_level=min_level, search=search, since=since)
     tail: LiveTail | None = None
@@ -204,7 +241,7 @@ async def stream_logs(
     while not await request.is_disconnected():
         try:
             if tail is None:
-                tail, backlog = await _start_tail(database, filters, last_event_id)
+                tail, backlog = await _start_tail(database, filters, resume_after)
                 rows = backlog
             else:
                 rows = await tail.poll(database)
@@ -225,11 +262,10 @@ async def stream_logs(
 
 
 async def _start_tail(
-    database: Database, filters: LogFilters, last_event_id: str | None
+    database: Database, filters: LogFilters, resume_after: int | None
 ) -> tuple[LiveTail, list[SystemLog]]:
-    resume = last_event_id.strip() if last_event_id else ""
-    if resume.isdigit():
-        return LiveTail(filters, int(resume)), []
+    if resume_after is not None:
+        return LiveTail(filters, resume_after), []
     start = await latest_log_id(database)
     backlog: list[SystemLog] = []
     if filters.since is not None:

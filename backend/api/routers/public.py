@@ -195,7 +195,17 @@ async def get_line(
     summary="Search stations by name (accents and case ignored)",
 )
 async def search_stations(
-    q: Annotated[str, Query(min_length=1, max_length=100, description="Part of a station name", examples=["chatel"])],
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=100,
+            pattern=r"[^\W_]",
+            description="Part of a station name, with at least one letter or digit (of any alphabet). Accents and "
+            "case are ignored; other characters separate words; letters with no Latin form match nothing.",
+            examples=["chatel"],
+        ),
+    ],
     session: ReadSession,
     limit: Annotated[int, Query(ge=1, le=50, description="Most matches returned")] = 10,
 ) -> list[StationMatch]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from backend.api.ratelimit import RateLimitedAdminCaller
 from backend.api.routers.deps import (
@@ -32,7 +32,7 @@ from backend.api.schemas import (
     TaskStatus,
     WorkerInfo,
 )
-from backend.api.security import Caller, ReadCaller
+from backend.api.security import Caller, ReadCaller, require_read_key
 from backend.catalogue import UnknownLineError, get_catalogue
 from backend.db.engine import DATABASE_ERRORS
 from backend.livedata.queries import line_health, live_data_counts, recent_departures
@@ -50,10 +50,15 @@ _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorResponse, "description": "The database is down or not migrated"},
 }
 _MUTATION_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "The body could not be parsed (not JSON, or not UTF-8)"},
+    413: {"model": ErrorResponse, "description": "The body is larger than API_MAX_BODY_BYTES"},
     429: {"model": ErrorResponse, "description": "Too many changes a minute; see Retry-After"},
 }
 
-router = APIRouter(prefix="/api/system", tags=["system"], responses=_AUTH_ERRORS)
+# The key is checked first, before any parameter: an anonymous caller gets a 401, not a list of parameters.
+router = APIRouter(
+    prefix="/api/system", tags=["system"], responses=_AUTH_ERRORS, dependencies=[Depends(require_read_key)]
+)
 
 
 def _audit(caller: Caller, action: str, request: dict[str, Any], outcome: str, status_code: int, **extra: Any) -> None:
@@ -197,7 +202,15 @@ async def list_tasks(
         str | None, Query(max_length=64, description="Only runs of this line", examples=["metro:1"])
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Runs per page")] = 50,
-    cursor: Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=512,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="`next_cursor` of the previous page, unchanged: an opaque URL-safe base64 token (A-Z, a-z, "
+            "0-9, `-`, `_`, no padding). Any other value is a 422.",
+        ),
+    ] = None,
 ) -> TaskRunPage:
     line_id = None
     if line is not None:

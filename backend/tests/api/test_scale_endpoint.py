@@ -68,14 +68,15 @@ async def test_a_form_body_is_a_4xx(client: httpx.AsyncClient) -> None:
     assert response.status_code == 422
 
 
-async def test_local_scaling_without_a_supervisor_is_a_503_that_says_so(
+async def test_local_scaling_without_a_supervisor_is_a_503_that_changes_nothing(
     client: httpx.AsyncClient, db: Database
 ) -> None:
     response = await client.post(SCALE, json={"count": 3}, headers=ADMIN)
     assert response.status_code == 503
     assert "no local supervisor is running" in response.json()["detail"]
+    assert "nothing was changed" in response.json()["detail"]
     async with db.sessions() as session:
-        assert await read_desired_workers(session) == 3
+        assert await read_desired_workers(session) is None
 
 
 async def test_local_scaling_records_the_desired_count_and_reports_the_live_workers(
@@ -95,7 +96,7 @@ async def test_local_scaling_records_the_desired_count_and_reports_the_live_work
     }
     [record] = [r for r in caplog.records if r.name == "backend.api.audit"]
     assert getattr(record, "action", None) == "workers.scale"
-    assert getattr(record, "caller", None) == "admin-key…0001"
+    assert getattr(record, "caller", None) == "admin"
     assert getattr(record, "request", None) == {"count": 2}
     assert getattr(record, "status_code", None) == 200
 

@@ -144,14 +144,14 @@ async def test_queue_reports_counts_and_the_last_scheduler_run(client: httpx.Asy
         seed.task_run("metro:2", status="queued"),
         seed.task_run("metro:3", status="running"),
         seed.task_run("metro:4", status="succeeded", scheduled_at=earlier),
-        seed.scheduler_run(started_at=earlier, trigger="manual", requested_by="admin-key…0001"),
+        seed.scheduler_run(started_at=earlier, trigger="manual", requested_by="admin"),
     )
     body = (await client.get("/api/system/queue", headers=ADMIN)).json()
     assert body["bus"] == "database"
     assert (body["queued"], body["running"]) == (2, 1)
     assert body["last_scheduled_at"] is not None
     assert body["last_run"]["trigger"] == "manual"
-    assert body["last_run"]["requested_by"] == "admin-key…0001"
+    assert body["last_run"]["requested_by"] == "admin"
     assert body["last_run"]["coalesced"] == 2
     assert body["kafka"] is None
     assert body["kafka_error"] is None
@@ -295,14 +295,14 @@ async def test_scheduler_trigger_enqueues_every_line_then_coalesces(
     assert first.status_code == 200
     run = first.json()
     assert (run["trigger"], run["lines_total"], run["enqueued"], run["coalesced"]) == ("manual", 3, 3, 0)
-    assert run["requested_by"] == "admin-key…0001"
+    assert run["requested_by"] == "admin"
     assert run["finished_at"] is not None
     assert (second.json()["enqueued"], second.json()["coalesced"]) == (0, 3)
     assert queue["queued"] == 3
     assert queue["last_run"]["id"] == second.json()["id"]
     audits = [r for r in caplog.records if r.name == "backend.api.audit"]
     assert [getattr(r, "action", None) for r in audits] == ["scheduler.trigger", "scheduler.trigger"]
-    assert getattr(audits[0], "caller", None) == "admin-key…0001"
+    assert getattr(audits[0], "caller", None) == "admin"
     assert "3 enqueued" in audits[0].getMessage()
 
 

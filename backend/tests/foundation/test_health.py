@@ -38,10 +38,12 @@ async def test_health_is_ok_on_a_migrated_database_without_broker(settings: Sett
 async def test_health_reports_an_unmigrated_database_as_outdated(sqlite_databases: object, tmp_path: object) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/empty.sqlite3"
     async with running(create_app(settings_for(url))) as client:
-        body = (await client.get("/health")).json()
-    assert body["status"] == "degraded"
-    assert body["database"]["status"] == "outdated"
+        body = (await client.get("/health", headers={"X-API-Key": "test-key"})).json()
+        anonymous = (await client.get("/health")).json()
+    assert body["status"] == anonymous["status"] == "degraded"
+    assert body["database"]["status"] == anonymous["database"]["status"] == "outdated"
     assert "python -m backend.db upgrade" in body["database"]["detail"]
+    assert anonymous["database"]["detail"] == "schema older than the code (send X-API-Key for details)"
 
 
 @pytest.mark.postgres

@@ -22,6 +22,7 @@ STACK_KEYS = {
     "postgres_db",
     "admin_password",
     "admin_session_secret",
+    "dashboard_max_body_bytes",
     "api_port",
     "frontend_port",
 }
@@ -69,6 +70,14 @@ def test_bad_values_are_rejected_with_the_setting_named(monkeypatch: pytest.Monk
     monkeypatch.setenv("WORKER_SCALE_COMMAND", "docker compose up")
     with pytest.raises(ValidationError, match="count"):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_the_public_alias_of_the_system_key_is_refused_with_a_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEXT_PUBLIC_SYSTEM_API_KEY", "a-secret")
+    with pytest.raises(ValidationError, match=r"NEXT_PUBLIC_SYSTEM_API_KEY is refused.*Rename it to SYSTEM_API_TOKEN"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    monkeypatch.setenv("NEXT_PUBLIC_SYSTEM_API_KEY", "")
+    assert Settings(_env_file=None).effective_api_token == ""  # type: ignore[call-arg]
 
 
 def test_backend_env_file_overrides_the_repository_one() -> None:

@@ -24,7 +24,7 @@ async def enqueue(database: Database, lines: list[str], now: datetime = NOW) -> 
 
 async def start(database: Database, task_id: str, worker: str, now: datetime = NOW) -> TaskAssignment | StartRefusal:
     async with database.write_sessions() as session, session.begin():
-        return await tasks.start(session, task_id, worker_id=worker, now=now, lease=LEASE, lost_after=LOST_AFTER)
+        return await tasks.start(session, task_id, worker_id=worker, now=now, lease=LEASE)
 
 
 async def row(database: Database, task_id: str) -> TaskRun:
@@ -132,28 +132,122 @@ async def test_claims_from_the_database_queue_never_hand_out_a_task_twice(databa
     assert len(taken) == len(set(taken)) == 10
 
 
-async def test_the_reaper_requeues_lost_tasks_and_expires_forgotten_ones(database: Database) -> None:
-    lost_id, stale_id = (await enqueue(database, ["metro:1", "metro:2"])).task_ids
-    assert isinstance(await start(database, lost_id, "w1"), TaskAssignment)
-    later = NOW + timedelta(minutes=10)
+async def reap(database: Database, now: datetime, *, kafka: bool = True) -> tasks.ReapOutcome:
     async with database.write_sessions() as session, session.begin():
-        outcome = await tasks.reap(
-            session, now=later, hard_timeout=timedelta(minutes=5), queued_expiry=timedelta(minutes=6)
+        return await tasks.reap(
+            session,
+            now=now,
+            lost_after=LOST_AFTER,
+            queued_expiry=timedelta(minutes=6),
+            expiry_counts_from_publication=kafka,
         )
+
+
+async def publish(database: Database, task_ids: list[str], now: datetime = NOW, attempt: int = 0) -> None:
+    async with database.write_sessions() as session, session.begin():
+        await tasks.mark_published(session, dict.fromkeys(task_ids, attempt), now=now)
+
+
+async def test_the_reaper_requeues_a_dead_workers_task_and_expires_a_published_one_nobody_started(
+    database: Database,
+) -> None:
+    lost_id, stale_id = (await enqueue(database, ["metro:1", "metro:2"])).task_ids
+    await publish(database, [lost_id, stale_id])
+    await heartbeat(database, "w1", NOW)
+    assert isinstance(await start(database, lost_id, "w1"), TaskAssignment)
+    outcome = await reap(database, NOW + timedelta(minutes=10))
     assert (outcome.requeued, outcome.failed, outcome.expired) == (1, 0, 1)
     requeued = await row(database, lost_id)
     assert requeued.status == "queued"
     assert requeued.published_at is None
-    assert "w1" in (requeued.error or "")
+    assert requeued.error == "attempt 1/2 lost: worker w1 stopped heartbeating 600 s ago; requeued"
     expired = await row(database, stale_id)
     assert expired.status == "expired"
-    assert "not picked up" in (expired.error or "")
+    assert expired.error == "published, but no worker started it within 360 s"
+
+
+async def test_a_task_the_bus_never_accepted_is_not_expired(database: Database) -> None:
+    (never_published,) = (await enqueue(database, ["metro:1"])).task_ids
+    outcome = await reap(database, NOW + timedelta(hours=2))
+    assert outcome.expired == 0
+    assert (await row(database, never_published)).status == "queued"
+    # On the database queue the row is the message: it is due from `available_at`.
+    outcome = await reap(database, NOW + timedelta(hours=2), kafka=False)
+    assert outcome.expired == 1
+    assert (await row(database, never_published)).error == "due, but no worker took it within 360 s"
+
+
+async def test_a_live_worker_keeps_its_task_once_leases_are_extended_after_an_outage(database: Database) -> None:
+    (task_id,) = (await enqueue(database, ["metro:1"])).task_ids
+    await heartbeat(database, "w1", NOW)
+    assert isinstance(await start(database, task_id, "w1"), TaskAssignment)
+    # The database was unreachable for a minute: neither heartbeat nor lease renewal could be written.
+    back = NOW + timedelta(minutes=1)
+    async with database.write_sessions() as session, session.begin():
+        assert await tasks.extend_leases(session, until=back + LOST_AFTER) == 1
+    assert (await reap(database, back)).requeued == 0
+    async with database.write_sessions() as session, session.begin():
+        await tasks.renew_leases(session, [task_id], worker_id="w1", now=back + timedelta(seconds=5), lease=LEASE)
+    assert (await reap(database, back + timedelta(seconds=12))).requeued == 0
+    assert (await row(database, task_id)).status == "running"
+
+
+async def test_a_redelivered_task_is_not_taken_from_a_worker_whose_heartbeat_is_stale_but_lease_valid(
+    database: Database,
+) -> None:
+    (task_id,) = (await enqueue(database, ["metro:1"])).task_ids
+    await heartbeat(database, "w1", NOW)
+    assert isinstance(await start(database, task_id, "w1"), TaskAssignment)
+    back = NOW + timedelta(minutes=5)  # after an outage: every heartbeat is stale, the reaper extended the lease
+    async with database.write_sessions() as session, session.begin():
+        await tasks.extend_leases(session, until=back + LOST_AFTER)
+    assert await start(database, task_id, "w2", back) is StartRefusal.OWNED
+
+
+async def test_a_task_on_its_last_attempt_fails_when_its_worker_stopped_without_finishing_it(
+    database: Database,
+) -> None:
+    (task_id,) = (await enqueue(database, ["metro:1"])).task_ids
+    await heartbeat(database, "w1", NOW, status="stopped")
+    for attempt in (1, 2):
+        assert isinstance(await start(database, task_id, "w1", NOW + timedelta(minutes=attempt - 1)), TaskAssignment)
+        outcome = await reap(database, NOW + timedelta(minutes=attempt))
+        assert (outcome.requeued, outcome.failed) == ((1, 0) if attempt == 1 else (0, 1))
+    failed = await row(database, task_id)
+    assert failed.status == "failed"
+    assert failed.error == "last attempt (2/2) lost: worker w1 stopped without finishing it"
+
+
+async def test_published_at_is_set_even_when_a_worker_started_the_task_first(database: Database) -> None:
+    started_first, requeued = (await enqueue(database, ["metro:1", "metro:2"])).task_ids
+    assert isinstance(await start(database, started_first, "w1"), TaskAssignment)
+    assignment = await start(database, requeued, "w1")
+    assert isinstance(assignment, TaskAssignment)
+    async with database.write_sessions() as session, session.begin():
+        await tasks.fail(session, assignment, worker_id="w1", now=NOW, error="boom", retry_backoff=timedelta(seconds=0))
+    await publish(database, [started_first, requeued], attempt=0)
+    assert (await row(database, started_first)).published_at is not None
+    # Queued again since that message was sent: its retry is still to publish.
+    assert (await row(database, requeued)).published_at is None
+
+
+async def test_a_task_started_from_an_earlier_message_is_marked_published(database: Database) -> None:
+    (task_id,) = (await enqueue(database, ["metro:1"])).task_ids
+    await publish(database, [task_id])
+    await heartbeat(database, "w1", NOW)
+    assert isinstance(await start(database, task_id, "w1"), TaskAssignment)
+    later = NOW + timedelta(minutes=1)  # w1 died: the reaper queues the task again, to publish anew
+    assert (await reap(database, later)).requeued == 1
+    assert (await row(database, task_id)).published_at is None
+    # The first message, redelivered to another worker, arrives before the relay published the task again.
+    assert isinstance(await start(database, task_id, "w2", later), TaskAssignment)
+    assert (await row(database, task_id)).published_at is not None
 
 
 async def test_published_tasks_leave_the_outbox(database: Database) -> None:
     ids = (await enqueue(database, ["metro:1", "metro:2"])).task_ids
     async with database.write_sessions() as session, session.begin():
         assert {t.id for t in await tasks.unpublished(session, now=NOW, limit=10)} == set(ids)
-        await tasks.mark_published(session, ids[:1], now=NOW)
+        await tasks.mark_published(session, {ids[0]: 0}, now=NOW)
     async with database.sessions() as session:
         assert [t.id for t in await tasks.unpublished(session, now=NOW, limit=10)] == ids[1:]

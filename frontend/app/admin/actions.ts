@@ -5,16 +5,11 @@ import { redirect } from "next/navigation";
 
 import { LOGIN_PATH, safeNextPath } from "@/lib/admin-paths";
 import { readServerSettings } from "@/lib/server/env";
-import { ALL_CLIENTS, globalLoginThrottle, loginThrottle } from "@/lib/server/login-throttle";
+import { clientAddress, loginThrottle } from "@/lib/server/login-throttle";
 import { SESSION_COOKIE, SESSION_TTL_SECONDS, adminAccessMode, passwordMatches, signSession } from "@/lib/server/session";
 
 export interface LoginState {
   error: string | null;
-}
-
-async function clientKey(): Promise<string> {
-  const h = await headers();
-  return h.get("x-forwarded-for")?.split(",")[0]?.trim() || h.get("x-real-ip") || "unknown";
 }
 
 /** HTTPS when the request came over it (directly or through a proxy): only then is the cookie marked Secure. */
@@ -26,18 +21,16 @@ async function overHttps(): Promise<boolean> {
 export async function login(_previous: LoginState, form: FormData): Promise<LoginState> {
   const settings = readServerSettings();
   const mode = adminAccessMode(settings);
-  if (mode !== "password" || !settings.adminPassword) {
-    return { error: mode === "locked" ? "Admin is locked: ADMIN_PASSWORD is not set." : "No password is needed." };
-  }
-  const client = await clientKey();
-  const wait = Math.max(loginThrottle.retryAfterSeconds(client), globalLoginThrottle.retryAfterSeconds(ALL_CLIENTS));
-  if (wait > 0) return { error: `Too many failed attempts; try again in ${Math.ceil(wait / 60)} min.` };
+  if (mode !== "password" || !settings.adminPassword) return { error: "Admin is locked: ADMIN_PASSWORD is not set." };
+  const client = clientAddress(await headers());
+  const wait = loginThrottle.retryAfterSeconds(client);
+  if (wait > 0) return { error: `Too many failed attempts; try again in ${wait} s.` };
 
   const password = form.get("password");
   if (typeof password !== "string" || !(await passwordMatches(password, settings.adminPassword))) {
     loginThrottle.recordFailure(client);
-    globalLoginThrottle.recordFailure(ALL_CLIENTS);
-    return { error: "Wrong password." };
+    const next = loginThrottle.retryAfterSeconds(client);
+    return { error: next > 0 ? `Wrong password; next attempt in ${next} s.` : "Wrong password." };
   }
   loginThrottle.recordSuccess(client);
   const token = await signSession({ password: settings.adminPassword, secret: settings.adminSessionSecret });

@@ -16,11 +16,7 @@ export default async function AdminHome() {
     <div className="stack">
       <h1>Operations</h1>
       <p data-testid="admin-session">
-        {access.mode === "open" ? (
-          <>
-            Open access: ADMIN_PASSWORD is not set (development only). <Link href={LOGIN_PATH}>Details</Link>
-          </>
-        ) : access.allowed ? (
+        {access.allowed ? (
           "Signed in as operator. Sessions last 12 hours."
         ) : (
           <Link href={LOGIN_PATH}>Sign in</Link>

@@ -11,7 +11,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Health of the API and its dependencies */
+        /**
+         * Health of the API and its dependencies
+         * @description Status of the database and the broker. Their `detail` names the reason and the address only for a caller with a system key (`X-API-Key`); anonymous callers get the status alone.
+         */
         get: operations["health_health_get"];
         put?: never;
         post?: never;
@@ -47,7 +50,7 @@ export interface paths {
         };
         /**
          * Follow the centralized logs live (server-sent events)
-         * @description One `LogRecord` JSON per `data:` line (its `id` as the event id), oldest first, as they are written. With `since`, the newest records since then (up to 1000) come first. A reconnecting client's `Last-Event-ID` resumes after that record. Comment lines (`: heartbeat`) keep idle connections open.
+         * @description One `LogRecord` JSON per `data:` line (its `id` as the event id), oldest first, as they are written. With `since`, the newest records since then (up to 1000) come first. A reconnecting client's `Last-Event-ID` resumes after that record (a header that is not such an id is a 422). Comment lines (`: heartbeat`) keep idle connections open.
          */
         get: operations["stream_logs_api_system_logs_stream_get"];
         put?: never;
@@ -411,7 +414,10 @@ export interface components {
              * @enum {string}
              */
             status: "ok" | "down" | "not_configured" | "outdated";
-            /** Detail */
+            /**
+             * Detail
+             * @description What was found; the reason and addresses only with a system key (X-API-Key).
+             */
             detail: string;
             /** Latency Ms */
             latency_ms?: number | null;
@@ -917,17 +923,11 @@ export interface components {
          *     }
          */
         ScaleRequest: {
-            /**
-             * Count
-             * @description Worker pool size wanted (0..WORKER_MAX_COUNT).
-             */
-            count?: number | null;
-            /**
-             * Delta
-             * @description Workers to add (positive) or remove (negative).
-             */
-            delta?: number | null;
-        };
+            /** @description Worker pool size wanted. */
+            count?: number;
+            /** @description Workers to add, or remove when negative. */
+            delta?: number;
+        } & (unknown | unknown);
         /**
          * ScaleResult
          * @description What the scaling backend did.
@@ -1395,6 +1395,15 @@ export interface operations {
                     "application/json": components["schemas"]["HealthResponse"];
                 };
             };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
         };
     };
     list_logs_api_system_logs_get: {
@@ -1410,7 +1419,7 @@ export interface operations {
                 min_level?: ("DEBUG" | "INFO" | "WARNING" | "ERROR" | "CRITICAL") | null;
                 /** @description Plain text looked for, case-insensitively, in the message and the extra fields (no control characters). `%`, `_`, quotes and backslashes match themselves. */
                 search?: string | null;
-                /** @description `next_cursor` of the previous page, unchanged. */
+                /** @description `next_cursor` of the previous page, unchanged: an opaque URL-safe base64 token (A-Z, a-z, 0-9, `-`, `_`, no padding). Any other value is a 422. */
                 cursor?: string | null;
                 /** @description Only logs created at or after this time. ISO 8601, e.g. `2026-03-01T12:00:00Z` or `2026-03-01` (UTC when no offset). */
                 since?: string | null;
@@ -1637,7 +1646,7 @@ export interface operations {
     search_stations_api_stations_search_get: {
         parameters: {
             query: {
-                /** @description Part of a station name */
+                /** @description Part of a station name, with at least one letter or digit (of any alphabet). Accents and case are ignored; other characters separate words; letters with no Latin form match nothing. */
                 q: string;
                 /** @description Most matches returned */
                 limit?: number;
@@ -1785,6 +1794,15 @@ export interface operations {
                     "application/json": components["schemas"]["ScaleResult"];
                 };
             };
+            /** @description The body could not be parsed (not JSON, or not UTF-8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Missing X-API-Key header */
             401: {
                 headers: {
@@ -1796,6 +1814,15 @@ export interface operations {
             };
             /** @description Wrong key (or the read-only key on a change) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is larger than API_MAX_BODY_BYTES */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2050,7 +2077,7 @@ export interface operations {
                 line?: string | null;
                 /** @description Runs per page */
                 limit?: number;
-                /** @description `next_cursor` of the previous page */
+                /** @description `next_cursor` of the previous page, unchanged: an opaque URL-safe base64 token (A-Z, a-z, 0-9, `-`, `_`, no padding). Any other value is a 422. */
                 cursor?: string | null;
             };
             header?: never;
@@ -2124,6 +2151,15 @@ export interface operations {
                     "application/json": components["schemas"]["SchedulerRunInfo"];
                 };
             };
+            /** @description The body could not be parsed (not JSON, or not UTF-8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Missing X-API-Key header */
             401: {
                 headers: {
@@ -2135,6 +2171,15 @@ export interface operations {
             };
             /** @description Wrong key (or the read-only key on a change) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is larger than API_MAX_BODY_BYTES */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

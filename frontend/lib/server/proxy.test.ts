@@ -64,9 +64,11 @@ describe("proxy rules", () => {
     expect(pub.get("cookie")).toBeNull();
   });
 
-  it("reads the key from SYSTEM_API_KEY, then SYSTEM_API_TOKEN, then NEXT_PUBLIC_SYSTEM_API_KEY", () => {
-    expect(readServerSettings({ NODE_ENV: "test", SYSTEM_API_TOKEN: "b", NEXT_PUBLIC_SYSTEM_API_KEY: "c" }).systemApiKey).toBe("b");
-    expect(readServerSettings({ NODE_ENV: "test", NEXT_PUBLIC_SYSTEM_API_KEY: "c" }).systemApiKey).toBe("c");
+  it("reads the key from SYSTEM_API_KEY, then SYSTEM_API_TOKEN, and refuses NEXT_PUBLIC_SYSTEM_API_KEY", () => {
+    expect(readServerSettings({ NODE_ENV: "test", SYSTEM_API_TOKEN: "b" }).systemApiKey).toBe("b");
+    expect(() => readServerSettings({ NODE_ENV: "test", SYSTEM_API_TOKEN: "b", NEXT_PUBLIC_SYSTEM_API_KEY: "c" })).toThrow(
+      /NEXT_PUBLIC_SYSTEM_API_KEY is refused.*Rename it to SYSTEM_API_KEY/,
+    );
     expect(readServerSettings({ NODE_ENV: "test", SYSTEM_API_KEY: "a", SYSTEM_API_TOKEN: "b" }).systemApiKey).toBe("a");
     expect(readServerSettings({ NODE_ENV: "test" })).toMatchObject({
       systemApiKey: null,
@@ -123,10 +125,12 @@ describe("proxy route over loopback", () => {
       NODE_ENV: "test",
       BACKEND_URL: `http://127.0.0.1:${port}/`,
       SYSTEM_API_KEY: KEY,
-      ADMIN_PASSWORD: "",
+      ADMIN_PASSWORD: "pw",
       ADMIN_SESSION_SECRET: "",
     };
   });
+
+  const signedIn = async () => ({ cookie: `${SESSION_COOKIE}=${await signSession({ password: "pw", secret: null })}` });
 
   const call = (handler: typeof GET, path: string[], init?: ConstructorParameters<typeof NextRequest>[1]) =>
     handler(new NextRequest(`http://dashboard.test/api/backend/${path.join("/")}?limit=5`, init), {
@@ -145,7 +149,7 @@ describe("proxy route over loopback", () => {
   it("adds the key on system paths and passes the body of a POST", async () => {
     const response = await call(POST, ["api", "system", "workers", "scale"], {
       method: "POST",
-      headers: { "content-type": "application/json", cookie: "other=1" },
+      headers: { "content-type": "application/json", cookie: `other=1; ${(await signedIn()).cookie}` },
       body: JSON.stringify({ delta: 1 }),
     });
     expect(response.status).toBe(200);
@@ -154,8 +158,19 @@ describe("proxy route over loopback", () => {
     expect(received[0]?.headers.cookie).toBeUndefined();
   });
 
+  it("refuses a body larger than DASHBOARD_MAX_BODY_BYTES with 413, without reading it all", async () => {
+    process.env.DASHBOARD_MAX_BODY_BYTES = "1024";
+    const response = await call(POST, ["api", "system", "workers", "scale"], {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(await signedIn()) },
+      body: JSON.stringify({ count: 1, pad: "x".repeat(2048) }),
+    });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({ detail: "body_too_large" });
+    expect(received).toHaveLength(0);
+  });
+
   it("refuses system paths without a session when a password is set, and accepts a signed one", async () => {
-    process.env.ADMIN_PASSWORD = "pw";
     const refused = await call(GET, ["api", "system", "workers"]);
     expect(refused.status).toBe(401);
     expect(await refused.json()).toMatchObject({ detail: "admin_session_required" });
@@ -167,8 +182,8 @@ describe("proxy route over loopback", () => {
     expect(received[0]?.headers["x-api-key"]).toBe(KEY);
   });
 
-  it("locks system paths in production without a password, but keeps public ones open", async () => {
-    process.env = { ...process.env, NODE_ENV: "production" };
+  it("locks system paths without a password, in any environment, but keeps public ones open", async () => {
+    process.env = { ...process.env, NODE_ENV: "production", ADMIN_PASSWORD: "" };
     const locked = await call(GET, ["api", "system", "queue"]);
     expect(locked.status).toBe(401);
     expect(await locked.json()).toMatchObject({ detail: "admin_locked" });
@@ -177,7 +192,7 @@ describe("proxy route over loopback", () => {
 
   it("streams server-sent events through", async () => {
     const response = await call(GET, ["api", "system", "logs", "stream"], {
-      headers: { accept: "text/event-stream" },
+      headers: { accept: "text/event-stream", ...(await signedIn()) },
     });
     expect(response.headers.get("content-type")).toBe("text/event-stream");
     expect(response.headers.get("cache-control")).toContain("no-transform");

@@ -1,37 +1,30 @@
 /**
  * Admin sessions: who may open /admin/* and reach /api/system/* through the proxy.
  *
- * - ADMIN_PASSWORD set: a signed session cookie is required (set by /admin/login).
- * - ADMIN_PASSWORD unset outside production: access is open, and the login page says so.
+ * - ADMIN_PASSWORD set: a sealed session cookie is required (set by /admin/login). `next dev` without one
+ *   generates it (see env.ts), so the admin pages are never open without a password.
  * - ADMIN_PASSWORD unset in production: admin is locked.
  *
- * The cookie holds `<expiry ms>.<HMAC-SHA256>`; the MAC covers the expiry and the password, so changing
- * the password ends every session. The HMAC key is ADMIN_SESSION_SECRET, or derived from the password.
- * Web Crypto only, so it runs the same in middleware, route handlers, server actions and tests.
+ * The cookie is an iron-session seal (encrypted and authenticated) of the session's expiry and a fingerprint of
+ * the password, so changing the password ends every session. The sealing key is ADMIN_SESSION_SECRET, or derived
+ * from the password.
  */
 import "server-only";
+
+import { createHash, timingSafeEqual } from "node:crypto";
+
+import { sealData, unsealData } from "iron-session";
 
 import type { ServerSettings } from "./env";
 
 export const SESSION_COOKIE = "ratp_admin_session";
 export const SESSION_TTL_SECONDS = 12 * 60 * 60;
+const MAX_COOKIE_LENGTH = 4096;
 
-export type AdminAccessMode = "password" | "open" | "locked";
+export type AdminAccessMode = "password" | "locked";
 
-export function adminAccessMode(settings: Pick<ServerSettings, "adminPassword" | "production">): AdminAccessMode {
-  if (settings.adminPassword) return "password";
-  return settings.production ? "locked" : "open";
-}
-
-const encoder = new TextEncoder();
-
-function toBase64Url(bytes: ArrayBuffer): string {
-  return Buffer.from(bytes).toString("base64url");
-}
-
-function fromBase64Url(text: string): Uint8Array<ArrayBuffer> | null {
-  if (!/^[A-Za-z0-9_-]+$/.test(text)) return null;
-  return new Uint8Array(Buffer.from(text, "base64url"));
+export function adminAccessMode(settings: Pick<ServerSettings, "adminPassword">): AdminAccessMode {
+  return settings.adminPassword ? "password" : "locked";
 }
 
 interface SessionKeyMaterial {
@@ -39,15 +32,25 @@ interface SessionKeyMaterial {
   secret: string | null;
 }
 
-async function hmacKey({ password, secret }: SessionKeyMaterial): Promise<CryptoKey> {
-  const raw = secret
-    ? encoder.encode(secret)
-    : await crypto.subtle.digest("SHA-256", encoder.encode(`ratp-admin-session-key:${password}`));
-  return crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+interface AdminSession {
+  /** When the session ends (ms since the epoch). */
+  expiresAtMs: number;
+  /** Which password it was opened with. */
+  passwordFingerprint: string;
 }
 
-function signedPayload(expiresAtMs: number, password: string): Uint8Array<ArrayBuffer> {
-  return encoder.encode(`ratp-admin-session.v1.${expiresAtMs}.${password}`);
+function sha256Hex(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** iron-session wants a key of at least 32 characters: a shorter secret (or the password) is hashed to 64. */
+function sealingKey({ password, secret }: SessionKeyMaterial): string {
+  if (secret && secret.length >= 32) return secret;
+  return sha256Hex(secret ? `ratp-admin-session-secret:${secret}` : `ratp-admin-session-key:${password}`);
+}
+
+function fingerprint(password: string): string {
+  return sha256Hex(`ratp-admin-password:${password}`);
 }
 
 /** A session cookie value valid until `nowMs + ttl`. */
@@ -56,39 +59,38 @@ export async function signSession(
   nowMs: number = Date.now(),
   ttlSeconds: number = SESSION_TTL_SECONDS,
 ): Promise<string> {
-  const expiresAtMs = nowMs + ttlSeconds * 1000;
-  const mac = await crypto.subtle.sign("HMAC", await hmacKey(material), signedPayload(expiresAtMs, material.password));
-  return `${expiresAtMs}.${toBase64Url(mac)}`;
+  const session: AdminSession = {
+    expiresAtMs: nowMs + ttlSeconds * 1000,
+    passwordFingerprint: fingerprint(material.password),
+  };
+  // The expiry is checked from the sealed value (below), against the caller's clock.
+  return sealData(session, { password: sealingKey(material), ttl: 0 });
 }
 
-/** Whether a cookie value is an unexpired session signed with this key material (constant-time MAC check). */
+/** Whether a cookie value is an unexpired session sealed with this key material for this password. */
 export async function verifySession(
   token: string | null | undefined,
   material: SessionKeyMaterial,
   nowMs: number = Date.now(),
 ): Promise<boolean> {
-  if (!token || token.length > 200) return false;
-  const match = /^(\d{1,15})\.([A-Za-z0-9_-]{20,100})$/.exec(token);
-  if (!match) return false;
-  const expiresAtMs = Number(match[1]);
-  if (!Number.isSafeInteger(expiresAtMs) || expiresAtMs <= nowMs) return false;
-  if (expiresAtMs > nowMs + SESSION_TTL_SECONDS * 1000 + 60_000) return false;
-  const mac = fromBase64Url(match[2] ?? "");
-  if (!mac) return false;
-  return crypto.subtle.verify("HMAC", await hmacKey(material), mac, signedPayload(expiresAtMs, material.password));
+  if (!token || token.length > MAX_COOKIE_LENGTH) return false;
+  let session: Partial<AdminSession>;
+  try {
+    session = await unsealData<Partial<AdminSession>>(token, { password: sealingKey(material), ttl: 0 });
+  } catch {
+    return false;
+  }
+  const { expiresAtMs, passwordFingerprint } = session;
+  if (typeof expiresAtMs !== "number" || typeof passwordFingerprint !== "string") return false;
+  if (expiresAtMs <= nowMs || expiresAtMs > nowMs + SESSION_TTL_SECONDS * 1000 + 60_000) return false;
+  return passwordFingerprint === fingerprint(material.password);
 }
 
 /** Constant-time password check (compares digests, so lengths do not leak either). */
 export async function passwordMatches(given: string, expected: string): Promise<boolean> {
-  const [a, b] = await Promise.all([
-    crypto.subtle.digest("SHA-256", encoder.encode(given)),
-    crypto.subtle.digest("SHA-256", encoder.encode(expected)),
-  ]);
-  const x = new Uint8Array(a);
-  const y = new Uint8Array(b);
-  let diff = 0;
-  for (let i = 0; i < x.length; i += 1) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
+  const a = createHash("sha256").update(given).digest();
+  const b = createHash("sha256").update(expected).digest();
+  return timingSafeEqual(a, b);
 }
 
 export type AdminAccessDecision =
@@ -98,11 +100,10 @@ export type AdminAccessDecision =
 /** Whether a request carrying this session cookie may use the admin pages and the system proxy. */
 export async function decideAdminAccess(
   cookieValue: string | null | undefined,
-  settings: Pick<ServerSettings, "adminPassword" | "adminSessionSecret" | "production">,
+  settings: Pick<ServerSettings, "adminPassword" | "adminSessionSecret">,
   nowMs: number = Date.now(),
 ): Promise<AdminAccessDecision> {
   const mode = adminAccessMode(settings);
-  if (mode === "open") return { allowed: true, mode };
   if (mode === "locked" || !settings.adminPassword) return { allowed: false, mode, reason: "locked" };
   const valid = await verifySession(
     cookieValue,

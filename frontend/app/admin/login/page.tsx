@@ -19,18 +19,12 @@ export default async function LoginPage({ searchParams }: { searchParams: Promis
   return (
     <div className="stack narrow">
       <h1>Operator sign-in</h1>
-      {access.mode === "open" ? (
-        <div className="banner banner-warning" data-testid="admin-open-notice">
-          <strong>ADMIN_PASSWORD is not set.</strong> In development the operator pages are open to anyone who can
-          reach this dashboard. Set ADMIN_PASSWORD in <code>.env.local</code> to require a password.
-          <p>
-            <Link href={next}>Continue to the operator pages</Link>
-          </p>
-        </div>
-      ) : access.mode === "locked" ? (
+      {access.mode === "locked" ? (
         <div className="banner banner-danger" role="alert" data-testid="admin-locked-notice">
-          <strong>Admin is locked.</strong> ADMIN_PASSWORD is not set on this production dashboard, so nobody can sign
-          in. Set ADMIN_PASSWORD (and ADMIN_SESSION_SECRET) in the dashboard&apos;s environment and restart it.
+          <strong>Admin is locked.</strong> ADMIN_PASSWORD is not set on this dashboard, so nobody can sign in. Set
+          ADMIN_PASSWORD (and ADMIN_SESSION_SECRET) in the dashboard&apos;s environment and restart it
+          (<code>./serve.sh up</code> generates one in <code>.env</code>; <code>npm run dev</code> generates one in
+          <code>.data/admin_password</code>).
         </div>
       ) : access.allowed ? (
         <p>

@@ -27,7 +27,33 @@ export const runtime = "nodejs";
 
 /** Requests other than event streams give up after this long. */
 const UPSTREAM_TIMEOUT_MS = 20_000;
-const MAX_BODY_BYTES = 64 * 1024;
+
+/** The body, read until it passes `limit` bytes (then null: a large body is never buffered whole). */
+async function boundedBody(request: NextRequest, limit: number): Promise<Uint8Array<ArrayBuffer> | null> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > limit) return null;
+  if (!request.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}
 
 interface RouteContext {
   params: Promise<{ path: string[] }>;
@@ -55,10 +81,17 @@ async function forward(request: NextRequest, context: RouteContext): Promise<Res
     }
   }
 
-  let body: ArrayBuffer | undefined;
+  let body: Uint8Array<ArrayBuffer> | undefined;
   if (request.method !== "GET" && request.method !== "HEAD") {
-    body = await request.arrayBuffer();
-    if (body.byteLength > MAX_BODY_BYTES) return proxyError(413, "body_too_large", "Request body too large.");
+    const read = await boundedBody(request, settings.maxBodyBytes);
+    if (read === null) {
+      return proxyError(
+        413,
+        "body_too_large",
+        `Request body too large: at most ${settings.maxBodyBytes} bytes (DASHBOARD_MAX_BODY_BYTES).`,
+      );
+    }
+    body = read;
   }
 
   const streaming = wantsEventStream(request.headers);
