@@ -20,6 +20,7 @@ from backend.api.routers import logs as logs_router
 from backend.api.routers import public as public_router
 from backend.api.routers import system as system_router
 from backend.api.security import resolve_system_keys
+from backend.api.views import ViewLeases
 from backend.config import Settings, get_settings
 from backend.db.engine import Database
 from backend.livedata.catalogue_sync import catalogue_kept_in_sync
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.logging = configure_logging(settings, "api")
         database = Database(settings, "api")
         app.state.database = database
+        app.state.view_leases = ViewLeases(database, settings)
         try:
             # Lines and stations for the public API; a database that is down or unmigrated is retried in the
             # background (GET /health reports the database meanwhile).

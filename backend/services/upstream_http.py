@@ -10,7 +10,7 @@ import asyncio
 import email.utils
 import json
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -71,13 +71,17 @@ class UpstreamHttp:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         pass_statuses: Collection[int] = (),
+        on_response: Callable[[httpx.Response], Awaitable[None]] | None = None,
     ) -> httpx.Response:
         """A 2xx response (or one whose status is in `pass_statuses`); raises `UpstreamError` otherwise.
 
-        The caller settles the breaker (`settle`) once it knows whether the body was usable.
+        `on_response` sees every answer, refused ones included (PRIM's rate-limit headers). The caller settles the
+        breaker (`settle`) once it knows whether the body was usable.
         """
         for retry in range(MAX_RATE_LIMIT_RETRIES + 1):
             response = await self._send(url, breaker, meter, deadline, params, headers)
+            if on_response is not None:
+                await on_response(response)
             status = response.status_code
             if status == 429:
                 wait = retry_after_seconds(response.headers.get("retry-after"))
@@ -148,9 +152,18 @@ class UpstreamHttp:
         deadline: Deadline,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        on_response: Callable[[httpx.Response], Awaitable[None]] | None = None,
     ) -> Any:
         """The decoded JSON body of a 2xx answer; a broken body counts against the source like a 5xx."""
-        response = await self.get(url, breaker=breaker, meter=meter, deadline=deadline, params=params, headers=headers)
+        response = await self.get(
+            url,
+            breaker=breaker,
+            meter=meter,
+            deadline=deadline,
+            params=params,
+            headers=headers,
+            on_response=on_response,
+        )
         try:
             payload = parse_json(response, what)
         except UpstreamError as error:

@@ -10,6 +10,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.api.views import ViewLeases
 from backend.config import Settings
 from backend.db.engine import DATABASE_ERRORS, Database
 
@@ -24,6 +25,11 @@ def app_settings(request: Request) -> Settings:
 def app_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
+
+
+def view_leases(request: Request) -> ViewLeases:
+    leases: ViewLeases = request.app.state.view_leases
+    return leases
 
 
 def invalid_input(loc: tuple[str, ...], message: str, value: Any = None) -> RequestValidationError:
@@ -90,3 +96,4 @@ async def read_session(database: Annotated[Database, Depends(app_database)]) -> 
 AppSettings = Annotated[Settings, Depends(app_settings)]
 AppDatabase = Annotated[Database, Depends(app_database)]
 ReadSession = Annotated[AsyncSession, Depends(read_session)]
+Leases = Annotated[ViewLeases, Depends(view_leases)]

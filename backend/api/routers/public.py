@@ -1,4 +1,6 @@
-"""The public API (no key): lines, boards, stations, freshness and `/api/meta`, as in docs/API_CONTRACT.md."""
+"""The public API (no key): lines, boards, stations, freshness and `/api/meta`, as in docs/API_CONTRACT.md.
+
+A line or station page renews the viewing lease of the lines it shows (backend/api/views.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 
-from backend.api.routers.deps import AppSettings, ReadSession, invalid_input, known_query_parameters
+from backend.api.routers.deps import AppSettings, Leases, ReadSession, invalid_input, known_query_parameters
 from backend.api.schemas import (
     ErrorResponse,
     LineDetail,
@@ -69,6 +71,7 @@ async def get_line(
     code: Annotated[str, Path(max_length=32, description="Line code, case-insensitive", examples=["1"])],
     session: ReadSession,
     settings: AppSettings,
+    leases: Leases,
 ) -> LineDetail:
     try:
         line = get_catalogue().find(network, code)
@@ -80,6 +83,7 @@ async def get_line(
             status_code=status.HTTP_404_NOT_FOUND,
             detail=f"line {line.id} is not in the database yet (the catalogue is synced when the API starts)",
         )
+    await leases.viewed([line.id])  # someone is looking: the scheduler keeps it fresh while they do
     return LineDetail.model_validate(detail)
 
 
@@ -112,6 +116,7 @@ async def get_station(
     station_id: Annotated[str, Path(max_length=96, description="Station id (a slug)", examples=["chatelet"])],
     session: ReadSession,
     settings: AppSettings,
+    leases: Leases,
 ) -> StationDetail:
     detail = None
     if "\x00" not in station_id:  # no station id holds a NUL, and Postgres refuses one in a text parameter
@@ -123,6 +128,7 @@ async def get_station(
             status_code=status.HTTP_404_NOT_FOUND,
             detail=f"unknown station {station_id!r}: find station ids with GET /api/stations/search?q=...",
         )
+    await leases.viewed([line.id for line in detail.lines])
     return StationDetail.model_validate(detail)
 
 
