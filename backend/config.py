@@ -126,8 +126,8 @@ class Settings(BaseSettings):
     # Only for a LiveDataService used without the database (scripts): it keeps to 1/N of every daily quota. Workers
     # share one budget through the database, whatever the fleet size.
     prim_quota_processes: int = Field(default=1, ge=1)
-    # PRIM's per-second limit when its answers do not say (0: none until PRIM's `ratelimit-limit` header says).
-    prim_rate_limit_per_second: int = Field(default=0, ge=0)
+    # PRIM's per-second limit until its answers say (`ratelimit-limit`): 5 is what PRIM gives a new key. 0: none.
+    prim_rate_limit_per_second: int = Field(default=5, ge=0)
     # Share of the day's PRIM budget kept for the lines riders are looking at (fetched on demand).
     prim_demand_share: float = Field(default=0.3, ge=0.0, le=0.9)
     # How long one stop's PRIM answer serves every line at that stop.

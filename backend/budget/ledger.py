@@ -92,6 +92,7 @@ async def ensure_budgets(session: AsyncSession, settings: Settings, now: datetim
             "used_today": 0,
             "refused_today": 0,
             "held_back_today": 0,
+            "day_started_at": now,
             "reset_at": next_utc_midnight(now),
             "updated_at": now,
         }
@@ -100,21 +101,24 @@ async def ensure_budgets(session: AsyncSession, settings: Settings, now: datetim
     await session.execute(dialect_insert(session)(UpstreamBudget).values(rows).on_conflict_do_nothing())
 
 
-async def roll_over(session: AsyncSession, settings: Settings, now: datetime) -> None:
+def next_reset_guess(row: UpstreamBudget, now: datetime) -> datetime:
+    """Where the next day probably ends, until PRIM's next answer says: as long after now as the day that ended
+    lasted (PRIM's days are 24 h; a test upstream's may be minutes), at least a minute, at most a day."""
+    length = (row.reset_at - row.day_started_at).total_seconds()
+    return now + timedelta(seconds=min(86_400.0, max(60.0, length)))
+
+
+async def roll_over(session: AsyncSession, now: datetime) -> None:
     """A new day for every API whose reset has passed: the whole allowance again (PRIM's next answer corrects it)."""
-    for api in PRIM_APIS:
-        await session.execute(
-            update(UpstreamBudget)
-            .where(UpstreamBudget.api == api, UpstreamBudget.reset_at <= now)
-            .values(
-                remaining=UpstreamBudget.daily_limit,
-                used_today=0,
-                refused_today=0,
-                held_back_today=0,
-                reset_at=next_utc_midnight(now),
-                updated_at=now,
-            )
-        )
+    rows = (
+        await session.execute(select(UpstreamBudget).where(UpstreamBudget.reset_at <= now).with_for_update())
+    ).scalars()
+    for row in rows:
+        row.reset_at = next_reset_guess(row, now)
+        row.day_started_at = now
+        row.remaining = row.daily_limit
+        row.used_today = row.refused_today = row.held_back_today = 0
+        row.updated_at = now
 
 
 async def budgets(session: AsyncSession) -> list[UpstreamBudget]:
@@ -125,11 +129,13 @@ async def budgets(session: AsyncSession) -> list[UpstreamBudget]:
 async def allowance(session: AsyncSession, api: str, settings: Settings, now: datetime) -> Allowance:
     """What the key has left on `api` (the configured quota for a whole day when nothing was recorded yet)."""
     row = await session.get(UpstreamBudget, api)
-    if row is None or row.reset_at <= now:
-        limit = row.daily_limit if row is not None else configured_limit(settings, api)
-        per_second = row.per_second_limit if row is not None else settings.prim_rate_limit_per_second or None
-        return Allowance(limit, limit, next_utc_midnight(now), per_second)
-    return Allowance(row.daily_limit, row.remaining, row.reset_at, row.per_second_limit)
+    if row is None:
+        limit = configured_limit(settings, api)
+        return Allowance(limit, limit, next_utc_midnight(now), settings.prim_rate_limit_per_second or None, False)
+    if row.reset_at <= now:
+        return Allowance(row.daily_limit, row.daily_limit, next_reset_guess(row, now), row.per_second_limit, False)
+    observed = row.observed_at is not None and row.observed_at >= row.day_started_at
+    return Allowance(row.daily_limit, row.remaining, row.reset_at, row.per_second_limit, observed)
 
 
 # --- the key ---------------------------------------------------------------------------------------------------
@@ -217,16 +223,19 @@ class FleetBudget:
     async def acquire(self, api: str, max_wait: float) -> None:
         """Takes one request from `api`'s budget and waits for its pacing slot; raises `UpstreamError` (not attempted)
         when the key is rejected, the day's allowance is spent, or the next slot is further than `max_wait`."""
+        delay = await self.take(api, max_wait) - self._clock()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def take(self, api: str, max_wait: float) -> float:
+        """Takes one request from `api`'s budget; returns the Unix time of its pacing slot (send it then)."""
         try:
             await self._check_key()
-            slot = await self._take(api, max_wait)
+            return await self._take(api, max_wait)
         except DATABASE_ERRORS as exc:
             raise UpstreamError(
                 "quota", f"not attempted: the shared PRIM budget is unreadable (database: {type(exc).__name__})"
             ) from exc
-        delay = slot - self._clock()
-        if delay > 0:
-            await asyncio.sleep(delay)
 
     async def _take(self, api: str, max_wait: float) -> float:
         for _ in range(3):
@@ -264,7 +273,7 @@ class FleetBudget:
                     self._prepared = False
                     continue
                 if row.reset_at <= now:
-                    await roll_over(session, self._settings, now)
+                    await roll_over(session, now)
                     continue
                 if row.remaining <= 0:
                     row.held_back_today += 1  # committed as the block ends; the refusal is raised after
@@ -301,6 +310,7 @@ class FleetBudget:
         day_limit = _int_header(headers, "x-ratelimit-limit-day")
         day_remaining = _int_header(headers, "x-ratelimit-remaining-day")
         per_second = _int_header(headers, "ratelimit-limit")
+        second_left = _int_header(headers, "ratelimit-remaining")
         reset_in = _int_header(headers, "ratelimit-reset")
         refused = response.status_code == 429
         if day_limit is None and day_remaining is None and per_second is None and reset_in is None and not refused:
@@ -315,10 +325,9 @@ class FleetBudget:
             if day_limit is not None and day_limit > 0:
                 row.daily_limit = min(day_limit, configured_limit(self._settings, api))
                 row.daily_limit_source = "prim"
-            if per_second is not None and per_second > 0:
-                configured = self._settings.prim_rate_limit_per_second
-                row.per_second_limit = min(per_second, configured) if configured else per_second
-                row.spacing_seconds = spacing_for(row.per_second_limit)
+            if per_second is not None and per_second > 0:  # PRIM's word replaces the configured assumption
+                row.per_second_limit = per_second
+                row.spacing_seconds = spacing_for(per_second)
             if reset_in is not None:
                 reset_at = now + timedelta(seconds=reset_in) + RESET_MARGIN
                 if reset_at > row.reset_at + NEW_DAY_THRESHOLD and day_remaining is not None:
@@ -326,10 +335,14 @@ class FleetBudget:
                     row.used_today = max(0, row.daily_limit - day_remaining)
                     row.refused_today = 1 if refused else 0
                     row.held_back_today = 0
+                    row.day_started_at = now
                     day_remaining = None
                 row.reset_at = reset_at
             if day_remaining is not None:
                 row.remaining = min(row.remaining, day_remaining)
+            if second_left == 0 or refused:
+                # PRIM's second is full (requests arrived later than their slots): the fleet waits for the next.
+                row.next_slot_epoch = max(row.next_slot_epoch, float(int(self._clock()) + 1))
             row.observed_at = now
             row.updated_at = now
 

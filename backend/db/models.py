@@ -364,6 +364,7 @@ class UpstreamBudget(Base):
     used_today: Mapped[int] = mapped_column(Integer, default=0)
     refused_today: Mapped[int] = mapped_column(Integer, default=0)  # answered 429 by PRIM
     held_back_today: Mapped[int] = mapped_column(Integer, default=0)  # not sent: nothing left until the reset
+    day_started_at: Mapped[datetime]  # the row's creation or the latest reset
     reset_at: Mapped[datetime]
     observed_at: Mapped[datetime | None]  # the latest answer whose headers were read
     updated_at: Mapped[datetime]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from backend.budget import ledger
-from backend.budget.plan import BudgetPlan, SpendingBucket, bucket_cap, line_cost, plan_budget
+from backend.budget.plan import Allowance, BudgetPlan, SpendingBucket, bucket_cap, line_cost, plan_budget
 from backend.catalogue import Catalogue, get_catalogue
 from backend.config import Settings
 from backend.db.engine import Database
@@ -36,10 +36,17 @@ def tick_seconds(settings: Settings) -> float:
     return min(settings.scheduler_tick_seconds, settings.scheduler_interval_seconds, settings.demand_refresh_seconds)
 
 
+@dataclass(frozen=True)
+class CurrentPlan:
+    plan: BudgetPlan
+    viewed: list[str]
+    allowance: Allowance | None  # None: no PRIM budget to keep
+
+
 async def current_plan(
     database: Database, settings: Settings, *, now: datetime, catalogue: Catalogue | None = None
-) -> tuple[BudgetPlan, list[str]]:
-    """The plan as it stands (for the orchestrator and the scripts), and the lines being viewed."""
+) -> CurrentPlan:
+    """The plan as it stands (for the orchestrator and the scripts), with the lines being viewed."""
     catalogue = catalogue or get_catalogue()
     async with database.sessions() as session:
         views = [view.line_id for view in await ledger.viewed_lines(session, now=now)]
@@ -53,7 +60,7 @@ async def current_plan(
         demand_interval=settings.demand_refresh_seconds,
         demand_share=settings.prim_demand_share,
     )
-    return plan, views
+    return CurrentPlan(plan, views, allowance)
 
 
 @dataclass(frozen=True)
@@ -74,21 +81,22 @@ class RefreshPlanner:
 
     async def tick(self) -> TickOutcome:
         now = datetime.now(UTC)
-        plan, views = await current_plan(self._database, self._settings, now=now, catalogue=self._catalogue)
+        current = await current_plan(self._database, self._settings, now=now, catalogue=self._catalogue)
+        plan, views = current.plan, current.viewed
         costs = {line.line_id: line.cost for line in plan.lines}
         async with self._database.sessions() as session:
             last = await tasks.last_scheduled(session, list(costs))
         viewed = {line.line_id: line.cost for line in plan.lines if line.viewed}
         periodic = {line.line_id: line.cost for line in plan.lines if not line.viewed}
         clock = time.monotonic()
-        self._demand.refill(
-            rate=plan.demand_rate, cap=bucket_cap(plan.demand_rate, plan.demand_interval_seconds, viewed), now=clock
-        )
-        self._periodic.refill(
-            rate=plan.periodic_rate,
-            cap=bucket_cap(plan.periodic_rate, plan.periodic_interval_seconds, periodic),
-            now=clock,
-        )
+        demand_cap = bucket_cap(plan.demand_rate, plan.demand_interval_seconds, viewed)
+        periodic_cap = bucket_cap(plan.periodic_rate, plan.periodic_interval_seconds, periodic)
+        if current.allowance is not None and not current.allowance.observed:
+            # PRIM has not said yet what the key allows: one line at a time until its first answer does.
+            demand_cap = min(demand_cap, max(viewed.values(), default=0))
+            periodic_cap = min(periodic_cap, max(periodic.values(), default=0))
+        self._demand.refill(rate=plan.demand_rate, cap=demand_cap, now=clock)
+        self._periodic.refill(rate=plan.periodic_rate, cap=periodic_cap, now=clock)
         demand_due = self._due(viewed, last, plan.demand_interval_seconds, now, self._demand)
         periodic_due = self._due(periodic, last, plan.periodic_interval_seconds, now, self._periodic)
         demand = await self._queue(demand_due, "demand", TASK_PRIORITY_DEMAND, len(views), now) if demand_due else None

@@ -72,13 +72,17 @@ class UpstreamHttp:
         headers: Mapping[str, str] | None = None,
         pass_statuses: Collection[int] = (),
         on_response: Callable[[httpx.Response], Awaitable[None]] | None = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> httpx.Response:
         """A 2xx response (or one whose status is in `pass_statuses`); raises `UpstreamError` otherwise.
 
+        `before_send` runs before every send, a 429's retry included (PRIM's budget takes the request there);
         `on_response` sees every answer, refused ones included (PRIM's rate-limit headers). The caller settles the
         breaker (`settle`) once it knows whether the body was usable.
         """
         for retry in range(MAX_RATE_LIMIT_RETRIES + 1):
+            if before_send is not None:
+                await before_send()
             response = await self._send(url, breaker, meter, deadline, params, headers)
             if on_response is not None:
                 await on_response(response)
@@ -153,6 +157,7 @@ class UpstreamHttp:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         on_response: Callable[[httpx.Response], Awaitable[None]] | None = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> Any:
         """The decoded JSON body of a 2xx answer; a broken body counts against the source like a 5xx."""
         response = await self.get(
@@ -163,6 +168,7 @@ class UpstreamHttp:
             params=params,
             headers=headers,
             on_response=on_response,
+            before_send=before_send,
         )
         try:
             payload = parse_json(response, what)

@@ -8,7 +8,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 
-from backend.api.routers.deps import AppSettings, Leases, ReadSession, invalid_input, known_query_parameters
+from backend.api.routers.deps import (
+    AppSettings,
+    Leases,
+    Plans,
+    ReadSession,
+    invalid_input,
+    known_query_parameters,
+)
 from backend.api.schemas import (
     ErrorResponse,
     LineDetail,
@@ -72,6 +79,7 @@ async def get_line(
     session: ReadSession,
     settings: AppSettings,
     leases: Leases,
+    plans: Plans,
 ) -> LineDetail:
     try:
         line = get_catalogue().find(network, code)
@@ -84,7 +92,9 @@ async def get_line(
             detail=f"line {line.id} is not in the database yet (the catalogue is synced when the API starts)",
         )
     await leases.viewed([line.id])  # someone is looking: the scheduler keeps it fresh while they do
-    return LineDetail.model_validate(detail)
+    body = LineDetail.model_validate(detail)
+    body.refresh_interval_seconds = await plans.interval_of(line.id)
+    return body
 
 
 @router.get(

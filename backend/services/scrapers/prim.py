@@ -543,10 +543,12 @@ class PrimSource:
     async def _get(
         self, path: str, what: str, api: str, params: dict[str, str], deadline: Deadline, meter: AttemptMeter
     ) -> Any:
-        """One PRIM request, taken from the budget of `api` first (which may pace it or refuse it)."""
-        await self.budget.acquire(
-            api, max_wait=min(QUOTA_MAX_WAIT_SECONDS, deadline.remaining() - ANSWER_ALLOWANCE_SECONDS)
-        )
+        """One PRIM request, taken from the budget of `api` first (which may pace it or refuse it), and so is a
+        retry after a 429."""
+
+        async def take() -> None:
+            wait = min(QUOTA_MAX_WAIT_SECONDS, deadline.remaining() - ANSWER_ALLOWANCE_SECONDS)
+            await self.budget.acquire(api, max_wait=max(0.0, wait))
 
         async def observe(response: httpx.Response) -> None:
             await self.budget.observe(api, response)
@@ -560,4 +562,5 @@ class PrimSource:
             params=params,
             headers={"apiKey": self.api_key, "Accept": "application/json"},
             on_response=observe,
+            before_send=take,
         )

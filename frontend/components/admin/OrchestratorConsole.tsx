@@ -7,6 +7,7 @@ import { useNow } from "@/lib/hooks/useNow";
 
 import { DbSnapshot } from "./DbSnapshot";
 import { LineHealthPanel } from "./LineHealthPanel";
+import { PrimBudgetPanel } from "./PrimBudgetPanel";
 import { QueueMetrics } from "./QueueMetrics";
 import { RecentDepartures } from "./RecentDepartures";
 import { ScaleControls } from "./ScaleControls";
@@ -45,6 +46,7 @@ export function OrchestratorConsole() {
         <ScaleControls activeWorkers={activeWorkers} />
         <SchedulerTrigger />
       </div>
+      <PrimBudgetPanel />
       {workers.data ? <WorkerFleet workers={workers.data} /> : null}
       <LineHealthPanel />
       <TaskRuns />

@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("used_today", sa.Integer(), nullable=False),
         sa.Column("refused_today", sa.Integer(), nullable=False),
         sa.Column("held_back_today", sa.Integer(), nullable=False),
+        sa.Column("day_started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("reset_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("observed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
