@@ -15,6 +15,7 @@ import { useNow } from "@/lib/hooks/useNow";
 import { DisruptionBanner } from "./DisruptionBanner";
 import { LineBadge, networkName } from "./LineBadge";
 import { LineDiagram } from "./LineDiagram";
+import { RefreshPlanNote } from "./RefreshPlanNote";
 import { TrafficBadge } from "./TrafficBadge";
 
 export function LineView({ network, code }: { network: string; code: string }) {
@@ -59,6 +60,10 @@ export function LineView({ network, code }: { network: string; code: string }) {
         <FavouriteButton kind="line" line={line} label={line.name} />
       </header>
       <DisruptionBanner traffic={line.traffic} lineName={line.name} />
+      <RefreshPlanNote
+        intervalSeconds={detail.refresh_interval_seconds}
+        staleAfterSeconds={line.freshness.stale_after_seconds}
+      />
       <FreshnessStatus
         fetchedAtMs={query.dataUpdatedAt}
         freshness={line.freshness}
