@@ -10,9 +10,10 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy import text
 
+from backend.budget import ledger
 from backend.bus.probe import kafka_reachable
 from backend.config import Settings
-from backend.db.engine import Database
+from backend.db.engine import DATABASE_ERRORS, Database
 from backend.db.migrate import current_revision, head_revision
 
 router = APIRouter(tags=["health"])
@@ -28,6 +29,7 @@ class HealthResponse(BaseModel):
     status: Literal["ok", "degraded"]
     database: DependencyStatus
     broker: DependencyStatus
+    prim: DependencyStatus  # `down` when PRIM rejected the API key ("PRIM rejected the API key: Unauthorized")
     bus: Literal["kafka", "database"]
     demo_mode: bool
     version: str
@@ -63,18 +65,41 @@ async def _broker_status(settings: Settings, timeout: float) -> DependencyStatus
     return DependencyStatus(status="ok" if ok else "down", detail=detail[:300], latency_ms=latency if ok else None)
 
 
+async def _prim_status(settings: Settings, database: Database, timeout: float) -> DependencyStatus:
+    if not settings.prim_api_key.strip():
+        return DependencyStatus(status="not_configured", detail="no PRIM_API_KEY: PRIM is not used")
+    try:
+        async with asyncio.timeout(timeout), database.sessions() as session:
+            status = await ledger.key_status(session)
+    except DATABASE_ERRORS:  # TimeoutError among them
+        return DependencyStatus(status="ok", detail="key state unknown (database unavailable)")
+    if status is not None and status.state == "rejected" and status.key_id == ledger.key_digest(settings.prim_api_key):
+        return DependencyStatus(
+            status="down",
+            detail=f"{status.message}; PRIM is not asked until the key changes or POST /api/system/prim/key/retry",
+        )
+    return DependencyStatus(status="ok", detail="PRIM key not rejected")
+
+
 @router.get("/health", response_model=HealthResponse, summary="Health of the API and its dependencies")
 async def health(request: Request) -> HealthResponse:
     settings: Settings = request.app.state.settings
     database: Database = request.app.state.database
-    db_status, broker_status = await asyncio.gather(
-        _database_status(database, timeout=3.0), _broker_status(settings, timeout=2.0)
+    db_status, broker_status, prim_status = await asyncio.gather(
+        _database_status(database, timeout=3.0),
+        _broker_status(settings, timeout=2.0),
+        _prim_status(settings, database, timeout=2.0),
     )
-    healthy = db_status.status == "ok" and broker_status.status in ("ok", "not_configured")
+    healthy = (
+        db_status.status == "ok"
+        and broker_status.status in ("ok", "not_configured")
+        and prim_status.status in ("ok", "not_configured")
+    )
     return HealthResponse(
         status="ok" if healthy else "degraded",
         database=db_status,
         broker=broker_status,
+        prim=prim_status,
         bus="kafka" if settings.uses_kafka else "database",
         demo_mode=settings.demo_mode,
         version=request.app.version,

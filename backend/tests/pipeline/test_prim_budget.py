@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from backend.api.app import create_app
 from backend.db.models import TaskRun
-from backend.tests.api.conftest import READONLY, api_settings_for, running
+from backend.tests.api.conftest import ADMIN, READONLY, api_settings_for, running
 from backend.tests.pipeline.probe import PipelineProbe
 from backend.tests.pipeline.test_kafka_pipeline import configure, stub_env
 from backend.tests.support.processes import Services, eventually, service_env, services
@@ -157,3 +157,65 @@ async def test_a_fresh_key_lives_through_a_simulated_day_without_a_refusal(postg
     assert max(gaps) <= max(demand_intervals) + 30
     # Every periodic line was refreshed during the day.
     assert {t.line_id for t in tasks if t.status == "succeeded"} >= set(PERIODIC)
+
+
+async def test_a_rejected_key_is_named_and_stops_prim_until_an_operator_retries(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    settings_values = {
+        "scheduler_interval_seconds": 3600,
+        "scheduler_lines": "metro:1,metro:2",
+        "source_order": "prim,ratp_http",
+        "centralized_logging_enabled": "true",
+    }
+    env = service_env(database_url=postgres_url, **settings_values)
+    probe = PipelineProbe(postgres_url)
+    try:
+        with services(tmp_path, env) as stack:
+            port = await start_limited_stub(stack, "--api-key", "the-right-key")
+            configure(stack, **{**stub_env(port), **settings_values, "prim_api_key": "a-wrong-key"})
+            settings = api_settings_for(
+                postgres_url, **{**stub_env(port), **settings_values, "prim_api_key": "a-wrong-key"}
+            )
+            worker = stack.start("worker")
+            stack.start("scheduler")
+            async with (
+                running(create_app(settings)) as api,
+                httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as stub,
+            ):
+
+                async def rejected() -> dict[str, Any] | None:
+                    report = (await api.get("/api/system/budget", headers=READONLY)).json()
+                    return report if report["key"]["state"] == "rejected" else None
+
+                report = await eventually(rejected, timeout=60, message="the key marked rejected")
+                assert report["key"]["message"] == "PRIM rejected the API key: Unauthorized"
+                # Both lines still served, from ratp.fr, and no more PRIM requests once the key is known bad.
+                await eventually(lambda: probe.all_succeeded(2), timeout=90, message="both lines from ratp.fr")
+                refused = (await stub.get("/__stub/limits")).json()["refused"]["key:rejected"]
+                before = datetime.now(UTC)
+                assert (await api.post("/api/system/scheduler/trigger", headers=ADMIN)).status_code == 200
+                await eventually(
+                    lambda: probe_finished_after(probe, before, 2), timeout=90, message="a second cycle to finish"
+                )
+                assert (await stub.get("/__stub/limits")).json()["refused"]["key:rejected"] == refused
+                health = (await api.get("/health")).json()
+                assert health["prim"]["status"] == "down"
+                assert "PRIM rejected the API key: Unauthorized" in health["prim"]["detail"]
+                # An operator's retry: PRIM is asked again (and rejects the key again).
+                retried = await api.post("/api/system/prim/key/retry", headers=ADMIN)
+                assert retried.status_code == 200
+                assert retried.json() == {"cleared": True}
+                before = datetime.now(UTC)
+                assert (await api.post("/api/system/scheduler/trigger", headers=ADMIN)).status_code == 200
+                await eventually(rejected, timeout=60, message="the key rejected again after the retry")
+                assert (await stub.get("/__stub/limits")).json()["refused"]["key:rejected"] > refused
+            assert "PRIM rejected the API key: Unauthorized" in worker.output()
+            assert "a-wrong-key" not in worker.output()
+    finally:
+        await probe.close()
+
+
+async def probe_finished_after(probe: PipelineProbe, after: datetime, count: int) -> bool:
+    finished = [t for t in await probe.tasks() if t.scheduled_at > after and t.status in ("succeeded", "partial")]
+    return len(finished) >= count
