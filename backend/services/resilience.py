@@ -36,9 +36,11 @@ ErrorKind = Literal[
     "key_rejected",
 ]
 
-# Faults that say the upstream itself is unwell; the others say our question or its answer was unusable.
+# Faults that say the upstream itself is unwell; the others say our question or its answer was unusable. A rejected
+# key is not a sick upstream: the PRIM budget stops asking on it (and an operator's retry must not meet an open
+# circuit).
 _UPSTREAM_HEALTH_FAULTS: frozenset[str] = frozenset(
-    {"timeout", "connection", "blocked", "rate_limited", "server_error", "bad_response", "unauthorized"}
+    {"timeout", "connection", "blocked", "rate_limited", "server_error", "bad_response"}
 )
 
 # Faults for which no request went out.

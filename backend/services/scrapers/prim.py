@@ -320,12 +320,16 @@ class LocalBudget:
 
     def __init__(self, quotas: dict[str, DailyQuota]) -> None:
         self.quotas = quotas
+        self.rejection: str | None = None  # once PRIM rejected the key, for the life of the process
 
     async def acquire(self, api: str, max_wait: float) -> None:
+        if self.rejection is not None:
+            raise UpstreamError("key_rejected", f"not attempted: {self.rejection}")
         await self.quotas[api].acquire(max_wait=min(max_wait, 1.0))
 
     async def observe(self, api: str, response: httpx.Response) -> None:
-        return None
+        if response.status_code == 401:
+            self.rejection = "PRIM rejected the API key (HTTP 401)"
 
 
 # --- the source -----------------------------------------------------------------------------------------------
