@@ -81,9 +81,7 @@ class UpstreamHttp:
         breaker (`settle`) once it knows whether the body was usable.
         """
         for retry in range(MAX_RATE_LIMIT_RETRIES + 1):
-            if before_send is not None:
-                await before_send()
-            response = await self._send(url, breaker, meter, deadline, params, headers)
+            response = await self._send(url, breaker, meter, deadline, params, headers, before_send)
             if on_response is not None:
                 await on_response(response)
             status = response.status_code
@@ -120,10 +118,18 @@ class UpstreamHttp:
         deadline: Deadline,
         params: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> httpx.Response:
         async with self._semaphore:
             # Asked once a slot is free, so requests queued behind a failing one see the circuit open.
             breaker.before_request()
+            if before_send is not None:
+                # After the breaker: a request the circuit refuses takes nothing from the budget.
+                try:
+                    await before_send()
+                except BaseException:
+                    breaker.release()
+                    raise
             started = time.monotonic()
             try:
                 timeout = deadline.cap(self._request_timeout)
