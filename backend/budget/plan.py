@@ -23,9 +23,9 @@ MIN_HORIZON_SECONDS = 60.0
 # A line whose stations are not known yet (a bus line before its first fetch) is planned at this cost.
 UNKNOWN_LINE_COST = 40
 # The fleet paces its requests at this share of PRIM's per-second limit. PRIM counts per clock second, and a request
-# sent at its slot may arrive late (a busy event loop, the network): at 60% (3 a second of 5), two requests of one
-# second must both slip into the next for it to see more than 5.
-PER_SECOND_USE = 0.6
+# sent at its slot may arrive late (a busy event loop, the network): at 50% (one every 0.4 s for 5 a second), three
+# requests of one second would have to slip into the next for it to see more than 5.
+PER_SECOND_USE = 0.5
 
 
 @dataclass(frozen=True)

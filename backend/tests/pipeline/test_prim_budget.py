@@ -29,7 +29,7 @@ from backend.tests.pipeline.test_kafka_pipeline import configure, stub_env
 from backend.tests.support.processes import Services, eventually, service_env, services
 from backend.tests.support.services import free_port
 
-DAY_SECONDS = 300
+DAY_SECONDS = 360
 DAILY_LIMIT = 1000
 PER_SECOND = 5
 VIEWED = "metro:1"

@@ -1,5 +1,6 @@
+import { useTranslations } from "next-intl";
+
 import { formatAge } from "@/lib/format/time";
-import { budgetText } from "@/lib/text/budget";
 
 /** Says how old the line's boards will get when today's PRIM allowance cannot refresh it within the freshness
  * window (the planned interval comes with GET /api/lines/{network}/{code}); nothing otherwise. */
@@ -10,10 +11,11 @@ export function RefreshPlanNote({
   intervalSeconds: number | null | undefined;
   staleAfterSeconds: number;
 }) {
+  const t = useTranslations("budget");
   if (intervalSeconds === null || intervalSeconds === undefined || intervalSeconds <= staleAfterSeconds) return null;
   return (
     <p className="banner banner-info" data-testid="line-refresh-plan" data-interval={intervalSeconds}>
-      {budgetText.line.refreshedEvery(formatAge(intervalSeconds))}
+      {t("refreshedEvery", { every: formatAge(intervalSeconds) })}
     </p>
   );
 }
