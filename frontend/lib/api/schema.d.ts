@@ -613,6 +613,7 @@ export interface components {
             status: "ok" | "degraded";
             database: components["schemas"]["DependencyStatus"];
             broker: components["schemas"]["DependencyStatus"];
+            prim: components["schemas"]["DependencyStatus"];
             /**
              * Bus
              * @enum {string}
