@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     # 0 means one interval plus a half-interval grace (1.5 x scheduler_interval_seconds).
     freshness_stale_after_seconds: float = Field(default=0.0, ge=0)
     scheduler_queued_expiry_cycles: int = Field(default=3, ge=1)
+    # How often the scheduler looks at the budget, the viewed lines and the lines due.
+    scheduler_tick_seconds: float = Field(default=5.0, gt=0)
+    # A line someone is looking at is refreshed this often at most (less often when the PRIM budget cannot).
+    demand_refresh_seconds: float = Field(default=60.0, gt=0)
+    # A viewing lease ends this long after the last view (the dashboard's polling renews it).
+    view_lease_seconds: float = Field(default=300.0, gt=0)
     task_run_retention_days: int = Field(default=7, ge=1)
 
     # --- Workers ---------------------------------------------------------------------------------------------
@@ -133,8 +139,13 @@ class Settings(BaseSettings):
     upstream_retry_after_max_seconds: float = Field(default=5.0, ge=0)
     # PRIM's Navitia plan (stop areas of a line, looked up once per line and process).
     prim_daily_quota_navitia: int = Field(default=20_000, ge=1)
-    # Worker processes sharing one PRIM key: each process keeps to 1/N of every daily quota.
+    # Only for a LiveDataService used without the database (scripts): it keeps to 1/N of every daily quota. Workers
+    # share one budget through the database, whatever the fleet size.
     prim_quota_processes: int = Field(default=1, ge=1)
+    # PRIM's per-second limit until its answers say (`ratelimit-limit`): 5 is what PRIM gives a new key. 0: none.
+    prim_rate_limit_per_second: int = Field(default=5, ge=0)
+    # Share of the day's PRIM budget kept for the lines riders are looking at (fetched on demand).
+    prim_demand_share: float = Field(default=0.3, ge=0.0, le=0.9)
     # How long one stop's PRIM answer serves every line at that stop.
     prim_stop_cache_seconds: float = Field(default=20.0, ge=0)
     # Least time between two traffic requests for one line; raised automatically to keep within the traffic quota.

@@ -1,12 +1,18 @@
-"""Upstream requests of one scheduler cycle over the whole catalogue, and what they come to per day.
+"""Upstream requests of one scheduler cycle over the whole catalogue, what they come to per day, and the plan for
+a given PRIM key.
 
     backend/venv/bin/python scripts/count_upstream_requests.py [--interval SECONDS] [--concurrency N] [--lines LIST]
+        [--key-per-day N] [--key-per-second N] [--viewed LIST] [--demand-share F] [--plan-only]
 
 Starts the stub upstream in-process, fetches every schedulable line once through `LiveDataService` (a cold
 cycle, which also looks up stop ids once per line), then once more with the stop answers expired (a warm cycle,
 as every later cycle is), and prints the requests each source received, counted by the stub. It then scales the
-warm cycle to a day at SCHEDULER_INTERVAL_SECONDS and sets it against PRIM's daily quotas. A benchmark: it prints
-figures and asserts nothing.
+warm cycle to a day at SCHEDULER_INTERVAL_SECONDS and sets it against PRIM's daily quotas.
+
+Last, the plan the scheduler makes for a key allowing `--key-per-day` departures requests (default: 1,000, what
+PRIM gives a new key) with `--viewed` lines open (e.g. `metro:1,bus:38`): requests per day per API and the refresh
+interval of each line (backend/budget/plan.py). `--plan-only` prints only the plan. A benchmark: it prints figures
+and asserts nothing.
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ import asyncio
 import tempfile
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from backend.budget.plan import Allowance, line_cost, plan_budget
 from backend.catalogue import Line, get_catalogue, parse_line_list
 from backend.config import Settings, get_settings
 from backend.devtools.upstream import StubUpstream
@@ -60,11 +68,90 @@ def print_requests(title: str, stats: dict[str, Any], seconds: float) -> None:
 async def main() -> None:
     settings = get_settings()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--interval", type=float, default=settings.scheduler_interval_seconds, help="cycle seconds")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=settings.scheduler_interval_seconds,
+        help="cycle seconds",
+    )
     parser.add_argument("--concurrency", type=int, default=16, help="lines fetched at once")
-    parser.add_argument("--lines", default="", help="comma-separated lines (default: every schedulable line)")
+    parser.add_argument(
+        "--lines",
+        default="",
+        help="comma-separated lines (default: every schedulable line)",
+    )
+    parser.add_argument(
+        "--key-per-day",
+        type=int,
+        default=1000,
+        help="departures requests a day the key allows",
+    )
+    parser.add_argument("--key-per-second", type=int, default=5, help="requests a second the key allows")
+    parser.add_argument(
+        "--viewed",
+        default="",
+        help="comma-separated lines being viewed (fetched on demand)",
+    )
+    parser.add_argument(
+        "--demand-share",
+        type=float,
+        default=settings.prim_demand_share,
+        help="PRIM_DEMAND_SHARE",
+    )
+    parser.add_argument("--demand-refresh", type=float, default=settings.demand_refresh_seconds)
+    parser.add_argument("--plan-only", action="store_true", help="print only the plan for the key")
     args = parser.parse_args()
     lines = parse_line_list(args.lines) if args.lines else get_catalogue().schedulable_lines()
+    viewed = parse_line_list(args.viewed) if args.viewed else []
+    if not args.plan_only:
+        await measure(args, lines)
+    print_plan(args, lines, viewed)
+
+
+def human(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 120:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"
+
+
+def print_plan(args: argparse.Namespace, lines: list[Line], viewed: list[Line]) -> None:
+    """The scheduler's plan for a fresh day of the key: what each line costs and how often it is refreshed."""
+    catalogue = get_catalogue()
+    now = datetime.now(UTC)
+    allowance = Allowance(args.key_per_day, args.key_per_day, now + timedelta(days=1), args.key_per_second)
+    plan = plan_budget(
+        allowance,
+        now=now,
+        periodic={line.id: line_cost(catalogue, line.id) for line in lines},
+        viewed={line.id: line_cost(catalogue, line.id) for line in viewed},
+        periodic_interval=args.interval,
+        demand_interval=args.demand_refresh,
+        demand_share=args.demand_share,
+    )
+    departures = sum(line.requests_per_day for line in plan.lines)
+    print(
+        f"\nplan for a key of {args.key_per_day:,} departures requests a day and {args.key_per_second}/s, "
+        f"{len(viewed)} line(s) viewed, {args.demand_share:.0%} kept for viewed lines:"
+    )
+    print(f"  PRIM departures (stop-monitoring)   {departures:>10,.0f} a day ({plan.rate_per_second * 60:.2f}/min)")
+    print("  PRIM traffic (general-message)      one per line every PRIM_TRAFFIC_REFRESH_SECONDS, within its quota")
+    print("  PRIM Navitia (stop areas)           one per line without shipped stop ids, per worker start")
+    covered = "as wanted" if plan.periodic_covered else f"wanted {args.interval:g} s: the key cannot do better"
+    print(f"  periodic lines: every {human(plan.periodic_interval_seconds)} ({covered})")
+    if viewed:
+        covered = "as wanted" if plan.demand_covered else f"wanted {args.demand_refresh:g} s"
+        print(f"  viewed lines:   every {human(plan.demand_interval_seconds)} ({covered})")
+    print(f"\n  {'line':<12} {'requests/fetch':>14} {'every':>10} {'requests/day':>13}  viewed")
+    for line in plan.lines:
+        print(
+            f"  {line.line_id:<12} {line.cost:>14} {human(line.interval_seconds):>10} {line.requests_per_day:>13,.0f}"
+            f"  {'yes' if line.viewed else ''}"
+        )
+
+
+async def measure(args: argparse.Namespace, lines: list[Line]) -> None:
 
     with StubUpstream() as stub, tempfile.TemporaryDirectory() as data_dir:
         bench = Settings(
@@ -106,14 +193,33 @@ async def main() -> None:
     navitia_per_start = cold_stats["requests"].get("prim.navitia", 0)
     print(f"\nper day at SCHEDULER_INTERVAL_SECONDS={args.interval:g} ({cycles_per_day:.0f} cycles):")
     rows = [
-        ("PRIM departures (stop-monitoring)", stop_requests * cycles_per_day, bench.prim_daily_quota_departures),
-        ("  same, if no stop answer were shared", unshared * cycles_per_day, bench.prim_daily_quota_departures),
-        (f"PRIM traffic (one per line every {traffic_refresh:.0f} s)", traffic_per_day, bench.prim_daily_quota_traffic),
-        ("PRIM Navitia (stop areas, per process start)", navitia_per_start, bench.prim_daily_quota_navitia),
+        (
+            "PRIM departures (stop-monitoring)",
+            stop_requests * cycles_per_day,
+            bench.prim_daily_quota_departures,
+        ),
+        (
+            "  same, if no stop answer were shared",
+            unshared * cycles_per_day,
+            bench.prim_daily_quota_departures,
+        ),
+        (
+            f"PRIM traffic (one per line every {traffic_refresh:.0f} s)",
+            traffic_per_day,
+            bench.prim_daily_quota_traffic,
+        ),
+        (
+            "PRIM Navitia (stop areas, per process start)",
+            navitia_per_start,
+            bench.prim_daily_quota_navitia,
+        ),
     ]
     for label, per_day, quota in rows:
         print(f"  {label:<46} {per_day:>11,.0f} / {quota:>9,}  ({100 * per_day / quota:5.1f} % of the quota)")
-    labels = {"ratp": "ratp.fr (no quota; only a fallback)", "vmtr": "vehicle socket sessions (no quota)"}
+    labels = {
+        "ratp": "ratp.fr (no quota; only a fallback)",
+        "vmtr": "vehicle socket sessions (no quota)",
+    }
     for source, label in labels.items():
         per_day = warm_stats["requests_by_source"].get(source, 0) * cycles_per_day
         print(f"  {label:<46} {per_day:>11,.0f}")

@@ -18,11 +18,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from backend.api import health
 from backend.api.docs import install_docs
 from backend.api.protection import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from backend.api.routers import budget as budget_router
 from backend.api.routers import logs as logs_router
 from backend.api.routers import public as public_router
 from backend.api.routers import system as system_router
 from backend.api.security import resolve_system_keys
 from backend.api.snapshots import RiderSnapshots
+from backend.api.views import RefreshPlans, ViewLeases
 from backend.config import Settings, get_settings
 from backend.db.engine import Database
 from backend.livedata.catalogue_sync import catalogue_kept_in_sync
@@ -41,6 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.logging = configure_logging(settings, "api")
         database = Database(settings, "api")
         app.state.database = database
+        app.state.view_leases = ViewLeases(database, settings)
+        app.state.refresh_plans = RefreshPlans(database, settings)
         try:
             # Lines and stations for the public API; a database that is down or unmigrated is retried in the
             # background (GET /health reports the database meanwhile).
@@ -81,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(logs_router.router)
     app.include_router(public_router.router)
     app.include_router(system_router.router)
+    app.include_router(budget_router.router)
     return app
 
 

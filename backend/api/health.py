@@ -14,9 +14,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from backend.api.security import require_read_key
+from backend.budget import ledger
 from backend.bus.probe import kafka_reachable
 from backend.config import Settings
-from backend.db.engine import Database
+from backend.db.engine import DATABASE_ERRORS, Database
 from backend.db.migrate import current_revision, head_revision
 
 router = APIRouter(tags=["health"])
@@ -32,6 +33,7 @@ class HealthResponse(BaseModel):
     status: Literal["ok", "degraded"]
     database: DependencyStatus
     broker: DependencyStatus
+    prim: DependencyStatus  # `down` when PRIM rejected the API key ("PRIM rejected the API key: Unauthorized")
     bus: Literal["kafka", "database"]
     demo_mode: bool
     version: str
@@ -67,6 +69,22 @@ async def _broker_status(settings: Settings, timeout: float) -> DependencyStatus
     return DependencyStatus(status="ok" if ok else "down", detail=detail[:300], latency_ms=latency if ok else None)
 
 
+async def _prim_status(settings: Settings, database: Database, timeout: float) -> DependencyStatus:
+    if not settings.prim_api_key.strip():
+        return DependencyStatus(status="not_configured", detail="no PRIM_API_KEY: PRIM is not used")
+    try:
+        async with asyncio.timeout(timeout), database.sessions() as session:
+            status = await ledger.key_status(session)
+    except DATABASE_ERRORS:  # TimeoutError among them
+        return DependencyStatus(status="ok", detail="key state unknown (database unavailable)")
+    if status is not None and status.state == "rejected" and status.key_id == ledger.key_digest(settings.prim_api_key):
+        return DependencyStatus(
+            status="down",
+            detail=f"{status.message}; PRIM is not asked until the key changes or POST /api/system/prim/key/retry",
+        )
+    return DependencyStatus(status="ok", detail="PRIM key not rejected")
+
+
 _PUBLIC_DETAIL = {
     "ok": "reachable",
     "down": "unreachable (send X-API-Key for the reason)",
@@ -95,22 +113,29 @@ async def _has_key(
     "/health",
     response_model=HealthResponse,
     summary="Health of the API and its dependencies",
-    description="Status of the database and the broker. Their `detail` names the reason and the address only "
+    description="Status of the database, the broker and the PRIM key. Their `detail` names the reason and the address only "
     "for a caller with a system key (`X-API-Key`); anonymous callers get the status alone.",
 )
 async def health(request: Request, detailed: Annotated[bool, Depends(_has_key)]) -> HealthResponse:
     settings: Settings = request.app.state.settings
     database: Database = request.app.state.database
-    db_status, broker_status = await asyncio.gather(
-        _database_status(database, timeout=3.0), _broker_status(settings, timeout=2.0)
+    db_status, broker_status, prim_status = await asyncio.gather(
+        _database_status(database, timeout=3.0),
+        _broker_status(settings, timeout=2.0),
+        _prim_status(settings, database, timeout=2.0),
     )
-    healthy = db_status.status == "ok" and broker_status.status in ("ok", "not_configured")
+    healthy = (
+        db_status.status == "ok"
+        and broker_status.status in ("ok", "not_configured")
+        and prim_status.status in ("ok", "not_configured")
+    )
     if not detailed:
-        db_status, broker_status = _public(db_status), _public(broker_status)
+        db_status, broker_status, prim_status = _public(db_status), _public(broker_status), _public(prim_status)
     return HealthResponse(
         status="ok" if healthy else "degraded",
         database=db_status,
         broker=broker_status,
+        prim=prim_status,
         bus="kafka" if settings.uses_kafka else "database",
         demo_mode=settings.demo_mode,
         version=request.app.version,

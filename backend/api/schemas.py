@@ -221,6 +221,12 @@ class LineDetail(ApiModel):
     line: LineSummary
     directions: list[Direction]
     vehicles: list[VehiclePosition]
+    refresh_interval_seconds: float | None = Field(
+        default=None,
+        description="How often the line is planned to be refreshed while someone looks at it, with what the PRIM "
+        "key has left today; longer than `stale_after_seconds` means boards get that old between refreshes. Null "
+        "when no refresh is planned (no PRIM allowance left, or PRIM not used).",
+    )
 
 
 class StationInfo(ApiModel):

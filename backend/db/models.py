@@ -37,6 +37,8 @@ TASK_EXPIRED = "expired"
 TASK_STATUSES = (TASK_QUEUED, TASK_RUNNING, TASK_SUCCEEDED, TASK_PARTIAL, TASK_FAILED, TASK_EXPIRED)
 TASK_ACTIVE_STATUSES = (TASK_QUEUED, TASK_RUNNING)
 TASK_FINAL_STATUSES = (TASK_SUCCEEDED, TASK_PARTIAL, TASK_FAILED, TASK_EXPIRED)
+TASK_PRIORITY_PERIODIC = 0
+TASK_PRIORITY_DEMAND = 10
 
 # Worker states as written by the worker itself; `lost` is derived from a stale heartbeat when read.
 WORKER_STATUSES = ("starting", "idle", "busy", "draining", "stopped")
@@ -245,7 +247,9 @@ class TaskRun(Base):
     attempt: Mapped[int] = mapped_column(Integer, default=0)  # attempts started so far
     max_attempts: Mapped[int] = mapped_column(Integer)
     worker_id: Mapped[str | None] = mapped_column(String(128))
-    trigger: Mapped[str] = mapped_column(String(16), default="interval")  # interval, manual, retry, reaper
+    trigger: Mapped[str] = mapped_column(String(16), default="interval")  # interval, manual, demand
+    # Higher first: a line a rider is looking at (TASK_PRIORITY_DEMAND) passes the periodic cycle's lines.
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     scheduler_run_id: Mapped[int | None] = mapped_column(BigInteger)
     scheduled_at: Mapped[datetime]
     available_at: Mapped[datetime]  # not to be started before (retry backoff)
@@ -339,3 +343,53 @@ class UpstreamUsage(Base):
     day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
     requests: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime]
+
+
+class UpstreamBudget(Base):
+    """What the PRIM key allows on one API and what remains until the reset, shared by every worker.
+
+    Written from PRIM's rate-limit headers (the configured quotas are upper bounds); every request takes one unit of
+    `remaining` and the next pacing slot (`next_slot_epoch`, `spacing_seconds` apart) in one guarded UPDATE.
+    """
+
+    __tablename__ = "upstream_budgets"
+
+    api: Mapped[str] = mapped_column(String(32), primary_key=True)  # departures, traffic, navitia
+    daily_limit: Mapped[int] = mapped_column(Integer)
+    daily_limit_source: Mapped[str] = mapped_column(String(16))  # configured | prim (its headers)
+    per_second_limit: Mapped[int | None] = mapped_column(Integer)  # None until PRIM says (or configured)
+    spacing_seconds: Mapped[float] = mapped_column(Float)  # least time between two requests of the fleet
+    next_slot_epoch: Mapped[float] = mapped_column(Float)  # Unix time of the next free pacing slot
+    remaining: Mapped[int] = mapped_column(Integer)  # until reset_at: ours and PRIM's count, the lower
+    used_today: Mapped[int] = mapped_column(Integer, default=0)
+    refused_today: Mapped[int] = mapped_column(Integer, default=0)  # answered 429 by PRIM
+    held_back_today: Mapped[int] = mapped_column(Integer, default=0)  # not sent: nothing left until the reset
+    day_started_at: Mapped[datetime]  # the row's creation or the latest reset
+    reset_at: Mapped[datetime]
+    observed_at: Mapped[datetime | None]  # the latest answer whose headers were read
+    updated_at: Mapped[datetime]
+
+
+class UpstreamKeyStatus(Base):
+    """Whether an upstream rejected its API key: PRIM fetching stops until the key changes or an operator retries."""
+
+    __tablename__ = "upstream_key_status"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)  # prim
+    state: Mapped[str] = mapped_column(String(16))  # ok | rejected
+    key_id: Mapped[str] = mapped_column(String(16))  # a digest of the key, never the key
+    message: Mapped[str | None] = mapped_column(Text)
+    since: Mapped[datetime]
+
+
+class LineView(Base):
+    """A viewing lease: someone has a line (or a station on it) open; renewed by the dashboard's polling."""
+
+    __tablename__ = "line_views"
+    __table_args__ = (Index("ix_line_views_expires", "expires_at"),)
+
+    line_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    first_viewed_at: Mapped[datetime]
+    last_viewed_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    views: Mapped[int] = mapped_column(Integer, default=0)

@@ -17,8 +17,15 @@ Faults, injected per source and optionally per route, line and number of uses, w
                                            "count": null, "retry_after": 30} (or {"faults": [...], "replace": true})
     DELETE /__stub/faults                 remove every fault
     POST   /__stub/latency                {"ms": 100}
-    GET    /__stub/stats                  requests per route ({"prim.stop-monitoring": 12, ...}) and faults applied
+    GET    /__stub/stats                  requests per route ({"prim.stop-monitoring": 12, ...}), faults applied,
+                                          and PRIM's rate-limit counts (`rate_limits`: used, refused, per day)
     POST   /__stub/stats/reset
+    GET    /__stub/limits                 PRIM's limits as played here (see ratelimits.py)
+    POST   /__stub/limits                 {"daily_limit": 1000, "per_second": 5, "day_seconds": 300, "api_key": "k"}
+
+PRIM answers carry PRIM's rate-limit headers and are refused (429) past the per-second or daily limit
+(`--daily-limit`, `--per-second`; `--day-seconds 300` makes a day last five minutes); `--api-key` makes every other
+key a `401 {"message": "Unauthorized"}`, as a missing key is `401 {"message": "No API key found in request"}`.
 
 Sources: prim (routes stop-monitoring, general-message, navitia), ratp (stop-points, next-passages, page), vmtr
 (socket). Kinds: timeout (no answer for `--hang-seconds`), challenge (Cloudflare's 403 page, passable by a real
@@ -51,6 +58,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 
 from backend.catalogue import Catalogue, get_catalogue
 from backend.config import get_settings
+from backend.devtools.ratelimits import RateLimits, Verdict
 from backend.devtools.replay import ReplayNetwork, StubLine, recording
 
 SOURCES = ("prim", "ratp", "vmtr")
@@ -135,6 +143,7 @@ class StubState:
     faults: list[Fault] = field(default_factory=list)
     requests: Counter[str] = field(default_factory=Counter)
     faults_applied: Counter[str] = field(default_factory=Counter)
+    limits: RateLimits = field(default_factory=RateLimits)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _challenges: dict[str, str] = field(default_factory=dict, repr=False)  # nonce -> user agent it was shown to
 
@@ -161,6 +170,7 @@ class StubState:
                 "requests_by_source": dict(sorted(by_source.items())),
                 "faults_applied": dict(sorted(self.faults_applied.items())),
                 "latency_ms": self.latency_ms,
+                "rate_limits": self.limits.stats(),
             }
 
     def reset_stats(self) -> None:
@@ -228,8 +238,16 @@ def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
         state.count(f"{source}.{route}")
         if state.latency_ms:
             await asyncio.sleep(state.latency_ms / 1000.0)
-        if source == "prim" and not request.headers.get("apikey"):
-            return JSONResponse({"message": "Invalid authentication credentials"}, status_code=401)
+        limited: Verdict | None = None
+        if source == "prim":
+            rejected = state.limits.check_key(request.headers.get("apikey"))
+            if rejected is not None:
+                return JSONResponse({"message": rejected}, status_code=401, headers=REPLAYED)
+            limited = state.limits.take(route)
+            if not limited.allowed:
+                return JSONResponse(
+                    {"message": "API rate limit exceeded"}, status_code=429, headers={**limited.headers, **REPLAYED}
+                )
         cleared = source == "ratp" and state.has_clearance(
             request.cookies.get(CLEARANCE_COOKIE), request.headers.get("user-agent", "")
         )
@@ -239,6 +257,8 @@ def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
         else:
             response = await fault_response(fault, source, route, request, build)
         response.headers.update(REPLAYED)
+        if limited is not None:
+            response.headers.update(limited.headers)
         return response
 
     async def fault_response(
@@ -508,6 +528,26 @@ def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
         state.latency_ms = max(0.0, float(body.get("ms", 0)))
         return JSONResponse({"latency_ms": state.latency_ms})
 
+    @app.get("/__stub/limits")
+    async def get_limits() -> Response:
+        return JSONResponse(state.limits.stats())
+
+    @app.post("/__stub/limits")
+    async def set_limits(request: Request) -> Response:
+        body = await request.json()
+        allowed: dict[str, tuple[type, ...]] = {
+            "daily_limit": (int,),
+            "per_second": (int,),
+            "day_seconds": (int, float),
+            "api_key": (str, type(None)),
+        }
+        if not isinstance(body, dict) or any(
+            key not in allowed or not isinstance(value, allowed[key]) for key, value in body.items()
+        ):
+            return JSONResponse({"message": f"give some of {sorted(allowed)}"}, status_code=422)
+        state.limits.configure(**body)
+        return JSONResponse(state.limits.stats())
+
     @app.get("/__stub/stats")
     async def stats() -> Response:
         return JSONResponse(state.stats())
@@ -540,8 +580,11 @@ class StubUpstream:
         hang_seconds: float = 30.0,
         vmtr_origin: str = DEFAULT_VMTR_ORIGIN,
         catalogue: Catalogue | None = None,
+        limits: RateLimits | None = None,
     ) -> None:
-        self.state = StubState(latency_ms=latency_ms, hang_seconds=hang_seconds, vmtr_origin=vmtr_origin)
+        self.state = StubState(
+            latency_ms=latency_ms, hang_seconds=hang_seconds, vmtr_origin=vmtr_origin, limits=limits or RateLimits()
+        )
         self.state.set_faults(fault if isinstance(fault, Fault) else Fault.parse(fault) for fault in faults)
         self.network = ReplayNetwork(catalogue or get_catalogue())
         self.app = create_app(self.state, self.network)
@@ -634,6 +677,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--hang-seconds", type=float, default=30.0, help="how long a 'timeout' fault keeps silent")
     parser.add_argument("--vmtr-origin", default=DEFAULT_VMTR_ORIGIN, help="Origin the socket accepts")
+    parser.add_argument("--daily-limit", type=int, default=1_000_000, help="PRIM requests a day per API (default 1e6)")
+    parser.add_argument("--per-second", type=int, default=1_000, help="PRIM requests a second per API (default 1000)")
+    parser.add_argument(
+        "--day-seconds",
+        type=float,
+        default=86_400.0,
+        help="length of the stub's day in real seconds (below 86400: a sped-up day from the start, for tests)",
+    )
+    parser.add_argument("--api-key", default=None, help="the only PRIM key accepted (default: any non-empty key)")
     args = parser.parse_args(argv)
     specs = settings.stub_upstream_faults.split() + args.fault
     try:
@@ -647,6 +699,9 @@ def main(argv: list[str] | None = None) -> None:
         faults=faults,
         hang_seconds=args.hang_seconds,
         vmtr_origin=args.vmtr_origin,
+        limits=RateLimits(
+            daily_limit=args.daily_limit, per_second=args.per_second, day_seconds=args.day_seconds, api_key=args.api_key
+        ),
     )
     print("stub upstream (replayed data) for the whole catalogue; point the sources at it with:")
     for name, value in stub.settings_overrides().items():

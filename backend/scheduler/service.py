@@ -28,7 +28,7 @@ from backend.config import Settings
 from backend.db.engine import DATABASE_ERRORS, Database
 from backend.lifecycle import sleep_or_stop
 from backend.logs.retention import prune_logs, prune_task_runs
-from backend.scheduler.cycle import run_cycle
+from backend.scheduler.planner import RefreshPlanner, tick_seconds
 from backend.tasks import repository as tasks
 from backend.workers.registry import prune_workers
 
@@ -72,18 +72,20 @@ class SchedulerService:
     # --- cycles --------------------------------------------------------------------------------------------------
 
     async def _cycles(self, stopping: asyncio.Event) -> None:
-        interval = self._settings.scheduler_interval_seconds
+        """Every tick, queue the lines the plan says are due (see planner.py)."""
+        planner = RefreshPlanner(self._database, self._settings)
+        tick = tick_seconds(self._settings)
         next_at = time.monotonic()
         while not stopping.is_set():
             try:
-                await run_cycle(self._database, self._settings, trigger="interval")
+                await planner.tick()
                 self._tasks_queued.set()
             except DATABASE_ERRORS as exc:
                 self._disturbed(database=True)
-                logger.warning("cycle skipped, database unavailable: %s", exc)
-            next_at += interval
-            if next_at < time.monotonic():  # a cycle (or an outage) overran: don't burst to catch up
-                next_at = time.monotonic() + interval
+                logger.warning("planning skipped, database unavailable: %s", exc)
+            next_at += tick
+            if next_at < time.monotonic():  # a tick (or an outage) overran: don't burst to catch up
+                next_at = time.monotonic() + tick
             await sleep_or_stop(stopping, next_at - time.monotonic())
 
     # --- the outbox relay (Kafka) --------------------------------------------------------------------------------

@@ -109,6 +109,7 @@ class LiveDataService:
         catalogue: Catalogue | None = None,
         client: httpx.AsyncClient | None = None,
         on_stop_refs_resolved: ResolvedHook | None = None,
+        prim_budget: prim.PrimBudget | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
@@ -164,9 +165,7 @@ class LiveDataService:
             http=http,
             breaker=self.breakers["prim"],
             registry=self.registry,
-            departures_quota=self.quotas["departures"],
-            traffic_quota=self.quotas["traffic"],
-            navitia_quota=self.quotas["navitia"],
+            budget=prim_budget or prim.LocalBudget(self.quotas),
             stop_cache_seconds=settings.prim_stop_cache_seconds,
             error_cache_seconds=error_cache_seconds(settings),
             traffic_refresh_seconds=traffic_refresh_seconds(settings, len(self.catalogue.schedulable_lines())),

@@ -33,15 +33,18 @@ ErrorKind = Literal[
     "quota",
     "not_configured",
     "unauthorized",
+    "key_rejected",
 ]
 
-# Faults that say the upstream itself is unwell; the others say our question or its answer was unusable.
+# Faults that say the upstream itself is unwell; the others say our question or its answer was unusable. A rejected
+# key is not a sick upstream: the PRIM budget stops asking on it (and an operator's retry must not meet an open
+# circuit).
 _UPSTREAM_HEALTH_FAULTS: frozenset[str] = frozenset(
-    {"timeout", "connection", "blocked", "rate_limited", "server_error", "bad_response", "unauthorized"}
+    {"timeout", "connection", "blocked", "rate_limited", "server_error", "bad_response"}
 )
 
 # Faults for which no request went out.
-_NOT_ATTEMPTED_KINDS: frozenset[str] = frozenset({"circuit_open", "quota", "not_configured"})
+_NOT_ATTEMPTED_KINDS: frozenset[str] = frozenset({"circuit_open", "quota", "not_configured", "key_rejected"})
 
 # The rider-facing reason code of each kind of fault (the dashboard writes the sentence).
 _REASONS: dict[str, FreshnessReason] = {
@@ -49,6 +52,7 @@ _REASONS: dict[str, FreshnessReason] = {
     "connection": "unreachable",
     "blocked": "blocked",
     "unauthorized": "rejected",
+    "key_rejected": "rejected",
     "rate_limited": "rate_limited",
     "server_error": "upstream_error",
     "bad_response": "upstream_error",
@@ -65,6 +69,7 @@ _SHORT: dict[str, str] = {
     "connection": "connection failed",
     "blocked": "refused (blocked)",
     "unauthorized": "API key rejected",
+    "key_rejected": "API key rejected",
     "rate_limited": "rate limited",
     "server_error": "server error",
     "bad_response": "unusable answer",

@@ -10,7 +10,7 @@ import asyncio
 import email.utils
 import json
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -71,13 +71,19 @@ class UpstreamHttp:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         pass_statuses: Collection[int] = (),
+        on_response: Callable[[httpx.Response], Awaitable[None]] | None = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> httpx.Response:
         """A 2xx response (or one whose status is in `pass_statuses`); raises `UpstreamError` otherwise.
 
-        The caller settles the breaker (`settle`) once it knows whether the body was usable.
+        `before_send` runs before every send, a 429's retry included (PRIM's budget takes the request there);
+        `on_response` sees every answer, refused ones included (PRIM's rate-limit headers). The caller settles the
+        breaker (`settle`) once it knows whether the body was usable.
         """
         for retry in range(MAX_RATE_LIMIT_RETRIES + 1):
-            response = await self._send(url, breaker, meter, deadline, params, headers)
+            response = await self._send(url, breaker, meter, deadline, params, headers, before_send)
+            if on_response is not None:
+                await on_response(response)
             status = response.status_code
             if status == 429:
                 wait = retry_after_seconds(response.headers.get("retry-after"))
@@ -112,10 +118,18 @@ class UpstreamHttp:
         deadline: Deadline,
         params: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> httpx.Response:
         async with self._semaphore:
             # Asked once a slot is free, so requests queued behind a failing one see the circuit open.
             breaker.before_request()
+            if before_send is not None:
+                # After the breaker: a request the circuit refuses takes nothing from the budget.
+                try:
+                    await before_send()
+                except BaseException:
+                    breaker.release()
+                    raise
             started = time.monotonic()
             try:
                 timeout = deadline.cap(self._request_timeout)
@@ -148,9 +162,20 @@ class UpstreamHttp:
         deadline: Deadline,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        on_response: Callable[[httpx.Response], Awaitable[None]] | None = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> Any:
         """The decoded JSON body of a 2xx answer; a broken body counts against the source like a 5xx."""
-        response = await self.get(url, breaker=breaker, meter=meter, deadline=deadline, params=params, headers=headers)
+        response = await self.get(
+            url,
+            breaker=breaker,
+            meter=meter,
+            deadline=deadline,
+            params=params,
+            headers=headers,
+            on_response=on_response,
+            before_send=before_send,
+        )
         try:
             payload = parse_json(response, what)
         except UpstreamError as error:

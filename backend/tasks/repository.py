@@ -13,7 +13,9 @@ costs no attempt), and a task the bus never accepted is never expired: the relay
 
 Every transition is a guarded UPDATE (on the status, the worker and the attempt it expects), so a redelivered or
 duplicated message can never write a task's final state twice. At most one task per line is active (queued or
-running): a partial unique index makes the scheduler's coalescing exact, even with two schedulers.
+running): a partial unique index makes the scheduler's coalescing exact, even with two schedulers. A task's
+`priority` orders the queue (a line a rider is looking at passes the periodic cycle's); a line asked for at a higher
+priority while its task waits raises that task's priority instead of queuing a second one.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from backend.db.models import (
     TASK_FAILED,
     TASK_FINAL_STATUSES,
     TASK_PARTIAL,
+    TASK_PRIORITY_PERIODIC,
     TASK_QUEUED,
     TASK_RUNNING,
     TASK_SUCCEEDED,
@@ -95,8 +98,10 @@ async def enqueue(
     max_attempts: int,
     trigger: str,
     scheduler_run_id: int | None = None,
+    priority: int = TASK_PRIORITY_PERIODIC,
 ) -> EnqueueOutcome:
-    """Queue one task per line, skipping (coalescing) lines that already have an active task."""
+    """Queue one task per line, skipping (coalescing) lines that already have an active task; a queued task of a
+    coalesced line gets `priority` if it had less."""
     if not line_ids:
         return EnqueueOutcome(task_ids=[], coalesced=0)
     rows = [
@@ -110,6 +115,7 @@ async def enqueue(
             "scheduler_run_id": scheduler_run_id,
             "scheduled_at": now,
             "available_at": now,
+            "priority": priority,
         }
         for line_id in dict.fromkeys(line_ids)
     ]
@@ -122,7 +128,31 @@ async def enqueue(
     inserted = list((await session.execute(statement)).scalars())
     if inserted:
         await _notify_queued(session)
+    if len(inserted) < len(rows) and priority > TASK_PRIORITY_PERIODIC:
+        await session.execute(
+            update(TaskRun)
+            .where(
+                TaskRun.line_id.in_([row["line_id"] for row in rows]),
+                TaskRun.status == TASK_QUEUED,
+                TaskRun.priority < priority,
+            )
+            .values(priority=priority)
+            .execution_options(synchronize_session=False)
+        )
     return EnqueueOutcome(task_ids=inserted, coalesced=len(rows) - len(inserted))
+
+
+async def last_scheduled(session: AsyncSession, line_ids: Sequence[str]) -> dict[str, datetime]:
+    """When each line's latest task was queued (lines never queued are absent)."""
+    if not line_ids:
+        return {}
+    statement = (
+        select(TaskRun.line_id, func.max(TaskRun.scheduled_at))
+        .where(TaskRun.line_id.in_(list(line_ids)))
+        .group_by(TaskRun.line_id)
+    )
+    # max() keeps the column's type, so the times come back timezone-aware on both backends.
+    return {line_id: at for line_id, at in (await session.execute(statement)).all()}
 
 
 async def unpublished(session: AsyncSession, *, now: datetime, limit: int) -> list[TaskRun]:
@@ -130,7 +160,7 @@ async def unpublished(session: AsyncSession, *, now: datetime, limit: int) -> li
     statement = (
         select(TaskRun)
         .where(TaskRun.status == TASK_QUEUED, TaskRun.published_at.is_(None), TaskRun.available_at <= now)
-        .order_by(TaskRun.available_at)
+        .order_by(TaskRun.priority.desc(), TaskRun.available_at)
         .limit(limit)
     )
     return list((await session.execute(statement)).scalars())
@@ -309,7 +339,7 @@ async def claim_next(
     candidate = (
         select(TaskRun.id)
         .where(TaskRun.status == TASK_QUEUED, TaskRun.available_at <= now)
-        .order_by(TaskRun.available_at, TaskRun.scheduled_at)
+        .order_by(TaskRun.priority.desc(), TaskRun.available_at, TaskRun.scheduled_at)
         .limit(1)
     )
     if _dialect(session) == "postgresql":

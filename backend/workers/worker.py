@@ -51,12 +51,14 @@ async def heartbeat(
         await asyncio.sleep(settings.worker_heartbeat_seconds)
 
 
-def build_fetcher(settings: Settings, mode: str) -> LineFetcher | None:
+def build_fetcher(settings: Settings, mode: str, database: Database) -> LineFetcher | None:
     if mode == "none":
         return None
+    from backend.budget.ledger import FleetBudget
     from backend.services.live_data import LiveDataService
 
-    return LiveDataService(settings)
+    # One PRIM budget for the whole fleet, kept in the database.
+    return LiveDataService(settings, prim_budget=FleetBudget(database, settings))
 
 
 async def run_worker(
@@ -79,7 +81,7 @@ async def run_worker(
         return 3
     state.started_at = utcnow()
     state.metrics["concurrency"] = settings.worker_concurrency
-    fetcher = build_fetcher(settings, fetcher_mode)
+    fetcher = build_fetcher(settings, fetcher_mode, database)
     executor = TaskExecutor(settings, database, state, fetcher)
     loop = (
         KafkaTaskLoop(settings, executor, state) if settings.uses_kafka else DatabaseTaskLoop(settings, executor, state)

@@ -24,6 +24,14 @@ test("shows the worker fleet", async ({ page }) => {
   await expect(page.getByTestId("tasks-total")).toBeVisible();
 });
 
+test("shows the PRIM budget and the plan", async ({ page }) => {
+  // Demo mode points PRIM at the stub upstream, whose answers carry PRIM's rate-limit headers.
+  const budget = page.getByTestId("prim-budget");
+  await expect(budget).toBeVisible();
+  await expect(budget.getByTestId("budget-api-departures")).toBeVisible();
+  await expect(budget.getByTestId("budget-periodic")).toBeVisible();
+});
+
 test("adding a worker grows the fleet", async ({ page }) => {
   await expect.poll(() => page.getByTestId("worker-row").count()).toBeGreaterThan(0);
   const before = await activeWorkers(page);

@@ -12,6 +12,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.api.views import RefreshPlans, ViewLeases
 from backend.config import Settings
 from backend.db.engine import DATABASE_ERRORS, Database
 
@@ -26,6 +27,16 @@ async def app_settings(request: Request) -> Settings:
 async def app_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
+
+
+def view_leases(request: Request) -> ViewLeases:
+    leases: ViewLeases = request.app.state.view_leases
+    return leases
+
+
+def refresh_plans(request: Request) -> RefreshPlans:
+    plans: RefreshPlans = request.app.state.refresh_plans
+    return plans
 
 
 def invalid_input(loc: tuple[str, ...], message: str, value: Any = None) -> RequestValidationError:
@@ -92,3 +103,5 @@ async def read_session(database: Annotated[Database, Depends(app_database)]) -> 
 AppSettings = Annotated[Settings, Depends(app_settings)]
 AppDatabase = Annotated[Database, Depends(app_database)]
 ReadSession = Annotated[AsyncSession, Depends(read_session)]
+Leases = Annotated[ViewLeases, Depends(view_leases)]
+Plans = Annotated[RefreshPlans, Depends(refresh_plans)]

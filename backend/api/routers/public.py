@@ -1,4 +1,6 @@
-"""The public API (no key): lines, boards, stations, freshness and `/api/meta`, as in docs/API_CONTRACT.md."""
+"""The public API (no key): lines, boards, stations, freshness and `/api/meta`, as in docs/API_CONTRACT.md.
+
+A line or station page renews the viewing lease of the lines it shows (backend/api/views.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.api.routers.deps import (
     AppSettings,
+    Leases,
+    Plans,
     ReadSession,
     database_unavailable,
     invalid_input,
@@ -161,6 +165,8 @@ async def get_line(
     network: Annotated[str, Path(max_length=32, description="`metro`, `rer`, `tram` or `bus`", examples=["metro"])],
     code: Annotated[str, Path(max_length=32, description="Line code, case-insensitive", examples=["1"])],
     rider: Rider,
+    leases: Leases,
+    plans: Plans,
 ) -> Response:
     try:
         line = get_catalogue().find(network, code)
@@ -176,7 +182,10 @@ async def get_line(
         detail = await _read(database, work)
         if detail is None:
             return None
-        return snapshot_of(LineDetail.model_validate(detail), stale_after_seconds=stale_after, now=now, tag=tag)
+        model = LineDetail.model_validate(detail)
+        # The plan changes slowly; the interval of when the snapshot was built is close enough to tell a rider.
+        model.refresh_interval_seconds = await plans.interval_of(line.id)
+        return snapshot_of(model, stale_after_seconds=stale_after, now=now, tag=tag)
 
     snapshot, now = await rider.snapshots.get(("line", line.id), build)
     if snapshot is None:
@@ -184,6 +193,7 @@ async def get_line(
             status_code=status.HTTP_404_NOT_FOUND,
             detail=f"line {line.id} is not in the database yet (the catalogue is synced when the API starts)",
         )
+    await leases.viewed([line.id])  # someone is looking (a 304 too): the scheduler keeps it fresh while they do
     return _answer(request, snapshot, now, settings)
 
 
@@ -216,6 +226,14 @@ async def search_stations(
     return [StationMatch.model_validate(match) for match in matches]
 
 
+def _lines_at(station_id: str) -> list[str]:
+    """The catalogue's lines at a station (none for an id the catalogue does not know)."""
+    try:
+        return [line.id for line in get_catalogue().lines_at(station_id)]
+    except KeyError:
+        return []
+
+
 @router.get(
     "/stations/{station_id}",
     response_model=StationDetail,
@@ -226,6 +244,7 @@ async def get_station(
     request: Request,
     station_id: Annotated[str, Path(max_length=96, description="Station id (a slug)", examples=["chatelet"])],
     rider: Rider,
+    leases: Leases,
 ) -> Response:
     settings, database = rider.settings, rider.database
     wanted = station_id.strip().lower()
@@ -248,6 +267,7 @@ async def get_station(
             status_code=status.HTTP_404_NOT_FOUND,
             detail=f"unknown station {station_id!r}: find station ids with GET /api/stations/search?q=...",
         )
+    await leases.viewed(_lines_at(wanted))
     return _answer(request, snapshot, now, settings)
 
 

@@ -1,8 +1,9 @@
 """IDFM PRIM: next departures (SIRI Lite stop-monitoring), traffic messages (general-message), stop areas (Navitia).
 
 Departures are asked per stop area (`STIF:StopArea:SP:<n>:`), so one answer serves every line calling there: answers
-are kept `PRIM_STOP_CACHE_SECONDS` and concurrent askers share one request. Every request is counted against the
-plan's daily quotas (`DailyQuota`), which slow requests down and refuse them before a quota would be exceeded.
+are kept `PRIM_STOP_CACHE_SECONDS` and concurrent askers share one request. Every request is taken from a
+`PrimBudget` first (the fleet's, in the database, for workers: see backend/budget), which paces requests and refuses
+those the key's allowance cannot cover; every answer's rate-limit headers go back to it.
 A line's stop areas come from the registry: the IDFM ids shipped in the catalogue (`stop_areas.csv`), ids learnt
 from ratp.fr's stop list, and, for stations still without one, one look-up per process of PRIM's Navitia
 `lines/<line>/stop_areas`, matched to stations by name (accents, punctuation and official long names allowed).
@@ -17,7 +18,9 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
+
+import httpx
 
 from backend.catalogue import Line
 from backend.services.records import (
@@ -43,8 +46,10 @@ from backend.services.upstream_http import UpstreamHttp
 
 SOURCE = "prim"
 
-# Longest a request waits for a quota token before it is refused instead.
-QUOTA_MAX_WAIT_SECONDS = 1.0
+# Longest a request waits for a quota token (or its pacing slot) before it is refused instead; never past the
+# fetch's deadline, less the time an answer takes.
+QUOTA_MAX_WAIT_SECONDS = 30.0
+ANSWER_ALLOWANCE_SECONDS = 3.0
 # A traffic status older than this is not served in place of a failed refresh.
 TRAFFIC_STALE_AFTER = timedelta(minutes=30)
 # Departures further ahead than this are not "next departures".
@@ -297,6 +302,36 @@ def visits_to_departures(
     return records, unplaced
 
 
+# --- the budget -----------------------------------------------------------------------------------------------
+
+
+class PrimBudget(Protocol):
+    """What a PRIM request is taken from: `acquire` before sending (raises `UpstreamError` when it must not go),
+    `observe` every answer (PRIM's rate-limit headers, a 401, a 429). APIs: departures, traffic, navitia."""
+
+    async def acquire(self, api: str, max_wait: float) -> None: ...
+
+    async def observe(self, api: str, response: httpx.Response) -> None: ...
+
+
+class LocalBudget:
+    """Each process on its own: the configured daily quotas, counted here (the service used without a database;
+    workers share `backend.budget.ledger.FleetBudget`)."""
+
+    def __init__(self, quotas: dict[str, DailyQuota]) -> None:
+        self.quotas = quotas
+        self.rejection: str | None = None  # once PRIM rejected the key, for the life of the process
+
+    async def acquire(self, api: str, max_wait: float) -> None:
+        if self.rejection is not None:
+            raise UpstreamError("key_rejected", f"not attempted: {self.rejection}")
+        await self.quotas[api].acquire(max_wait=min(max_wait, 1.0))
+
+    async def observe(self, api: str, response: httpx.Response) -> None:
+        if response.status_code == 401:
+            self.rejection = "PRIM rejected the API key (HTTP 401)"
+
+
 # --- the source -----------------------------------------------------------------------------------------------
 
 
@@ -309,9 +344,7 @@ class PrimSource:
         http: UpstreamHttp,
         breaker: CircuitBreaker,
         registry: StopRefRegistry,
-        departures_quota: DailyQuota,
-        traffic_quota: DailyQuota,
-        navitia_quota: DailyQuota,
+        budget: PrimBudget,
         stop_cache_seconds: float,
         traffic_refresh_seconds: float,
         error_cache_seconds: float = 0.0,
@@ -322,9 +355,7 @@ class PrimSource:
         self.http = http
         self.breaker = breaker
         self.registry = registry
-        self.departures_quota = departures_quota
-        self.traffic_quota = traffic_quota
-        self.navitia_quota = navitia_quota
+        self.budget = budget
         self.stop_cache_seconds = stop_cache_seconds
         self.traffic_refresh_seconds = traffic_refresh_seconds
         self._clock = clock
@@ -407,7 +438,7 @@ class PrimSource:
             payload = await self._get(
                 f"/v2/navitia/lines/line:IDFM:{line.idfm_line_id}/stop_areas",
                 "Navitia stop areas",
-                self.navitia_quota,
+                "navitia",
                 {"count": "1000"},
                 deadline,
                 meter,
@@ -475,7 +506,7 @@ class PrimSource:
         payload = await self._get(
             "/stop-monitoring",
             "stop-monitoring",
-            self.departures_quota,
+            "departures",
             {"MonitoringRef": monitoring_ref(stop_area_id)},
             deadline,
             meter,
@@ -496,7 +527,7 @@ class PrimSource:
             payload = await self._get(
                 "/general-message",
                 "general-message",
-                self.traffic_quota,
+                "traffic",
                 {"LineRef": siri_line_ref(line.idfm_line_id)},
                 deadline,
                 meter,
@@ -514,10 +545,18 @@ class PrimSource:
         return record
 
     async def _get(
-        self, path: str, what: str, quota: DailyQuota, params: dict[str, str], deadline: Deadline, meter: AttemptMeter
+        self, path: str, what: str, api: str, params: dict[str, str], deadline: Deadline, meter: AttemptMeter
     ) -> Any:
-        """One PRIM request, counted against `quota` first (which may slow it down or refuse it)."""
-        await quota.acquire(max_wait=min(QUOTA_MAX_WAIT_SECONDS, deadline.remaining()))
+        """One PRIM request, taken from the budget of `api` first (which may pace it or refuse it), and so is a
+        retry after a 429."""
+
+        async def take() -> None:
+            wait = min(QUOTA_MAX_WAIT_SECONDS, deadline.remaining() - ANSWER_ALLOWANCE_SECONDS)
+            await self.budget.acquire(api, max_wait=max(0.0, wait))
+
+        async def observe(response: httpx.Response) -> None:
+            await self.budget.observe(api, response)
+
         return await self.http.get_json(
             self.base_url + path,
             what,
@@ -526,4 +565,6 @@ class PrimSource:
             deadline=deadline,
             params=params,
             headers={"apiKey": self.api_key, "Accept": "application/json"},
+            on_response=observe,
+            before_send=take,
         )

@@ -31,6 +31,9 @@ EXPECTED_TABLES = {
     "fleet_settings",
     "system_logs",
     "upstream_usage",
+    "upstream_budgets",
+    "upstream_key_status",
+    "line_views",
 }
 
 

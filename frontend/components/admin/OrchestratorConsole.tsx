@@ -10,6 +10,7 @@ import { useNow } from "@/lib/hooks/useNow";
 
 import { DbSnapshot } from "./DbSnapshot";
 import { LineHealthPanel } from "./LineHealthPanel";
+import { PrimBudgetPanel } from "./PrimBudgetPanel";
 import { QueueMetrics } from "./QueueMetrics";
 import { RecentDepartures } from "./RecentDepartures";
 import { ScaleControls } from "./ScaleControls";
@@ -46,6 +47,7 @@ export function OrchestratorConsole() {
         sections={[
           { id: "queue", label: t("nav.queue") },
           { id: "scale", label: t("nav.scale") },
+          { id: "budget", label: t("nav.budget") },
           { id: "fleet", label: t("nav.fleet") },
           { id: "health", label: t("nav.health") },
           { id: "tasks", label: t("nav.tasks") },
@@ -59,6 +61,7 @@ export function OrchestratorConsole() {
         <ScaleControls activeWorkers={activeWorkers} />
         <SchedulerTrigger />
       </div>
+      <PrimBudgetPanel />
       {workers.data ? <WorkerFleet workers={workers.data} /> : null}
       <LineHealthPanel />
       <TaskRuns />

@@ -18,6 +18,7 @@ import { useNow } from "@/lib/hooks/useNow";
 import { DisruptionBanner } from "./DisruptionBanner";
 import { LineBadge, useNetworkName } from "./LineBadge";
 import { DiagramLegend, LineDiagram } from "./LineDiagram";
+import { RefreshPlanNote } from "./RefreshPlanNote";
 import { TrafficBadge } from "./TrafficBadge";
 
 type LineText = ReturnType<typeof useTranslations<"line">>;
@@ -103,6 +104,10 @@ export function LineView({ network, code }: { network: string; code: string }) {
         <FavouriteButton kind="line" line={line} label={line.name} />
       </header>
       <DisruptionBanner traffic={line.traffic} lineName={line.name} />
+      <RefreshPlanNote
+        intervalSeconds={detail.refresh_interval_seconds}
+        staleAfterSeconds={line.freshness.stale_after_seconds}
+      />
       <FreshnessStatus
         fetchedAtMs={query.dataUpdatedAt}
         freshness={line.freshness}

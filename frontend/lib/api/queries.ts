@@ -35,6 +35,7 @@ export const queryKeys = {
   lineHealth: (problemsOnly: boolean) => ["system", "lines", problemsOnly] as const,
   tasks: (status: string) => ["system", "tasks", status] as const,
   logs: (query: Record<string, string>) => ["system", "logs", query] as const,
+  budget: ["system", "budget"] as const,
 };
 
 export function useMeta() {
@@ -168,6 +169,23 @@ function invalidateFleet(client: ReturnType<typeof useQueryClient>) {
   return client.invalidateQueries({
     queryKey: queryKeys.system,
     predicate: (query) => query.queryKey[1] !== "logs",
+  });
+}
+
+export function useBudget() {
+  return useQuery({
+    queryKey: queryKeys.budget,
+    queryFn: async ({ signal }) => unwrap(await api.GET("/api/system/budget", { signal })),
+    refetchInterval: REFRESH_MS.admin,
+    placeholderData: keepPreviousData,
+  });
+}
+
+export function useRetryPrimKey() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: async () => unwrap(await api.POST("/api/system/prim/key/retry")),
+    onSettled: () => client.invalidateQueries({ queryKey: queryKeys.budget }),
   });
 }
 

@@ -282,6 +282,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/system/budget": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The PRIM budget and its plan */
+        get: operations["budget_api_system_budget_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/system/prim/key/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Ask PRIM again after it rejected the API key */
+        post: operations["retry_key_api_system_prim_key_retry_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -295,6 +329,60 @@ export interface components {
             branch: number;
             /** Stations */
             stations: components["schemas"]["StationBoard"][];
+        };
+        /** BudgetReport */
+        BudgetReport: {
+            /**
+             * Budgeted
+             * @description False when PRIM is not used (no key, or not in SOURCE_ORDER)
+             */
+            budgeted: boolean;
+            key: components["schemas"]["PrimKeyStatus"];
+            /** Apis */
+            apis: components["schemas"]["PrimApiBudget"][];
+            /**
+             * Rate Per Second
+             * @description The departures budget's even pace until the reset
+             */
+            rate_per_second: number | null;
+            /**
+             * Demand Share
+             * @description PRIM_DEMAND_SHARE: the share kept for viewed lines
+             */
+            demand_share: number;
+            /** Demand Rate Per Second */
+            demand_rate_per_second: number | null;
+            /**
+             * Periodic Interval Seconds
+             * @description Planned interval of the periodic (rail) cycle
+             */
+            periodic_interval_seconds: number | null;
+            /**
+             * Periodic Wanted Seconds
+             * @description SCHEDULER_INTERVAL_SECONDS
+             */
+            periodic_wanted_seconds: number;
+            /**
+             * Periodic Covered
+             * @description False: the budget cannot refresh the cycle as often as wanted
+             */
+            periodic_covered: boolean;
+            /**
+             * Demand Interval Seconds
+             * @description Planned interval of a viewed line
+             */
+            demand_interval_seconds: number | null;
+            /**
+             * Demand Wanted Seconds
+             * @description DEMAND_REFRESH_SECONDS
+             */
+            demand_wanted_seconds: number;
+            /** Demand Covered */
+            demand_covered: boolean;
+            /** Viewed Lines */
+            viewed_lines: string[];
+            /** Lines */
+            lines: components["schemas"]["LineRefresh"][];
         };
         /**
          * DbSummary
@@ -531,6 +619,7 @@ export interface components {
             status: "ok" | "degraded";
             database: components["schemas"]["DependencyStatus"];
             broker: components["schemas"]["DependencyStatus"];
+            prim: components["schemas"]["DependencyStatus"];
             /**
              * Bus
              * @enum {string}
@@ -560,6 +649,14 @@ export interface components {
              */
             members: number;
         };
+        /** KeyRetryResult */
+        KeyRetryResult: {
+            /**
+             * Cleared
+             * @description A rejection was cleared (false: none was recorded)
+             */
+            cleared: boolean;
+        };
         /**
          * LineDetail
          * @description One line: its stations per direction with their next departures and each board's freshness, its trains.
@@ -570,6 +667,11 @@ export interface components {
             directions: components["schemas"]["Direction"][];
             /** Vehicles */
             vehicles: components["schemas"]["VehiclePosition"][];
+            /**
+             * Refresh Interval Seconds
+             * @description How often the line is planned to be refreshed while someone looks at it, with what the PRIM key has left today; longer than `stale_after_seconds` means boards get that old between refreshes. Null when no refresh is planned (no PRIM allowance left, or PRIM not used).
+             */
+            refresh_interval_seconds?: number | null;
         };
         /** LineFreshness */
         LineFreshness: {
@@ -674,6 +776,31 @@ export interface components {
              * @example #000000
              */
             text_colour: string;
+        };
+        /** LineRefresh */
+        LineRefresh: {
+            /** Line Id */
+            line_id: string;
+            /**
+             * Cost
+             * @description Stop-monitoring requests one fetch of the line makes
+             */
+            cost: number;
+            /**
+             * Interval Seconds
+             * @description Planned time between two fetches (null: none planned)
+             */
+            interval_seconds: number | null;
+            /**
+             * Requests Per Day
+             * @description What this interval costs a day
+             */
+            requests_per_day: number;
+            /**
+             * Viewed
+             * @description Someone is looking at it: fetched on demand, at a higher priority
+             */
+            viewed: boolean;
         };
         /**
          * LineSummary
@@ -886,6 +1013,81 @@ export interface components {
             end_offset: number;
             /** Lag */
             lag: number;
+        };
+        /** PrimApiBudget */
+        PrimApiBudget: {
+            /**
+             * Api
+             * @description `departures` (stop-monitoring), `traffic` (general-message), `navitia`
+             */
+            api: string;
+            /**
+             * Daily Limit
+             * @description Requests a day the key allows (PRIM's header, else the configured quota)
+             */
+            daily_limit: number;
+            /**
+             * Daily Limit Source
+             * @enum {string}
+             */
+            daily_limit_source: "configured" | "prim";
+            /**
+             * Per Second Limit
+             * @description PRIM's per-second limit (null until PRIM says)
+             */
+            per_second_limit: number | null;
+            /**
+             * Used Today
+             * @description Requests the fleet took from the budget since the reset
+             */
+            used_today: number;
+            /**
+             * Remaining
+             * @description Requests left until the reset (the lower of ours and PRIM's count)
+             */
+            remaining: number;
+            /**
+             * Refused Today
+             * @description Answered 429 by PRIM since the reset (should stay 0)
+             */
+            refused_today: number;
+            /**
+             * Held Back Today
+             * @description Not sent since the reset because nothing was left
+             */
+            held_back_today: number;
+            /**
+             * Reset At
+             * Format: date-time
+             * @description When PRIM starts counting again (about 00:00 UTC)
+             */
+            reset_at: string;
+            /**
+             * Observed At
+             * @description The latest PRIM answer whose rate-limit headers were read
+             */
+            observed_at: string | null;
+        };
+        /** PrimKeyStatus */
+        PrimKeyStatus: {
+            /**
+             * State
+             * @description `rejected`: PRIM answered 401; PRIM is not asked until the key changes
+             * @enum {string}
+             */
+            state: "ok" | "rejected" | "not_configured";
+            /**
+             * Message
+             * @description e.g. "PRIM rejected the API key: Unauthorized"
+             */
+            message: string | null;
+            /**
+             * Key Id
+             * @description A digest naming the key (never the key)
+             */
+            key_id: string | null;
+            /** Since */
+            since: string | null;
         };
         /**
          * QueueInfo
@@ -2197,6 +2399,109 @@ export interface operations {
                 };
             };
             /** @description The database is down, or SCHEDULER_LINES is misconfigured */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    budget_api_system_budget_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetReport"];
+                };
+            };
+            /** @description Missing X-API-Key header */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Wrong key (or the read-only key on a change) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is down or not migrated */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    retry_key_api_system_prim_key_retry_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyRetryResult"];
+                };
+            };
+            /** @description Missing X-API-Key header */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Wrong key (or the read-only key on a change) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Too many changes a minute */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The database is down or not migrated */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -55,3 +55,4 @@ export type LineHealth = JsonOf<"/api/system/lines">[number];
 export type SourceAttempt = LineHealth["attempts"][number];
 export type FailedStop = LineHealth["failed_stops"][number];
 export type TaskStatus = TaskRunInfo["status"];
+export type BudgetReport = JsonOf<"/api/system/budget">;
