@@ -113,8 +113,8 @@ async def _has_key(
     "/health",
     response_model=HealthResponse,
     summary="Health of the API and its dependencies",
-    description="Status of the database, the broker and the PRIM key. Their `detail` names the reason and the address only "
-    "for a caller with a system key (`X-API-Key`); anonymous callers get the status alone.",
+    description="Status of the database, the broker and the PRIM key. Their `detail` names the reason and the "
+    "address only for a caller with a system key (`X-API-Key`); anonymous callers get the status alone.",
 )
 async def health(request: Request, detailed: Annotated[bool, Depends(_has_key)]) -> HealthResponse:
     settings: Settings = request.app.state.settings
