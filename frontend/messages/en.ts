@@ -39,6 +39,7 @@ export const en = {
     disruptions: "Disruptions",
     closed: "Closed",
     disruptedLabel: "Disrupted",
+    disruptionItem: "{level}: {message}",
   },
   traffic: {
     normal: "Normal service",

@@ -29,7 +29,7 @@ export const fr = {
   network: {
     names: { metro: "Métro", rer: "RER", tram: "Tram", bus: "Bus" },
     tabs: "Réseaux",
-    count: "{count, plural, one {# ligne {label}} other {# lignes {label}}}",
+    count: "{label} : {count, plural, one {# ligne} other {# lignes}}",
     disrupted: " · {count, number} perturbée(s) ou fermée(s)",
     noDisruption: " · aucune perturbation signalée",
     trafficUnknownAll: " · état du trafic inconnu",
@@ -39,6 +39,7 @@ export const fr = {
     disruptions: "Perturbations",
     closed: "Fermée",
     disruptedLabel: "Perturbée",
+    disruptionItem: "{level} : {message}",
   },
   traffic: {
     normal: "Trafic normal",
