@@ -11,10 +11,10 @@ setup("sign in as operator", async ({ page }) => {
   const password = process.env.E2E_ADMIN_PASSWORD;
   await page.goto("/admin/login");
   if (password) {
-    await page.getByLabel("Admin password").fill(password);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByLabel("Mot de passe administrateur").fill(password);
+    await page.getByRole("button", { name: "Se connecter" }).click();
     await expect(page).toHaveURL(/\/admin$/);
-    await expect(page.getByTestId("admin-session")).toContainText("Signed in");
+    await expect(page.getByTestId("admin-session")).toContainText("Connecté");
   } else {
     // Without a password the dashboard must be in open development mode, and say so.
     await expect(page.getByTestId("admin-open-notice")).toBeVisible();

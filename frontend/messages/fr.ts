@@ -11,9 +11,7 @@ export const fr = {
     description: "Les prochains passages en direct sur les lignes de métro, RER, tram et bus de Paris.",
     stationBoard: "Tableau des départs",
     orchestrator: "Orchestrateur",
-    logs: "Journaux",
     operators: "Exploitation",
-    signIn: "Connexion",
   },
   layout: {
     skipToContent: "Aller au contenu",
@@ -137,6 +135,35 @@ export const fr = {
     signIn: "Connectez-vous",
     toContinue: " pour continuer.",
     loading: "Chargement de {what}…",
+  },
+  operators: {
+    nav: "Pages d’exploitation",
+    overview: "Vue d’ensemble",
+    orchestrator: "Orchestrateur",
+    signOut: "Se déconnecter",
+    title: "Exploitation",
+    openAccess: "Accès libre : ADMIN_PASSWORD n’est pas défini (développement seulement).",
+    details: "Détails",
+    signedIn: "Connecté comme opérateur. Les sessions durent 12 heures.",
+    signIn: "Se connecter",
+    noSystemKey:
+      "SYSTEM_API_KEY n’est pas défini sur le serveur du tableau de bord : les pages d’exploitation ne peuvent pas appeler l’API système.",
+    orchestratorBlurb:
+      "File d’attente et retard Kafka, flotte de workers (ajout et retrait), tâches, déclenchement du planificateur.",
+    logsTitle: "Observatoire des journaux",
+    logsBlurb: "Chercher dans les journaux centralisés par service, niveau, texte et période ; suivi en direct.",
+    loginTitle: "Connexion opérateur",
+    openTitle: "ADMIN_PASSWORD n’est pas défini.",
+    openBody:
+      "En développement, les pages d’exploitation sont ouvertes à quiconque joint ce tableau de bord. Définissez ADMIN_PASSWORD dans .env.local pour exiger un mot de passe.",
+    continueOperator: "Continuer vers les pages d’exploitation",
+    lockedTitle: "L’administration est verrouillée.",
+    lockedBody:
+      "ADMIN_PASSWORD n’est pas défini sur ce tableau de bord de production : personne ne peut se connecter. Définissez ADMIN_PASSWORD (et ADMIN_SESSION_SECRET) dans l’environnement du tableau de bord et redémarrez-le.",
+    alreadySignedIn: "Vous êtes connecté.",
+    continue: "Continuer",
+    password: "Mot de passe administrateur",
+    signingIn: "Connexion…",
   },
   admin: {
     orchestrator: "Orchestrateur",
