@@ -140,6 +140,7 @@ export const fr = {
     nav: "Pages d’exploitation",
     overview: "Vue d’ensemble",
     orchestrator: "Orchestrateur",
+    logs: "Journaux",
     signOut: "Se déconnecter",
     title: "Exploitation",
     openAccess: "Accès libre : ADMIN_PASSWORD n’est pas défini (développement seulement).",
