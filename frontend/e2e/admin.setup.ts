@@ -12,9 +12,9 @@ setup("sign in as operator", async ({ page }) => {
   const password = process.env.E2E_ADMIN_PASSWORD;
   if (!password) throw new Error("E2E_ADMIN_PASSWORD is not set: pass the dashboard's ADMIN_PASSWORD");
   await page.goto("/admin/login");
-  await page.getByLabel("Admin password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByLabel("Mot de passe administrateur").fill(password);
+  await page.getByRole("button", { name: "Se connecter" }).click();
   await expect(page).toHaveURL(/\/admin$/);
-  await expect(page.getByTestId("admin-session")).toContainText("Signed in");
+  await expect(page.getByTestId("admin-session")).toContainText("Connecté");
   await page.context().storageState({ path: ADMIN_STATE });
 });

@@ -18,19 +18,19 @@ test("a wrong password is refused; the right one leads back to the page asked fo
   context,
 }) => {
   await page.goto("/admin/logs?level=ERROR");
-  await page.getByLabel("Admin password").fill("not the password");
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByLabel("Mot de passe administrateur").fill("not the password");
+  await page.getByRole("button", { name: "Se connecter" }).click();
   await expect(page.locator("#login-error")).toHaveText("Wrong password.");
 
-  await page.getByLabel("Admin password").fill(process.env.E2E_ADMIN_PASSWORD as string);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByLabel("Mot de passe administrateur").fill(process.env.E2E_ADMIN_PASSWORD as string);
+  await page.getByRole("button", { name: "Se connecter" }).click();
   await expect(page).toHaveURL(/\/admin\/logs\?level=ERROR$/);
   await expect(page.getByTestId("log-filter-level")).toHaveValue("ERROR");
 
   const cookie = (await context.cookies()).find((c) => c.name === "ratp_admin_session");
   expect(cookie).toMatchObject({ httpOnly: true, sameSite: "Strict" });
 
-  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Se déconnecter" }).click();
   await expect(page).toHaveURL(/\/admin\/login/);
   await page.goto("/admin/orchestrator");
   await expect(page).toHaveURL(/\/admin\/login/);

@@ -40,8 +40,8 @@ test("live tail connects and can be paused", async ({ page }) => {
   await page.goto("/admin/logs");
   await page.getByTestId("live-tail-toggle").click();
   await expect(page.getByTestId("live-tail-toggle")).toHaveAttribute("aria-pressed", "true");
-  await expect(page.getByTestId("log-summary")).toContainText("live tail live", { timeout: 20_000 });
+  await expect(page.getByTestId("log-summary")).toContainText("suivi en direct actif", { timeout: 20_000 });
   await page.getByTestId("live-tail-pause").click();
-  await expect(page.getByTestId("log-summary")).toContainText("(paused)");
-  await expect(page.getByTestId("live-tail-pause")).toHaveText(/Resume/);
+  await expect(page.getByTestId("log-summary")).toContainText("(en pause)");
+  await expect(page.getByTestId("live-tail-pause")).toHaveText(/Reprendre/);
 });

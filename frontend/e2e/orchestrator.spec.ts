@@ -37,13 +37,13 @@ test("adding a worker grows the fleet", async ({ page }) => {
   const before = await activeWorkers(page);
   const add = page.getByTestId("add-worker");
   await add.click();
-  await expect(page.getByTestId("scale-outcome")).toContainText(/requested|failed/, { timeout: 60_000 });
-  await expect(page.getByTestId("scale-outcome")).not.toContainText("Scaling failed");
+  await expect(page.getByTestId("scale-outcome")).toContainText(/demandé|échoué/, { timeout: 60_000 });
+  await expect(page.getByTestId("scale-outcome")).not.toContainText("La mise à l’échelle a échoué");
   await expect.poll(() => activeWorkers(page), { timeout: 30_000 }).toBeGreaterThan(before);
 
   // Put the fleet back as it was.
   await page.getByTestId("remove-worker").click();
-  await expect(page.getByTestId("scale-outcome")).toContainText("requested", { timeout: 60_000 });
+  await expect(page.getByTestId("scale-outcome")).toContainText("demandé", { timeout: 60_000 });
   await expect.poll(() => activeWorkers(page), { timeout: 30_000 }).toBeLessThanOrEqual(before);
 });
 

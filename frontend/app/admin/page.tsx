@@ -1,44 +1,48 @@
 import type { Metadata } from "next";
 import { cookies } from "next/headers";
 import Link from "next/link";
+import { getTranslations } from "next-intl/server";
 
 import { LOGIN_PATH } from "@/lib/admin-paths";
 import { readServerSettings } from "@/lib/server/env";
 import { SESSION_COOKIE, decideAdminAccess } from "@/lib/server/session";
 
-export const metadata: Metadata = { title: "Operators" };
+export async function generateMetadata(): Promise<Metadata> {
+  return { title: (await getTranslations("meta"))("operators") };
+}
 export const dynamic = "force-dynamic";
 
 export default async function AdminHome() {
+  const t = await getTranslations("operators");
   const settings = readServerSettings();
   const access = await decideAdminAccess((await cookies()).get(SESSION_COOKIE)?.value, settings);
   return (
     <div className="stack">
-      <h1>Operations</h1>
+      <h1>{t("title")}</h1>
       <p data-testid="admin-session">
         {access.allowed ? (
-          "Signed in as operator. Sessions last 12 hours."
+          t("signedIn")
         ) : (
-          <Link href={LOGIN_PATH}>Sign in</Link>
+          <Link href={LOGIN_PATH}>{t("signIn")}</Link>
         )}
       </p>
       {!settings.systemApiKey ? (
         <div className="banner banner-warning" role="note">
-          SYSTEM_API_KEY is not set on the dashboard server: the operator pages cannot call the system API.
+          {t("noSystemKey")}
         </div>
       ) : null}
       <ul className="admin-links">
         <li className="card">
           <h2>
-            <Link href="/admin/orchestrator">Orchestrator</Link>
+            <Link href="/admin/orchestrator">{t("orchestrator")}</Link>
           </h2>
-          <p>Queue and Kafka lag, worker fleet with add/remove, task runs, scheduler trigger.</p>
+          <p>{t("orchestratorBlurb")}</p>
         </li>
         <li className="card">
           <h2>
-            <Link href="/admin/logs">Log observatory</Link>
+            <Link href="/admin/logs">{t("logsTitle")}</Link>
           </h2>
-          <p>Search the centralised logs by service, level, text and time; live tail.</p>
+          <p>{t("logsBlurb")}</p>
         </li>
       </ul>
     </div>

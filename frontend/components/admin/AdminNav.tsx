@@ -2,24 +2,26 @@
 
 import Link from "next/link";
 import { usePathname } from "next/navigation";
+import { useTranslations } from "next-intl";
 
 import { logout } from "@/app/admin/actions";
 
 const LINKS = [
-  { href: "/admin", label: "Overview" },
-  { href: "/admin/orchestrator", label: "Orchestrator" },
-  { href: "/admin/logs", label: "Logs" },
-];
+  { href: "/admin", label: "overview" },
+  { href: "/admin/orchestrator", label: "orchestrator" },
+  { href: "/admin/logs", label: "logs" },
+] as const;
 
 export function AdminNav({ signedIn }: { signedIn: boolean }) {
+  const t = useTranslations("operators");
   const pathname = usePathname();
   return (
-    <nav aria-label="Operator pages" className="admin-nav">
+    <nav aria-label={t("nav")} className="admin-nav">
       <ul>
         {LINKS.map((link) => (
           <li key={link.href}>
             <Link href={link.href} aria-current={pathname === link.href ? "page" : undefined}>
-              {link.label}
+              {t(link.label)}
             </Link>
           </li>
         ))}
@@ -27,7 +29,7 @@ export function AdminNav({ signedIn }: { signedIn: boolean }) {
       {signedIn ? (
         <form action={logout}>
           <button type="submit" className="button button-quiet">
-            Sign out
+            {t("signOut")}
           </button>
         </form>
       ) : null}

@@ -1,15 +1,18 @@
+import { useTranslations } from "next-intl";
+
 import type { DbSummary } from "@/lib/api/types";
 
 const TASK_KEYS = ["queued", "running", "succeeded", "partial", "failed", "expired", "total"] as const;
 const WORKER_KEYS = ["starting", "idle", "busy", "draining", "stopped", "lost", "total"] as const;
 
 export function DbSnapshot({ summary }: { summary: DbSummary }) {
+  const t = useTranslations("admin.db");
   return (
     <section className="card" aria-labelledby="db-title">
-      <h2 id="db-title">Database snapshot</h2>
+      <h2 id="db-title">{t("title")}</h2>
       <div className="snapshot-tables">
         <table className="compact-table">
-          <caption>Task runs</caption>
+          <caption>{t("tasks")}</caption>
           <tbody>
             {TASK_KEYS.map((key) => (
               <tr key={key} className={key === "total" ? "is-total" : undefined}>
@@ -20,7 +23,7 @@ export function DbSnapshot({ summary }: { summary: DbSummary }) {
           </tbody>
         </table>
         <table className="compact-table">
-          <caption>Workers</caption>
+          <caption>{t("workers")}</caption>
           <tbody>
             {WORKER_KEYS.map((key) => (
               <tr key={key} className={key === "total" ? "is-total" : undefined}>
@@ -32,7 +35,7 @@ export function DbSnapshot({ summary }: { summary: DbSummary }) {
         </table>
       </div>
       <p className="muted small">
-        {summary.departures} departures stored · {summary.lines_with_data} lines with data
+        {t("stored", { departures: summary.departures, lines: summary.lines_with_data })}
       </p>
     </section>
   );

@@ -1,5 +1,6 @@
 "use client";
 
+import { useTranslations } from "next-intl";
 import { useEffect, useState } from "react";
 
 import { useDebouncedValue } from "@/lib/hooks/useDebouncedValue";
@@ -28,6 +29,7 @@ const TYPING_DEBOUNCE_MS = 350;
 
 /** The observatory's filters; typed fields (service, text) are debounced, the others apply at once. */
 export function LogFiltersForm({ filters, onChange }: LogFiltersFormProps) {
+  const t = useTranslations("admin.logs.filters");
   const [service, setService] = useState(filters.service);
   const [search, setSearch] = useState(filters.search);
   const typedService = useDebouncedValue(service.trim(), TYPING_DEBOUNCE_MS);
@@ -47,14 +49,14 @@ export function LogFiltersForm({ filters, onChange }: LogFiltersFormProps) {
   const set = <K extends keyof LogFilters>(key: K, value: LogFilters[K]) => onChange({ ...filters, [key]: value });
 
   return (
-    <form className="card log-filters" role="search" aria-label="Log filters" onSubmit={(e) => e.preventDefault()}>
+    <form className="card log-filters" role="search" aria-label={t("label")} onSubmit={(e) => e.preventDefault()}>
       <div className="field">
-        <label htmlFor="log-service">Service</label>
+        <label htmlFor="log-service">{t("service")}</label>
         <input
           id="log-service"
           list="log-services"
           value={service}
-          placeholder="any"
+          placeholder={t("any")}
           onChange={(event) => setService(event.target.value)}
           data-testid="log-filter-service"
         />
@@ -65,14 +67,14 @@ export function LogFiltersForm({ filters, onChange }: LogFiltersFormProps) {
         </datalist>
       </div>
       <div className="field">
-        <label htmlFor="log-level">Level</label>
+        <label htmlFor="log-level">{t("level")}</label>
         <select
           id="log-level"
           value={filters.level}
           onChange={(event) => set("level", event.target.value as LogLevel | "")}
           data-testid="log-filter-level"
         >
-          <option value="">any</option>
+          <option value="">{t("any")}</option>
           {LOG_LEVELS.map((level) => (
             <option key={level} value={level}>
               {level}
@@ -81,14 +83,14 @@ export function LogFiltersForm({ filters, onChange }: LogFiltersFormProps) {
         </select>
       </div>
       <div className="field">
-        <label htmlFor="log-min-level">At least</label>
+        <label htmlFor="log-min-level">{t("atLeast")}</label>
         <select
           id="log-min-level"
           value={filters.minLevel}
           onChange={(event) => set("minLevel", event.target.value as LogLevel | "")}
           data-testid="log-filter-min-level"
         >
-          <option value="">any</option>
+          <option value="">{t("any")}</option>
           {LOG_LEVELS.map((level) => (
             <option key={level} value={level}>
               {level}
@@ -97,18 +99,18 @@ export function LogFiltersForm({ filters, onChange }: LogFiltersFormProps) {
         </select>
       </div>
       <div className="field field-wide">
-        <label htmlFor="log-search">Text</label>
+        <label htmlFor="log-search">{t("text")}</label>
         <input
           id="log-search"
           type="search"
           value={search}
-          placeholder="message, logger or extra fields"
+          placeholder={t("textPlaceholder")}
           onChange={(event) => setSearch(event.target.value)}
           data-testid="log-filter-search"
         />
       </div>
       <div className="field">
-        <label htmlFor="log-since">Since</label>
+        <label htmlFor="log-since">{t("since")}</label>
         <input
           id="log-since"
           type="datetime-local"
@@ -118,7 +120,7 @@ export function LogFiltersForm({ filters, onChange }: LogFiltersFormProps) {
         />
       </div>
       <div className="field">
-        <label htmlFor="log-until">Until</label>
+        <label htmlFor="log-until">{t("until")}</label>
         <input
           id="log-until"
           type="datetime-local"
@@ -129,7 +131,7 @@ export function LogFiltersForm({ filters, onChange }: LogFiltersFormProps) {
       </div>
       <div className="field field-actions">
         <span className="field-label" id="quick-range-label">
-          Last
+          {t("last")}
         </span>
         <div className="button-row" role="group" aria-labelledby="quick-range-label">
           {QUICK_RANGES.map((range) => (
@@ -145,7 +147,7 @@ export function LogFiltersForm({ filters, onChange }: LogFiltersFormProps) {
             </button>
           ))}
           <button type="button" className="button button-small button-quiet" onClick={() => onChange(EMPTY_LOG_FILTERS)}>
-            Clear all
+            {t("clear")}
           </button>
         </div>
       </div>

@@ -11,18 +11,10 @@ import { useLogs } from "@/lib/api/queries";
 import type { LogRecord } from "@/lib/api/types";
 import { formatClockSeconds } from "@/lib/format/time";
 import { logFiltersToQuery, logFiltersToSearchParams, parseLogFilters, type LogFilters } from "@/lib/logs/filters";
-import { useLiveTail, type LiveTailStatus } from "@/lib/logs/useLiveTail";
+import { useLiveTail } from "@/lib/logs/useLiveTail";
 
 import { LogFiltersForm } from "./LogFiltersForm";
 import { LogList } from "./LogList";
-
-const STATUS_TEXT: Record<LiveTailStatus, string> = {
-  off: "",
-  connecting: "connecting…",
-  live: "live",
-  reconnecting: "connection lost, reconnecting…",
-  closed: "stream refused or closed",
-};
 
 /** Newest first; ids break ties between records of the same instant. */
 function newestFirst(a: LogRecord, b: LogRecord): number {
@@ -57,10 +49,11 @@ export function LogObservatory() {
   }, [tail.records, logs.data]);
 
   const t = useTranslations("admin");
+  const tl = useTranslations("admin.logs");
   return (
     <div className="stack">
       <div className="section-head">
-        <h1>Log observatory</h1>
+        <h1>{tl("title")}</h1>
         <div className="button-row">
           <button
             type="button"
@@ -72,7 +65,7 @@ export function LogObservatory() {
             }}
             data-testid="live-tail-toggle"
           >
-            <span aria-hidden="true" className={live ? "live-pulse" : "live-off"} /> Live tail
+            <span aria-hidden="true" className={live ? "live-pulse" : "live-off"} /> {tl("liveTail")}
           </button>
           {live ? (
             <button
@@ -82,16 +75,20 @@ export function LogObservatory() {
               onClick={() => tail.setPaused(!tail.paused)}
               data-testid="live-tail-pause"
             >
-              {tail.paused ? `Resume${tail.pendingCount ? ` (${tail.pendingCount} new)` : ""}` : "Pause"}
+              {tail.paused
+                ? tail.pendingCount
+                  ? tl("resumeNew", { count: tail.pendingCount })
+                  : tl("resume")
+                : tl("pause")}
             </button>
           ) : null}
           {live && tail.status === "closed" ? (
             <button type="button" className="button" onClick={tail.reconnect}>
-              Reconnect
+              {tl("reconnect")}
             </button>
           ) : null}
           <button type="button" className="button button-quiet" onClick={() => logs.refetch()} disabled={logs.isFetching}>
-            Refresh
+            {tl("refresh")}
           </button>
         </div>
       </div>
@@ -107,16 +104,16 @@ export function LogObservatory() {
       </div>
       <p className="summary" aria-live="polite" data-testid="log-summary" id="log-records">
         {logs.isPending && !logs.data
-          ? "Loading logs…"
-          : `${records.length} record${records.length === 1 ? "" : "s"}${
-              logs.dataUpdatedAt ? ` · fetched ${formatClockSeconds(logs.dataUpdatedAt)}` : ""
-            }${live ? ` · live tail ${STATUS_TEXT[tail.status]}${tail.paused ? " (paused)" : ""}` : ""}`}
+          ? tl("loading")
+          : `${tl("records", { count: records.length })}${
+              logs.dataUpdatedAt ? tl("fetched", { clock: formatClockSeconds(logs.dataUpdatedAt) }) : ""
+            }${live ? `${tl("tail", { status: tl(`status.${tail.status}`) })}${tail.paused ? tl("paused") : ""}` : ""}`}
       </p>
-      {logs.isError ? <QueryError error={logs.error} what="the logs" /> : null}
+      {logs.isError ? <QueryError error={logs.error} what={tl("what")} /> : null}
       {records.length ? (
         <LogList records={records} />
       ) : logs.isSuccess ? (
-        <p className="empty">No log record matches these filters.</p>
+        <p className="empty">{tl("none")}</p>
       ) : null}
       {logs.hasNextPage ? (
         <button
@@ -127,7 +124,7 @@ export function LogObservatory() {
           data-testid="load-older"
           id="load-older"
         >
-          {logs.isFetchingNextPage ? "Loading…" : "Load older"}
+          {logs.isFetchingNextPage ? tl("loadingOlder") : tl("older")}
         </button>
       ) : null}
       {records.length ? (

@@ -1,3 +1,4 @@
+import { useTranslations } from "next-intl";
 import type { ReactNode } from "react";
 
 import type { QueueInfo } from "@/lib/api/types";
@@ -13,49 +14,62 @@ function Metric({ label, value, testId }: { label: string; value: ReactNode; tes
 }
 
 export function QueueMetrics({ queue, now }: { queue: QueueInfo; now: number }) {
+  const t = useTranslations("admin.queue");
   const lastScheduled = parseTime(queue.last_scheduled_at);
   const run = queue.last_run;
   const kafka = queue.kafka;
   return (
     <section className="card" aria-labelledby="queue-title" id="queue">
-      <h2 id="queue-title">Queue</h2>
+      <h2 id="queue-title">{t("title")}</h2>
       <dl className="metrics">
-        <Metric label="Bus" value={queue.bus} />
-        <Metric label="Queued" value={queue.queued} testId="queue-queued" />
-        <Metric label="Running" value={queue.running} testId="queue-running" />
+        <Metric label={t("bus")} value={queue.bus} />
+        <Metric label={t("queued")} value={queue.queued} testId="queue-queued" />
+        <Metric label={t("running")} value={queue.running} testId="queue-running" />
         <Metric
-          label="Last scheduled"
+          label={t("lastScheduled")}
           value={
             lastScheduled === null ? (
-              "never"
+              t("never")
             ) : (
-              <span title={formatClockSeconds(lastScheduled)}>{formatAge((now - lastScheduled) / 1000)} ago</span>
+              <span title={formatClockSeconds(lastScheduled)}>{t("ago", { age: formatAge((now - lastScheduled) / 1000) })}</span>
             )
           }
         />
-        {kafka ? <Metric label="Kafka lag" value={kafka.lag_total} testId="kafka-lag-total" /> : null}
-        {kafka ? <Metric label="Consumers" value={`${kafka.members} / ${kafka.partitions} partitions`} /> : null}
+        {kafka ? <Metric label={t("kafkaLag")} value={kafka.lag_total} testId="kafka-lag-total" /> : null}
+        {kafka ? <Metric
+            label={t("consumers")}
+            value={t("consumersValue", { members: kafka.members, partitions: kafka.partitions })}
+          /> : null}
       </dl>
-      {queue.kafka_error ? <p className="text-danger small">Kafka did not answer: {queue.kafka_error}</p> : null}
+      {queue.kafka_error ? <p className="text-danger small">{t("kafkaError", { error: queue.kafka_error })}</p> : null}
       {run ? (
         <p className="muted small">
-          Last cycle ({run.trigger}
-          {run.requested_by ? ` by ${run.requested_by}` : ""}) at {formatClockSeconds(run.started_at)}: {run.enqueued}{" "}
-          enqueued, {run.coalesced} coalesced of {run.lines_total} lines in {formatDuration(run.duration_ms)}
-          {run.error ? <span className="text-danger"> · error: {run.error}</span> : null}
+          {t("lastCycle", {
+            trigger: run.trigger,
+            by: run.requested_by ? t("by", { name: run.requested_by }) : "",
+            clock: formatClockSeconds(run.started_at),
+            enqueued: run.enqueued,
+            coalesced: run.coalesced,
+            total: run.lines_total,
+            took: formatDuration(run.duration_ms),
+          })}
+          {run.error ? <span className="text-danger">{t("cycleError", { error: run.error })}</span> : null}
         </p>
       ) : null}
       {kafka && kafka.lag_by_partition.length ? (
         <details className="partition-lag">
           <summary>
-            Lag per partition ({kafka.topic}, {kafka.lag_by_partition.filter((p) => p.lag > 0).length} lagging)
+            {t("lagPerPartition", {
+              topic: kafka.topic,
+              lagging: kafka.lag_by_partition.filter((p) => p.lag > 0).length,
+            })}
           </summary>
           <ul className="partition-grid">
             {kafka.lag_by_partition.map((p) => (
               <li
                 key={p.partition}
                 className={p.lag > 0 ? "is-lagging" : undefined}
-                title={`committed ${p.committed ?? "none"}, end ${p.end_offset}`}
+                title={t("partitionTitle", { committed: String(p.committed ?? t("none")), end: String(p.end_offset) })}
               >
                 <span className="partition-id">p{p.partition}</span>
                 <span>{p.lag}</span>

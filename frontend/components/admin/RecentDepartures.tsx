@@ -1,13 +1,15 @@
 import Link from "next/link";
+import { useTranslations } from "next-intl";
 
 import { DepartureTime } from "@/components/departures/DepartureTime";
 import { LineBadge } from "@/components/lines/LineBadge";
 import type { DepartureHighlight } from "@/lib/api/types";
 
 export function RecentDepartures({ departures, now }: { departures: readonly DepartureHighlight[]; now: number }) {
+  const t = useTranslations("admin.recent");
   return (
     <section className="card" aria-labelledby="recent-title" id="recent">
-      <h2 id="recent-title">Recent departure highlights</h2>
+      <h2 id="recent-title">{t("title")}</h2>
       {departures.length ? (
         <ul className="highlight-list">
           {departures.map((d, i) => (
@@ -29,7 +31,7 @@ export function RecentDepartures({ departures, now }: { departures: readonly Dep
           ))}
         </ul>
       ) : (
-        <p className="empty">No departure stored yet.</p>
+        <p className="empty">{t("none")}</p>
       )}
     </section>
   );

@@ -1,5 +1,6 @@
 "use client";
 
+import { useTranslations } from "next-intl";
 import { useState, type FormEvent } from "react";
 
 import { errorMessage } from "@/lib/api/errors";
@@ -10,6 +11,7 @@ import { useScaleWorkers } from "@/lib/api/queries";
  * disabled while a request is in flight; the outcome (message, requested / observed) or the error stays shown.
  */
 export function ScaleControls({ activeWorkers }: { activeWorkers: number }) {
+  const t = useTranslations("admin.scale");
   const scale = useScaleWorkers();
   const [count, setCount] = useState("");
   const busy = scale.isPending;
@@ -24,7 +26,7 @@ export function ScaleControls({ activeWorkers }: { activeWorkers: number }) {
   const result = scale.data;
   return (
     <section className="card" aria-labelledby="scale-title" id="scale">
-      <h2 id="scale-title">Scale workers</h2>
+      <h2 id="scale-title">{t("title")}</h2>
       <div className="scale-controls">
         <button
           type="button"
@@ -33,7 +35,7 @@ export function ScaleControls({ activeWorkers }: { activeWorkers: number }) {
           onClick={() => scale.mutate({ delta: -1 })}
           data-testid="remove-worker"
         >
-          − Remove worker
+          {t("remove")}
         </button>
         <button
           type="button"
@@ -42,10 +44,10 @@ export function ScaleControls({ activeWorkers }: { activeWorkers: number }) {
           onClick={() => scale.mutate({ delta: 1 })}
           data-testid="add-worker"
         >
-          + Add worker
+          {t("add")}
         </button>
         <form className="inline-form" onSubmit={onSetCount}>
-          <label htmlFor="worker-count">Set count</label>
+          <label htmlFor="worker-count">{t("setCount")}</label>
           <input
             id="worker-count"
             type="number"
@@ -58,24 +60,28 @@ export function ScaleControls({ activeWorkers }: { activeWorkers: number }) {
             disabled={busy}
           />
           <button type="submit" className="button" disabled={busy || count === ""}>
-            Apply
+            {t("apply")}
           </button>
         </form>
       </div>
       <div aria-live="polite" className="scale-outcome" data-testid="scale-outcome">
-        {busy ? <p className="muted">Scaling…</p> : null}
+        {busy ? <p className="muted">{t("scaling")}</p> : null}
         {!busy && result ? (
           <p className="outcome-ok">
             {result.message}{" "}
             <span className="muted small">
-              ({result.backend}: {result.previous ?? "?"} → requested {result.requested}, observed{" "}
-              {result.observed ?? "not yet"})
+              {t("outcome", {
+                backend: result.backend,
+                previous: String(result.previous ?? "?"),
+                requested: String(result.requested),
+                observed: result.observed === null || result.observed === undefined ? t("notYet") : String(result.observed),
+              })}
             </span>
           </p>
         ) : null}
         {!busy && scale.isError ? (
           <p className="outcome-error" role="alert">
-            Scaling failed: {errorMessage(scale.error)}
+            {t("failed", { error: errorMessage(scale.error) })}
           </p>
         ) : null}
       </div>

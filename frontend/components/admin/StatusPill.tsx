@@ -1,3 +1,5 @@
+import { useTranslations } from "next-intl";
+
 const TONE: Record<string, string> = {
   idle: "ok",
   busy: "info",
@@ -22,11 +24,18 @@ const TONE: Record<string, string> = {
   unknown: "muted",
 };
 
-/** A status word in a coloured pill (the word is always written: colour is a hint, not the message). */
+type StatusText = ReturnType<typeof useTranslations<"admin.statuses">>;
+type KnownStatus = Parameters<StatusText>[0];
+
+/**
+ * A status word in a coloured pill (the word is always written: colour is a hint, not the message), in the
+ * reader's language; a status the catalogues do not know yet is shown as the API's code.
+ */
 export function StatusPill({ status }: { status: string }) {
+  const t = useTranslations("admin.statuses");
   return (
     <span className={`pill pill-${TONE[status] ?? "muted"}`} data-status={status}>
-      {status.replaceAll("_", " ")}
+      {t.has(status as KnownStatus) ? t(status as KnownStatus) : status.replaceAll("_", " ")}
     </span>
   );
 }

@@ -7,7 +7,7 @@ import { LOCALES, LOCALE_NAMES } from "@/i18n/locales";
 
 /**
  * "FR | EN" in the header: a form posting to a server action, so it works before the page's script has loaded.
- * Each button names its language in that language ("Français", "English") for screen readers.
+ * Each button reads "FR – Français", "EN – English": the visible code, then the language named in itself.
  */
 export function LanguageSwitch() {
   const t = useTranslations("layout");
@@ -21,11 +21,11 @@ export function LanguageSwitch() {
           name="locale"
           value={locale}
           lang={locale}
-          aria-label={LOCALE_NAMES[locale]}
           aria-pressed={locale === current}
           className="language-option"
         >
           {locale.toUpperCase()}
+          <span className="visually-hidden"> – {LOCALE_NAMES[locale]}</span>
         </button>
       ))}
     </form>

@@ -97,7 +97,7 @@ export function LineDiagram({
         const here = placed.atStation.get(station.station_id) ?? [];
         const departures = upcoming(station.departures, now).slice(0, DEPARTURES_PER_STATION);
         const note = stopNote(tf, station.freshness, now, staleAfterSeconds);
-        const terminus = (i === 0 && !entry) || (i === stations.length - 1 && !exit);
+        const terminus = (i === 0 && !segment.hasPrevious) || (i === stations.length - 1 && !segment.hasNext);
         return (
           <li
             key={station.station_id}

@@ -69,8 +69,14 @@ export function NetworkTabs({ networks, now }: { networks: readonly NetworkLines
                 <Link href={lineHref(line)} className="disruption-item">
                   <LineBadge line={line} size="sm" />
                   <span>
-                    {line.traffic?.level === "closed" ? t("closed") : t("disruptedLabel")}
-                    {line.traffic?.message ? `: ${line.traffic.message}` : ""}
+                    {line.traffic?.message
+                      ? t("disruptionItem", {
+                          level: line.traffic.level === "closed" ? t("closed") : t("disruptedLabel"),
+                          message: line.traffic.message,
+                        })
+                      : line.traffic?.level === "closed"
+                        ? t("closed")
+                        : t("disruptedLabel")}
                   </span>
                 </Link>
               </li>

@@ -53,6 +53,9 @@ describe("buildTopology", () => {
       "boissy-saint-leger",
     ]);
     expect(forks.every((s) => s.entry?.station_id === trunk[0]![trunk[0]!.length - 1])).toBe(true);
+    // The trunk's ends are junctions, not termini.
+    expect(topology.rows[2]![0]).toMatchObject({ hasPrevious: true, hasNext: true });
+    expect(forks.every((s) => s.hasPrevious && !s.hasNext)).toBe(true);
     expect(rows).toHaveLength(4);
   });
 

@@ -33,6 +33,9 @@ export interface Segment<T extends TopologyStation> {
   entry: T | null;
   /** The station this segment runs into (it merges there): trains between the two are drawn at its bottom. */
   exit: T | null;
+  /** Whether trains reach this segment from another one, and go on to another one: its ends are not termini. */
+  hasPrevious: boolean;
+  hasNext: boolean;
 }
 
 export interface Topology<T extends TopologyStation> {
@@ -52,7 +55,9 @@ function unique(values: readonly string[]): string[] {
 function asRoutes<T extends TopologyStation>(routes: readonly (readonly T[])[]): Topology<T> {
   const rows = routes
     .filter((route) => route.length)
-    .map((route, id): Segment<T>[] => [{ id, kind: "route", stations: [...route], entry: null, exit: null }]);
+    .map((route, id): Segment<T>[] => [
+      { id, kind: "route", stations: [...route], entry: null, exit: null, hasPrevious: false, hasNext: false },
+    ]);
   const ids = new Set(routes.flatMap((route) => route.map((s) => s.station_id)));
   return {
     rows,
@@ -121,7 +126,15 @@ export function buildTopology<T extends TopologyStation>(routes: readonly (reado
       segmentOf.set(current, segments.length);
       stations.push(byId.get(current)!);
     }
-    segments.push({ id: segments.length, kind: "trunk", stations, entry: null, exit: null });
+    segments.push({
+      id: segments.length,
+      kind: "trunk",
+      stations,
+      entry: null,
+      exit: null,
+      hasPrevious: false,
+      hasNext: false,
+    });
   }
 
   // Edges between segments: drawn at the bottom of the segment that merges, else at the top of the one that forks.
@@ -159,6 +172,8 @@ export function buildTopology<T extends TopologyStation>(routes: readonly (reado
   for (const segment of segments) {
     const isSource = !segmentPredecessors[segment.id]!.size;
     const isSink = !segmentSuccessors[segment.id]!.size;
+    segment.hasPrevious = !isSource;
+    segment.hasNext = !isSink;
     if (isSource && sources.length > 1) segment.kind = "source";
     else if (isSink && sinks.length > 1) segment.kind = "fork";
     else if (!isSource && !isSink && segments.some((s) => s !== segment && row[s.id] === row[segment.id])) {
