@@ -161,10 +161,14 @@ class Settings(BaseSettings):
 
     @property
     def resolved_database_url(self) -> str:
-        """The database URL in use: `DATABASE_URL`, or the embedded SQLite file under `DATA_DIR`."""
+        """The database URL in use: `DATABASE_URL`, or the embedded SQLite file under `DATA_DIR`.
+
+        Demo mode has a file of its own (`ratp-demo.sqlite3`), so replayed runs never mix their boards, task counts
+        and workers with live runs'."""
         if self.database_url:
             return self.database_url
-        return f"sqlite+aiosqlite:///{self.data_dir / 'ratp.sqlite3'}"
+        file_name = "ratp-demo.sqlite3" if self.demo_mode else "ratp.sqlite3"
+        return f"sqlite+aiosqlite:///{self.data_dir / file_name}"
 
     @property
     def uses_kafka(self) -> bool:
