@@ -115,8 +115,10 @@ class Settings(BaseSettings):
     upstream_breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
     # A 429 whose Retry-After is at most this is waited for; a longer one pauses the source for that long.
     upstream_retry_after_max_seconds: float = Field(default=5.0, ge=0)
-    # PRIM's Navitia plan (stop areas of a line, looked up once per line and process).
+    # PRIM's Navitia plan (stop areas of a line, looked up once per line and process; a bus line's routes).
     prim_daily_quota_navitia: int = Field(default=20_000, ge=1)
+    # A bus line's stops (from PRIM's Navitia, kept in the database) are asked for again once this old.
+    bus_stops_refresh_hours: float = Field(default=24.0, gt=0)
     # Worker processes sharing one PRIM key: each process keeps to 1/N of every daily quota.
     prim_quota_processes: int = Field(default=1, ge=1)
     # How long one stop's PRIM answer serves every line at that stop.
