@@ -375,7 +375,8 @@ class ReplayNetwork:
                 terminus = stub.stops[ordered[-1]]
                 route["id"] = _navitia_route_id(stub, index, direction)
                 route["name"] = f"{stub.stops[ordered[0]].name} - {terminus.name}"
-                route["direction"]["id"] = route["direction"]["stop_area"]["id"] = f"stop_area:IDFM:{terminus.area_number}"
+                terminus_id = f"stop_area:IDFM:{terminus.area_number}"
+                route["direction"]["id"] = route["direction"]["stop_area"]["id"] = terminus_id
                 route["direction"]["name"] = f"{terminus.name} ({terminus.town})"
                 route["direction"]["stop_area"].update(name=terminus.name, label=f"{terminus.name} ({terminus.town})")
                 route["codes"] = [{"type": "source", "value": route["id"].removeprefix("route:IDFM:")}]

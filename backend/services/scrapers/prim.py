@@ -347,9 +347,10 @@ def parse_navitia_route_schedules(payload: Any, directions: dict[str, str]) -> l
         direction = directions.get(route_id) if isinstance(route_id, str) else None
         if route_id is None or direction is None:
             continue
-        table = schedule.get("table") if isinstance(schedule.get("table"), dict) else {}
+        table = schedule.get("table")
+        rows = table.get("rows") if isinstance(table, dict) else None
         stops: dict[str, NavitiaStop] = {}
-        for row in table.get("rows") or []:
+        for row in rows if isinstance(rows, list) else []:
             stop = _navitia_stop(row.get("stop_point") if isinstance(row, dict) else None)
             if stop is not None:
                 stops.setdefault(stop.stop_area_id, stop)
@@ -563,9 +564,7 @@ class PrimSource:
             raise UpstreamError("not_configured", f"{line.id} has no IDFM line id, which PRIM needs")
         base = f"/v2/navitia/lines/line:IDFM:{line.idfm_line_id}"
         directions = parse_navitia_route_directions(
-            await self._get(
-                f"{base}/routes", "Navitia routes", self.navitia_quota, {"count": "100"}, deadline, meter
-            )
+            await self._get(f"{base}/routes", "Navitia routes", self.navitia_quota, {"count": "100"}, deadline, meter)
         )
         if not directions:
             raise UpstreamError("not_found", f"PRIM Navitia lists no route with a direction for {line.id}")

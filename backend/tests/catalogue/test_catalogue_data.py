@@ -378,7 +378,8 @@ def test_every_station_but_one_has_coordinates_in_ile_de_france(catalogue: Catal
     placed = [station for station in stations if station.lat is not None and station.lon is not None]
     assert {station.id for station in stations} - {station.id for station in placed} == {"morsang-sur-orge"}
     for station in placed:
-        assert station.lat is not None and station.lon is not None
+        assert station.lat is not None
+        assert station.lon is not None
         if station.id in BEYOND_IDF:
             assert IDF_LAT[1] < station.lat < IDF_LAT[1] + 0.05, station.id
             continue

@@ -111,7 +111,8 @@ async def test_bus_line_gets_its_stops_from_prim_navitia_in_calling_order(
     assert {d.source for d in result.departures} == {"prim"}
     assert {stop.station_id for stop in result.stops} == station_ids
     assert all(stop.answered for stop in result.stops)
-    assert result.traffic is not None and result.traffic.source == "prim"
+    assert result.traffic is not None
+    assert result.traffic.source == "prim"
     requests = stub.stats()["requests"]
     assert requests["prim.navitia"] == 2  # routes, then route schedules; no stop-area look-up besides
     assert requests["prim.stop-monitoring"] == len(station_ids)
@@ -139,14 +140,15 @@ async def test_bus_line_reuses_a_kept_stop_list_until_it_is_a_day_old(
 
 
 async def test_bus_line_keeps_its_stop_list_when_navitia_fails(
-    service: LiveDataService, catalogue: Catalogue, stub: StubUpstream
+    live_settings: SettingsFactory, catalogue: Catalogue, stub: StubUpstream
 ) -> None:
     line = catalogue.get("bus:38")
-    first = await service.fetch_line(line)
-    stale = StopList(line.id, "prim", utc_now() - timedelta(days=3), first.stations)
-    stub.set_faults("prim/navitia:server_error", "ratp/stop-points:server_error")
+    async with LiveDataService(live_settings(source_order="prim")) as service:
+        first = await service.fetch_line(line)
+        stale = StopList(line.id, "prim", utc_now() - timedelta(days=3), first.stations)
+        stub.set_faults("prim/navitia:server_error")
 
-    result = await service.fetch_line(line, stale)
+        result = await service.fetch_line(line, stale)
 
     assert result.status == "ok"  # every stop answered: the departures are true
     assert result.stations == ()
