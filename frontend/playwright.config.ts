@@ -50,7 +50,7 @@ export default defineConfig({
     },
     {
       name: "phone",
-      testMatch: /screenshots\.spec\.ts/,
+      testMatch: /(screenshots|layout|a11y)\.spec\.ts/,
       dependencies: ["setup"],
       use: {
         viewport: { width: 390, height: 844 },

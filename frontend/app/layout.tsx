@@ -1,4 +1,6 @@
 import type { Metadata, Viewport } from "next";
+import { NextIntlClientProvider } from "next-intl";
+import { getLocale, getTranslations } from "next-intl/server";
 import type { ReactNode } from "react";
 
 import { DemoBanner } from "@/components/layout/DemoBanner";
@@ -7,10 +9,16 @@ import { SiteHeader } from "@/components/layout/SiteHeader";
 import "./globals.css";
 import { Providers } from "./providers";
 
-export const metadata: Metadata = {
-  title: { default: "RATP Live Tracker", template: "%s · RATP Live Tracker" },
-  description: "Live next departures on Paris metro, RER, tram and bus lines.",
-};
+export async function generateMetadata(): Promise<Metadata> {
+  const t = await getTranslations("meta");
+  return {
+    title: { default: t("title"), template: `%s · ${t("title")}` },
+    description: t("description"),
+    applicationName: t("title"),
+    appleWebApp: { capable: true, title: "RATP Live", statusBarStyle: "default" },
+    icons: { apple: "/icons/icon-192.png" },
+  };
+}
 
 export const viewport: Viewport = {
   width: "device-width",
@@ -21,20 +29,25 @@ export const viewport: Viewport = {
   ],
 };
 
-export default function RootLayout({ children }: { children: ReactNode }) {
+/** The page's language is the rider's choice (cookie), French by default: see i18n/request.ts. */
+export default async function RootLayout({ children }: { children: ReactNode }) {
+  const locale = await getLocale();
+  const t = await getTranslations("layout");
   return (
-    <html lang="en">
+    <html lang={locale}>
       <body>
         <a className="skip-link" href="#main">
-          Skip to content
+          {t("skipToContent")}
         </a>
-        <Providers>
-          <SiteHeader />
-          <DemoBanner />
-          <main id="main" className="page">
-            {children}
-          </main>
-        </Providers>
+        <NextIntlClientProvider>
+          <Providers>
+            <SiteHeader />
+            <DemoBanner />
+            <main id="main" className="page">
+              {children}
+            </main>
+          </Providers>
+        </NextIntlClientProvider>
       </body>
     </html>
   );

@@ -1,11 +1,13 @@
 import Link from "next/link";
+import { getTranslations } from "next-intl/server";
 
-export default function NotFound() {
+export default async function NotFound() {
+  const t = await getTranslations("layout");
   return (
     <div className="stack narrow">
-      <h1>Page not found</h1>
+      <h1>{t("notFoundTitle")}</h1>
       <p>
-        <Link href="/">Back to the lines</Link>
+        <Link href="/">{t("backToLines")}</Link>
       </p>
     </div>
   );

@@ -14,7 +14,7 @@ async function newestScheduledAt(page: Page): Promise<number> {
 
 test.beforeEach(async ({ page }) => {
   await page.goto("/admin/orchestrator");
-  await expect(page.getByRole("heading", { name: "Orchestrator" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Orchestrateur" })).toBeVisible();
 });
 
 test("shows the worker fleet", async ({ page }) => {
@@ -40,7 +40,7 @@ test("adding a worker grows the fleet", async ({ page }) => {
 });
 
 test("the scheduler trigger creates new task runs", async ({ page }) => {
-  await expect(page.getByTestId("task-table").or(page.getByText("No task run"))).toBeVisible();
+  await expect(page.getByTestId("task-table").or(page.getByText("Aucune tâche"))).toBeVisible();
   const before = await newestScheduledAt(page);
   const outcome = page.getByTestId("scheduler-outcome").locator("[data-enqueued]");
   // Lines whose previous task is still active are coalesced; retry a few times until some are enqueued.

@@ -31,7 +31,7 @@ test("the metro 1 page shows its stations with departures", async ({ page }) => 
   await openMetro1(page);
   await expect(page.getByRole("tab")).not.toHaveCount(0);
   await expect.poll(() => page.getByTestId("countdown").count(), { timeout: 45_000 }).toBeGreaterThan(0);
-  await expect(page.getByTestId("freshness")).toContainText("Updated");
+  await expect(page.getByTestId("freshness")).toContainText("Mis à jour");
 });
 
 test("a station board counts down", async ({ page }) => {
@@ -45,7 +45,7 @@ test("a station board counts down", async ({ page }) => {
   await stationLink.click();
   await expect(page).toHaveURL(/\/stations\//);
   await expect.poll(() => page.getByTestId("departure-row").count(), { timeout: 30_000 }).toBeGreaterThan(0);
-  await expect(page.getByTestId("board-summary")).toContainText("departures");
+  await expect(page.getByTestId("board-summary")).toContainText("départ");
 
   const atPlatform = page.locator('[data-testid="countdown"][data-kind="at_platform"]');
   const before = await countdownTexts(page);
@@ -63,7 +63,7 @@ test("station search finds a station without accents and opens it from the keybo
   await openMetro1(page);
   const name = (await page.getByTestId("station-row").first().getByRole("link").innerText()).trim();
   await page.goto("/");
-  const search = page.getByRole("combobox", { name: "Find a station" });
+  const search = page.getByRole("combobox", { name: "Trouver une gare" });
   await search.fill(typedPrefix(name));
   const options = page.getByRole("option");
   await expect.poll(() => options.count()).toBeGreaterThan(0);
@@ -77,7 +77,7 @@ test("station search finds a station without accents and opens it from the keybo
 
 test("a favourite line shows on the home page", async ({ page }) => {
   await openMetro1(page);
-  const star = page.locator("header").getByRole("button", { name: /^Favourite:/ });
+  const star = page.locator("header").getByRole("button", { name: /^Favori :/ });
   await star.click();
   await expect(star).toHaveAttribute("aria-pressed", "true");
   await page.goto("/");

@@ -3,11 +3,12 @@
  * why, with no green "live" dot; the line page says it in one human sentence, without technical text; the
  * orchestrator keeps the technical detail. Faults go to the stub upstream's API (E2E_STUB_URL); cycles are
  * triggered through the dashboard's proxy with the operator session. The faults are cleared afterwards and the
- * spec waits for live data again, so the specs after it see boards.
+ * spec waits for live data again, so the specs after it see boards. The dashboard speaks French by default: the
+ * sentences are checked against the French catalogue.
  */
 import { expect, test, type APIRequestContext } from "@playwright/test";
 
-import { text } from "../lib/text/en";
+import { fr } from "../messages/fr";
 
 const stub = process.env.E2E_STUB_URL;
 const SOURCES = ["prim", "ratp", "vmtr"] as const;
@@ -52,14 +53,14 @@ test("with every source failing, the home page says no line is live and why, wit
   await page.goto("/");
   const status = page.getByTestId("network-status");
   await expect(status).toBeVisible();
-  await expect(status).toContainText("No line has live data right now: ");
+  await expect(status).toContainText("Aucune ligne n’a de données en direct pour le moment : ");
   const sentence = await status.innerText();
-  const phrases = [...Object.values(text.reasons), text.home.noKey, text.home.neverFetched];
+  const phrases = [...Object.values(fr.freshness.reasons), fr.freshness.home.noKey, fr.freshness.home.neverFetched];
   expect(
     phrases.some((phrase) => sentence.includes(phrase)),
     `"${sentence}" gives a reason`,
   ).toBe(true);
-  await expect(page.getByTestId("home-headline")).not.toContainText(/live/i);
+  await expect(page.getByTestId("home-headline")).not.toContainText(/en direct/i);
   await expect(page.getByTestId("freshness")).not.toHaveAttribute("data-state", "fresh");
   await expect(page.locator(".freshness-dot")).toHaveCount(0);
   await expect.poll(() => page.getByTestId("line-card").count()).toBeGreaterThan(0);
@@ -70,7 +71,7 @@ test("with every source failing, the home page says no line is live and why, wit
   await page.goto("/lines/metro/1");
   const note = page.getByTestId("line-data-note");
   await expect(note).toBeVisible();
-  await expect(note).toContainText(/^(No live data|Departures as of)/);
+  await expect(note).toContainText(/^(Pas de données en direct|Passages à)/);
   await expect(page.getByTestId("freshness")).not.toHaveAttribute("data-state", "fresh");
   await expect(page.locator(".freshness-dot")).toHaveCount(0);
   expect(await page.locator("main").innerText()).not.toMatch(TECHNICAL);
@@ -104,5 +105,5 @@ test("with every source failing, the home page says no line is live and why, wit
     .toBe(true);
   await page.goto("/");
   await expect(page.locator(".freshness-dot")).toHaveCount(1);
-  await expect(page.getByText("No line has live data")).toHaveCount(0);
+  await expect(page.getByText("Aucune ligne n’a de données en direct")).toHaveCount(0);
 });

@@ -3,7 +3,10 @@
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
 import { useMemo, useState } from "react";
 
+import { useTranslations } from "next-intl";
+
 import { QueryError } from "@/components/status/QueryError";
+import { PageSections } from "@/components/ui/PageSections";
 import { useLogs } from "@/lib/api/queries";
 import type { LogRecord } from "@/lib/api/types";
 import { formatClockSeconds } from "@/lib/format/time";
@@ -53,6 +56,7 @@ export function LogObservatory() {
     return [...byId.values()].sort(newestFirst);
   }, [tail.records, logs.data]);
 
+  const t = useTranslations("admin");
   return (
     <div className="stack">
       <div className="section-head">
@@ -91,8 +95,17 @@ export function LogObservatory() {
           </button>
         </div>
       </div>
-      <LogFiltersForm filters={filters} onChange={applyFilters} />
-      <p className="summary" aria-live="polite" data-testid="log-summary">
+      <PageSections
+        sections={[
+          { id: "log-filters", label: t("nav.filters") },
+          { id: "log-records", label: t("nav.records") },
+          ...(logs.hasNextPage ? [{ id: "load-older", label: t("nav.older") }] : []),
+        ]}
+      />
+      <div id="log-filters">
+        <LogFiltersForm filters={filters} onChange={applyFilters} />
+      </div>
+      <p className="summary" aria-live="polite" data-testid="log-summary" id="log-records">
         {logs.isPending && !logs.data
           ? "Loading logs…"
           : `${records.length} record${records.length === 1 ? "" : "s"}${
@@ -112,9 +125,15 @@ export function LogObservatory() {
           onClick={() => logs.fetchNextPage()}
           disabled={logs.isFetchingNextPage}
           data-testid="load-older"
+          id="load-older"
         >
           {logs.isFetchingNextPage ? "Loading…" : "Load older"}
         </button>
+      ) : null}
+      {records.length ? (
+        <p>
+          <a href="#main">{t("nav.top")}</a>
+        </p>
       ) : null}
     </div>
   );

@@ -1,7 +1,10 @@
 "use client";
 
+import { useTranslations } from "next-intl";
+
 import { FreshnessStatus } from "@/components/status/FreshnessStatus";
 import { QueryError } from "@/components/status/QueryError";
+import { PageSections } from "@/components/ui/PageSections";
 import { useDbSummary, useQueue, useWorkers } from "@/lib/api/queries";
 import { useNow } from "@/lib/hooks/useNow";
 
@@ -16,6 +19,7 @@ import { ACTIVE_WORKER_STATUSES, WorkerFleet } from "./WorkerFleet";
 
 /** The operator's console: everything polls every 3 s with the previous data kept on screen. */
 export function OrchestratorConsole() {
+  const t = useTranslations("admin");
   const queue = useQueue();
   const workers = useWorkers();
   const summary = useDbSummary();
@@ -28,7 +32,7 @@ export function OrchestratorConsole() {
   return (
     <div className="stack">
       <div className="section-head">
-        <h1>Orchestrator</h1>
+        <h1>{t("orchestrator")}</h1>
         {workers.data ? (
           <FreshnessStatus
             fetchedAtMs={workers.dataUpdatedAt}
@@ -38,7 +42,17 @@ export function OrchestratorConsole() {
           />
         ) : null}
       </div>
-      {firstError ? <QueryError error={firstError} what="the system state" /> : null}
+      <PageSections
+        sections={[
+          { id: "queue", label: t("nav.queue") },
+          { id: "scale", label: t("nav.scale") },
+          { id: "fleet", label: t("nav.fleet") },
+          { id: "health", label: t("nav.health") },
+          { id: "tasks", label: t("nav.tasks") },
+          { id: "recent", label: t("nav.recent") },
+        ]}
+      />
+      {firstError ? <QueryError error={firstError} what={t("systemState")} /> : null}
       <div className="console-grid">
         {queue.data ? <QueueMetrics queue={queue.data} now={now} /> : null}
         {summary.data ? <DbSnapshot summary={summary.data} /> : null}

@@ -17,7 +17,7 @@ export function QueueMetrics({ queue, now }: { queue: QueueInfo; now: number }) 
   const run = queue.last_run;
   const kafka = queue.kafka;
   return (
-    <section className="card" aria-labelledby="queue-title">
+    <section className="card" aria-labelledby="queue-title" id="queue">
       <h2 id="queue-title">Queue</h2>
       <dl className="metrics">
         <Metric label="Bus" value={queue.bus} />

@@ -6,7 +6,7 @@ import type { DepartureHighlight } from "@/lib/api/types";
 
 export function RecentDepartures({ departures, now }: { departures: readonly DepartureHighlight[]; now: number }) {
   return (
-    <section className="card" aria-labelledby="recent-title">
+    <section className="card" aria-labelledby="recent-title" id="recent">
       <h2 id="recent-title">Recent departure highlights</h2>
       {departures.length ? (
         <ul className="highlight-list">

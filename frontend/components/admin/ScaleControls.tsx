@@ -23,7 +23,7 @@ export function ScaleControls({ activeWorkers }: { activeWorkers: number }) {
 
   const result = scale.data;
   return (
-    <section className="card" aria-labelledby="scale-title">
+    <section className="card" aria-labelledby="scale-title" id="scale">
       <h2 id="scale-title">Scale workers</h2>
       <div className="scale-controls">
         <button

@@ -1,5 +1,6 @@
 "use client";
 
+import { useTranslations } from "next-intl";
 import { useState } from "react";
 
 import { errorMessage } from "@/lib/api/errors";
@@ -15,21 +16,22 @@ function runDuration(started: string | null, finished: string | null): string {
 }
 
 export function TaskRuns() {
+  const t = useTranslations("admin.tasks");
   const [status, setStatus] = useState<TaskStatusFilter>("");
   const tasks = useTaskRuns(status);
   const items = tasks.data?.pages.flatMap((page) => page.items) ?? [];
   return (
-    <section className="card" aria-labelledby="tasks-title">
+    <section className="card" aria-labelledby="tasks-title" id="tasks">
       <div className="section-head">
-        <h2 id="tasks-title">Recent task runs</h2>
+        <h2 id="tasks-title">{t("title")}</h2>
         <label className="inline-form">
-          Status
+          {t("status")}
           <select
             value={status}
             onChange={(event) => setStatus(event.target.value as TaskStatusFilter)}
             data-testid="task-status-filter"
           >
-            <option value="">all</option>
+            <option value="">{t("all")}</option>
             {TASK_STATUSES.map((s) => (
               <option key={s} value={s}>
                 {s}
@@ -41,34 +43,38 @@ export function TaskRuns() {
       {tasks.isError && !tasks.data ? <p className="outcome-error">{errorMessage(tasks.error)}</p> : null}
       {items.length ? (
         <div className="table-scroll">
-          <table className="data-table" data-testid="task-table">
+          <table className="data-table stacks" data-testid="task-table">
             <thead>
               <tr>
-                <th scope="col">Scheduled</th>
-                <th scope="col">Line</th>
-                <th scope="col">Status</th>
-                <th scope="col">Attempt</th>
-                <th scope="col">Worker</th>
-                <th scope="col">Trigger</th>
-                <th scope="col">Took</th>
-                <th scope="col">Error</th>
+                <th scope="col">{t("scheduled")}</th>
+                <th scope="col">{t("line")}</th>
+                <th scope="col">{t("status")}</th>
+                <th scope="col">{t("attempt")}</th>
+                <th scope="col">{t("worker")}</th>
+                <th scope="col">{t("trigger")}</th>
+                <th scope="col">{t("took")}</th>
+                <th scope="col">{t("error")}</th>
               </tr>
             </thead>
             <tbody>
               {items.map((task) => (
                 <tr key={task.id} data-testid="task-row" data-scheduled-at={task.scheduled_at}>
-                  <td className="mono">{formatClockSeconds(task.scheduled_at)}</td>
-                  <td>{task.line_id}</td>
-                  <td>
+                  <td className="mono" data-label={t("scheduled")}>
+                    {formatClockSeconds(task.scheduled_at)}
+                  </td>
+                  <td data-label={t("line")}>{task.line_id}</td>
+                  <td data-label={t("status")}>
                     <StatusPill status={task.status} />
                   </td>
-                  <td>
+                  <td data-label={t("attempt")}>
                     {task.attempt}/{task.max_attempts}
                   </td>
-                  <td className="mono small">{task.worker_id ?? "—"}</td>
-                  <td>{task.trigger}</td>
-                  <td>{runDuration(task.started_at, task.finished_at)}</td>
-                  <td className="text-danger small error-cell" title={task.error ?? undefined}>
+                  <td className="mono small" data-label={t("worker")}>
+                    {task.worker_id ?? "—"}
+                  </td>
+                  <td data-label={t("trigger")}>{task.trigger}</td>
+                  <td data-label={t("took")}>{runDuration(task.started_at, task.finished_at)}</td>
+                  <td className="text-danger small error-cell" data-label={t("error")} title={task.error ?? undefined}>
                     {task.error ?? ""}
                   </td>
                 </tr>
@@ -77,7 +83,7 @@ export function TaskRuns() {
           </table>
         </div>
       ) : tasks.isSuccess ? (
-        <p className="empty">No task run{status ? ` with status ${status}` : ""}.</p>
+        <p className="empty">{status ? t("noneWithStatus", { status }) : t("none")}</p>
       ) : null}
       {tasks.hasNextPage ? (
         <button
@@ -86,7 +92,7 @@ export function TaskRuns() {
           onClick={() => tasks.fetchNextPage()}
           disabled={tasks.isFetchingNextPage}
         >
-          {tasks.isFetchingNextPage ? "Loading…" : "Load older runs"}
+          {tasks.isFetchingNextPage ? t("loading") : t("older")}
         </button>
       ) : null}
     </section>

@@ -1,6 +1,7 @@
 "use client";
 
 import Link from "next/link";
+import { useTranslations } from "next-intl";
 
 import { FavouriteButton } from "@/components/favourites/FavouriteButton";
 import { LineBadge } from "@/components/lines/LineBadge";
@@ -13,7 +14,6 @@ import type { Departure, LineRef, StationDetail } from "@/lib/api/types";
 import { departureCountdown, upcoming } from "@/lib/format/countdown";
 import { lineSentence, stopNote, worstFreshness } from "@/lib/format/freshness";
 import { useNow } from "@/lib/hooks/useNow";
-import { text } from "@/lib/text/en";
 
 import { DepartureTime } from "./DepartureTime";
 
@@ -51,7 +51,7 @@ function groupDepartures(detail: StationDetail, now: number): LineGroup[] {
   });
 }
 
-function nextSummary(groups: LineGroup[], now: number): string {
+function nextSummary(t: ReturnType<typeof useTranslations<"station">>, groups: LineGroup[], now: number): string {
   const lines = groups.filter((g) => g.directions.length).length;
   const total = groups.reduce((n, g) => n + g.directions.reduce((m, d) => m + d.departures.length, 0), 0);
   const cancelled = groups.reduce(
@@ -63,11 +63,13 @@ function nextSummary(groups: LineGroup[], now: number): string {
       ),
     0,
   );
-  if (!total) return "No departures listed right now.";
-  return `${total} departures on ${lines} line${lines === 1 ? "" : "s"}${cancelled ? `, ${cancelled} cancelled` : ""}.`;
+  if (!total) return t("noDepartures");
+  return t("summary", { total, lines, cancelled });
 }
 
 export function StationBoardView({ stationId }: { stationId: string }) {
+  const t = useTranslations("station");
+  const tf = useTranslations("freshness");
   const query = useStation(stationId);
   const now = useNow();
 
@@ -76,16 +78,16 @@ export function StationBoardView({ stationId }: { stationId: string }) {
       if (query.error instanceof ApiError && query.error.isNotFound) {
         return (
           <div className="stack">
-            <h1>Unknown station</h1>
+            <h1>{t("unknownTitle")}</h1>
             <p>
-              No station has the id “{stationId}”. <Link href="/">Search for a station</Link>.
+              {t("unknownBody", { id: stationId })} <Link href="/">{t("searchLink")}</Link>.
             </p>
           </div>
         );
       }
-      return <QueryError error={query.error} what="this station" />;
+      return <QueryError error={query.error} what={t("what")} />;
     }
-    return <Loading what="the station" />;
+    return <Loading what={t("loading")} />;
   }
 
   const detail = query.data;
@@ -96,7 +98,7 @@ export function StationBoardView({ stationId }: { stationId: string }) {
     now,
   );
   // The summary is computed from the fetched data only (not `now`) so it changes at most once per refresh.
-  const summary = nextSummary(groupDepartures(detail, query.dataUpdatedAt), query.dataUpdatedAt);
+  const summary = nextSummary(t, groupDepartures(detail, query.dataUpdatedAt), query.dataUpdatedAt);
 
   return (
     <div className="stack">
@@ -112,7 +114,7 @@ export function StationBoardView({ stationId }: { stationId: string }) {
           label={detail.station.name}
         />
       </header>
-      <nav aria-label="Lines at this station" className="badge-row">
+      <nav aria-label={t("linesHere")} className="badge-row">
         {detail.lines.map((line) => (
           <Link key={line.id} href={lineHref(line)} className="badge-link">
             <LineBadge line={line} />
@@ -133,7 +135,7 @@ export function StationBoardView({ stationId }: { stationId: string }) {
         {groups.map(({ line, directions }) => {
           const lineFreshness = freshnessByLine.get(line.id.toLowerCase());
           // This line's board at this station: stale with its age when it was not refreshed.
-          const note = stopNote(lineFreshness?.stop, now, lineFreshness?.freshness.stale_after_seconds);
+          const note = stopNote(tf, lineFreshness?.stop, now, lineFreshness?.freshness.stale_after_seconds);
           return (
             <section
               key={line.id}
@@ -159,8 +161,8 @@ export function StationBoardView({ stationId }: { stationId: string }) {
                       <caption>→ {group.destinations.slice(0, 2).join(" / ")}</caption>
                       <thead className="visually-hidden">
                         <tr>
-                          <th scope="col">Destination</th>
-                          <th scope="col">Departs</th>
+                          <th scope="col">{t("destination")}</th>
+                          <th scope="col">{t("departs")}</th>
                         </tr>
                       </thead>
                       <tbody>
@@ -184,7 +186,7 @@ export function StationBoardView({ stationId }: { stationId: string }) {
                 </div>
               ) : (
                 <p className="muted" data-testid="empty-state">
-                  {(lineFreshness ? lineSentence(lineFreshness.freshness, now) : null) ?? text.stop.noDepartureNow}
+                  {(lineFreshness ? lineSentence(tf, lineFreshness.freshness, now) : null) ?? t("noDepartures")}
                 </p>
               )}
             </section>

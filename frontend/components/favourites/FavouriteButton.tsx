@@ -1,5 +1,7 @@
 "use client";
 
+import { useTranslations } from "next-intl";
+
 import type { FavouriteLine, FavouriteStation } from "@/lib/favourites/favourites";
 import { useFavourites } from "@/lib/favourites/useFavourites";
 
@@ -9,6 +11,7 @@ type FavouriteButtonProps =
 
 /** A star toggling a line or a station in the favourites (aria-pressed tells its state). */
 export function FavouriteButton(props: FavouriteButtonProps) {
+  const t = useTranslations("favourites");
   const { favourites, toggleFavouriteLine, toggleFavouriteStation } = useFavourites();
   const active =
     props.kind === "line"
@@ -19,8 +22,8 @@ export function FavouriteButton(props: FavouriteButtonProps) {
       type="button"
       className={`favourite-button${active ? " is-active" : ""}`}
       aria-pressed={active}
-      aria-label={`Favourite: ${props.label}`}
-      title={active ? "Remove from favourites" : "Add to favourites"}
+      aria-label={t("toggle", { name: props.label })}
+      title={active ? t("remove") : t("add")}
       onClick={() => (props.kind === "line" ? toggleFavouriteLine(props.line) : toggleFavouriteStation(props.station))}
     >
       <span aria-hidden="true">{active ? "★" : "☆"}</span>

@@ -1,6 +1,7 @@
 "use client";
 
 import Link from "next/link";
+import { useTranslations } from "next-intl";
 
 import { LineBadge } from "@/components/lines/LineBadge";
 import { LineDataBadge } from "@/components/lines/LineDataBadge";
@@ -13,18 +14,19 @@ import { FavouriteButton } from "./FavouriteButton";
 
 /** The rider's favourite lines (with today's traffic and whether their data is live) and stations. */
 export function FavouritesPanel({ linesById, now }: { linesById: ReadonlyMap<string, LineSummary>; now: number }) {
+  const t = useTranslations("favourites");
   const { favourites } = useFavourites();
   if (!favourites.lines.length && !favourites.stations.length) {
     return (
       <section className="card favourites" aria-labelledby="favourites-title">
-        <h2 id="favourites-title">Favourites</h2>
-        <p className="muted">Tap ☆ next to a line or a station to keep it here (stored in this browser only).</p>
+        <h2 id="favourites-title">{t("title")}</h2>
+        <p className="muted">{t("empty")}</p>
       </section>
     );
   }
   return (
     <section className="card favourites" aria-labelledby="favourites-title" data-testid="favourites">
-      <h2 id="favourites-title">Favourites</h2>
+      <h2 id="favourites-title">{t("title")}</h2>
       {favourites.lines.length ? (
         <ul className="favourite-list">
           {favourites.lines.map((saved) => {

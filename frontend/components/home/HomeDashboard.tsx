@@ -1,5 +1,6 @@
 "use client";
 
+import { useTranslations } from "next-intl";
 import { useMemo } from "react";
 
 import { FavouritesPanel } from "@/components/favourites/FavouritesPanel";
@@ -11,9 +12,10 @@ import { useLines, useMeta } from "@/lib/api/queries";
 import type { LineSummary } from "@/lib/api/types";
 import { networkStatus } from "@/lib/format/freshness";
 import { useNow } from "@/lib/hooks/useNow";
-import { text } from "@/lib/text/en";
 
 export function HomeDashboard() {
+  const t = useTranslations("home");
+  const tf = useTranslations("freshness");
   const lines = useLines();
   const meta = useMeta();
   const now = useNow();
@@ -25,12 +27,12 @@ export function HomeDashboard() {
   // Nothing is claimed before the lines and the deployment's mode are known: "live" only when some line is,
   // and never in demo mode.
   const status =
-    lines.data && (meta.data || meta.isError) ? networkStatus(lines.data.summary, meta.data, now) : null;
+    lines.data && (meta.data || meta.isError) ? networkStatus(tf, lines.data.summary, meta.data, now) : null;
 
   return (
     <div className="stack">
       <section className="hero">
-        <h1 data-testid="home-headline">{status?.headline ?? text.home.headline}</h1>
+        <h1 data-testid="home-headline">{t(status?.headline ?? "headline")}</h1>
         {status?.sentence ? (
           <p className="network-status" role="status" data-testid="network-status" data-state={status.state}>
             {status.sentence}
@@ -41,7 +43,7 @@ export function HomeDashboard() {
       <FavouritesPanel linesById={linesById} now={now} />
       <section aria-labelledby="lines-title" className="stack-sm">
         <div className="section-head">
-          <h2 id="lines-title">Lines</h2>
+          <h2 id="lines-title">{t("lines")}</h2>
           {status && lines.data ? (
             <FreshnessStatus
               fetchedAtMs={lines.dataUpdatedAt}
@@ -55,9 +57,9 @@ export function HomeDashboard() {
         {lines.data ? (
           <NetworkTabs networks={lines.data.networks} now={now} />
         ) : lines.isError ? (
-          <QueryError error={lines.error} what="the lines" />
+          <QueryError error={lines.error} what={t("linesWhat")} />
         ) : (
-          <Loading what="lines" />
+          <Loading what={t("linesWhat")} />
         )}
       </section>
     </div>

@@ -2,13 +2,17 @@
 
 import Link from "next/link";
 import { usePathname } from "next/navigation";
+import { useTranslations } from "next-intl";
+
+import { LanguageSwitch } from "./LanguageSwitch";
 
 const LINKS = [
-  { href: "/", label: "Lines", active: (path: string) => !path.startsWith("/admin") },
-  { href: "/admin", label: "Operators", active: (path: string) => path.startsWith("/admin") },
-];
+  { href: "/", label: "lines", active: (path: string) => !path.startsWith("/admin") },
+  { href: "/admin", label: "operators", active: (path: string) => path.startsWith("/admin") },
+] as const;
 
 export function SiteHeader() {
+  const t = useTranslations("layout");
   const pathname = usePathname() ?? "/";
   return (
     <header className="site-header">
@@ -20,17 +24,18 @@ export function SiteHeader() {
           RATP Live<span className="brand-extra"> Tracker</span>
         </span>
       </Link>
-      <nav aria-label="Main">
+      <nav aria-label={t("mainNav")}>
         <ul className="site-nav">
           {LINKS.map((link) => (
             <li key={link.href}>
               <Link href={link.href} aria-current={link.active(pathname) ? "page" : undefined}>
-                {link.label}
+                {t(link.label)}
               </Link>
             </li>
           ))}
         </ul>
       </nav>
+      <LanguageSwitch />
     </header>
   );
 }

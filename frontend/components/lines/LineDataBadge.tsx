@@ -1,21 +1,24 @@
+import { useTranslations } from "next-intl";
+
 import type { Freshness } from "@/lib/api/types";
 import { dataAgeSeconds, dataState } from "@/lib/format/freshness";
 import { formatAge } from "@/lib/format/time";
-import { text } from "@/lib/text/en";
 
 type Marker = { kind: "failed" | "never" | "no-data" | "stale" | "partial"; icon: string; label: string };
 
-function marker(freshness: Freshness, nowMs: number): Marker | null {
+type BadgeText = ReturnType<typeof useTranslations<"freshness.badge">>;
+
+function marker(t: BadgeText, freshness: Freshness, nowMs: number): Marker | null {
   const state = dataState(freshness, nowMs);
-  if (freshness.status === "never") return { kind: "never", icon: "✕", label: text.badge.never };
-  if (freshness.status === "no_data") return { kind: "no-data", icon: "–", label: text.badge.noData };
-  if (state === "none") return { kind: "failed", icon: "✕", label: text.badge.failed };
-  if (freshness.status === "failed") return { kind: "failed", icon: "✕", label: text.badge.failed };
+  if (freshness.status === "never") return { kind: "never", icon: "✕", label: t("never") };
+  if (freshness.status === "no_data") return { kind: "no-data", icon: "–", label: t("noData") };
+  if (state === "none") return { kind: "failed", icon: "✕", label: t("failed") };
+  if (freshness.status === "failed") return { kind: "failed", icon: "✕", label: t("failed") };
   if (state === "stale") {
     const age = dataAgeSeconds(freshness, nowMs);
-    return { kind: "stale", icon: "⚠", label: age === null ? text.badge.staleNoAge : text.badge.stale(formatAge(age)) };
+    return { kind: "stale", icon: "⚠", label: age === null ? t("staleNoAge") : t("stale", { age: formatAge(age) }) };
   }
-  if (freshness.status === "partial") return { kind: "partial", icon: "◐", label: text.badge.partial };
+  if (freshness.status === "partial") return { kind: "partial", icon: "◐", label: t("partial") };
   return null;
 }
 
@@ -24,8 +27,9 @@ function marker(freshness: Freshness, nowMs: number): Marker | null {
  * "Stale · 9 min", "Some stops stale"… otherwise, as text with an icon (colour is only a hint).
  */
 export function LineDataBadge({ freshness, now }: { freshness: Freshness | null | undefined; now: number }) {
+  const t = useTranslations("freshness.badge");
   if (!freshness) return null;
-  const m = marker(freshness, now);
+  const m = marker(t, freshness, now);
   if (!m) return null;
   return (
     <span className={`data-badge data-badge-${m.kind}`} data-testid="line-data-badge" data-kind={m.kind}>

@@ -1,23 +1,25 @@
 import Link from "next/link";
+import { useTranslations } from "next-intl";
 
 import { DepartureTime } from "@/components/departures/DepartureTime";
-import type { Branch, VehiclePosition } from "@/lib/api/types";
+import type { StationBoard, VehiclePosition } from "@/lib/api/types";
 import { upcoming } from "@/lib/format/countdown";
 import { stopNote } from "@/lib/format/freshness";
 import { formatClockSeconds } from "@/lib/format/time";
+import type { Segment } from "@/lib/format/topology";
 import { placeVehicles } from "@/lib/format/vehicles";
-import { text } from "@/lib/text/en";
 
 const DEPARTURES_PER_STATION = 3;
 
 function TrainMarker({ vehicle, label, progress }: { vehicle: VehiclePosition; label: string; progress?: number }) {
+  const t = useTranslations("line");
   return (
     <span
       className={`train-marker${progress === undefined ? " at-station" : ""}`}
       style={progress === undefined ? undefined : { top: `${Math.round(progress * 100)}%` }}
       role="img"
       aria-label={label}
-      title={`${label} · position at ${formatClockSeconds(vehicle.recorded_at)}`}
+      title={t("trainPositionAt", { label, clock: formatClockSeconds(vehicle.recorded_at) })}
       data-testid="train-marker"
     >
       <span aria-hidden="true">▼</span>
@@ -25,51 +27,93 @@ function TrainMarker({ vehicle, label, progress }: { vehicle: VehiclePosition; l
   );
 }
 
+/** The gap between two stations, with the trains running along it. */
+function Gap({
+  from,
+  to,
+  running,
+  note,
+}: {
+  from: Pick<StationBoard, "name">;
+  to: Pick<StationBoard, "name">;
+  running: readonly { vehicle: VehiclePosition; progress: number }[];
+  /** Where the gap leads off this segment ("joins the line at …"), shown beside it. */
+  note?: string;
+}) {
+  const t = useTranslations("line");
+  return (
+    <div className={`diagram-segment${note ? " diagram-junction" : ""}`}>
+      {running.map(({ vehicle, progress }) => (
+        <TrainMarker
+          key={vehicle.vehicle_id}
+          vehicle={vehicle}
+          progress={progress}
+          label={t("trainBetween", { from: from.name, to: to.name, percent: Math.round(progress * 100) })}
+        />
+      ))}
+      {note ? <span className="diagram-junction-note muted small">{note}</span> : null}
+    </div>
+  );
+}
+
 /**
- * One branch of one direction as a vertical strip map: each station with its next departures, and the
- * trains standing at stations or running between two of them (placed by their progress). A stop whose board was
- * not refreshed says so with its time and age ("as of 07:12 (9 min ago)").
+ * One segment of a line's diagram (lib/format/topology) as a vertical strip map: each station with its next
+ * departures, and the trains standing at stations or running between two of them (placed by their progress). A
+ * segment the line forks into starts with the gap from the station it leaves; one that merges ends with the gap to
+ * the station it joins. A stop whose board was not refreshed says so with its time and age.
  */
 export function LineDiagram({
-  branch,
+  segment,
   vehicles,
   now,
   staleAfterSeconds,
 }: {
-  branch: Branch;
+  segment: Segment<StationBoard>;
   vehicles: readonly VehiclePosition[];
   now: number;
   /** The line's freshness window, after which a stop's board reads as stale. */
   staleAfterSeconds?: number;
 }) {
-  const stations = [...branch.stations].sort((a, b) => a.position - b.position);
-  const placed = placeVehicles(
-    stations.map((s) => s.station_id),
-    vehicles,
-  );
+  const t = useTranslations("line");
+  const tf = useTranslations("freshness");
+  const { stations, entry, exit } = segment;
+  const ids = stations.map((s) => s.station_id);
+  const placed = placeVehicles([...(entry ? [entry.station_id] : []), ...ids, ...(exit ? [exit.station_id] : [])], vehicles);
+  const first = stations[0];
   return (
     <ol className="diagram" data-testid="station-list">
+      {entry && first ? (
+        <li className="diagram-stop diagram-entry">
+          <Gap
+            from={entry}
+            to={first}
+            running={placed.between.get(entry.station_id) ?? []}
+            note={t("forksAt", { station: entry.name })}
+          />
+        </li>
+      ) : null}
       {stations.map((station, i) => {
-        const next = stations[i + 1];
+        const next = stations[i + 1] ?? exit;
         const here = placed.atStation.get(station.station_id) ?? [];
-        const running = placed.between.get(station.station_id) ?? [];
         const departures = upcoming(station.departures, now).slice(0, DEPARTURES_PER_STATION);
-        const note = stopNote(station.freshness, now, staleAfterSeconds);
+        const note = stopNote(tf, station.freshness, now, staleAfterSeconds);
+        const terminus = (i === 0 && !entry) || (i === stations.length - 1 && !exit);
         return (
           <li
             key={station.station_id}
             className="diagram-stop"
             data-testid="station-row"
+            data-station-id={station.station_id}
             data-stop-status={station.freshness.status}
           >
             <div className="diagram-stop-row">
-              <span className={`diagram-dot${i === 0 || !next ? " is-terminus" : ""}`} aria-hidden="true" />
+              <span className={`diagram-dot${terminus ? " is-terminus" : ""}`} aria-hidden="true" />
               <div className="diagram-stop-body">
                 <Link href={`/stations/${encodeURIComponent(station.station_id)}`} className="diagram-stop-name">
                   {station.name}
                 </Link>
                 {here.map((vehicle) => (
-                  <TrainMarker key={vehicle.vehicle_id} vehicle={vehicle} label={`Train at ${station.name}`} />
+                  <TrainMarker key={vehicle.vehicle_id} vehicle={vehicle} label={t("trainAt", { station: station.name })} />
                 ))}
                 <span className="diagram-departures">
                   {departures.length ? (
@@ -82,7 +126,7 @@ export function LineDiagram({
                       />
                     ))
                   ) : note ? null : (
-                    <span className="muted small">{text.stop.noDeparture}</span>
+                    <span className="muted small">{tf("stop.noDeparture")}</span>
                   )}
                 </span>
                 {note ? (
@@ -95,20 +139,48 @@ export function LineDiagram({
               </div>
             </div>
             {next ? (
-              <div className="diagram-segment">
-                {running.map(({ vehicle, progress }) => (
-                  <TrainMarker
-                    key={vehicle.vehicle_id}
-                    vehicle={vehicle}
-                    progress={progress}
-                    label={`Train between ${station.name} and ${next.name}, ${Math.round(progress * 100)}% of the way`}
-                  />
-                ))}
-              </div>
+              <Gap
+                from={station}
+                to={next}
+                running={placed.between.get(station.station_id) ?? []}
+                note={next === exit && exit ? t("mergesAt", { station: exit.name }) : undefined}
+              />
             ) : null}
           </li>
         );
       })}
     </ol>
+  );
+}
+
+/** What the train markers and the station dots mean. */
+export function DiagramLegend() {
+  const t = useTranslations("line");
+  return (
+    <figure className="diagram-legend" data-testid="diagram-legend">
+      <figcaption className="diagram-legend-title">{t("legend")}</figcaption>
+      <ul>
+        <li>
+          <span className="train-marker at-station" aria-hidden="true">
+            <span>▼</span>
+          </span>
+          {t("legendAtStation")}
+        </li>
+        <li>
+          <span className="train-marker legend-running" aria-hidden="true">
+            <span>▼</span>
+          </span>
+          {t("legendBetween")}
+        </li>
+        <li>
+          <span className="legend-dot diagram-dot is-terminus" aria-hidden="true" />
+          {t("legendTerminus")}
+        </li>
+        <li>
+          <span className="legend-dot diagram-dot" aria-hidden="true" />
+          {t("legendStation")}
+        </li>
+      </ul>
+    </figure>
   );
 }

@@ -1,6 +1,7 @@
 "use client";
 
 import { useRouter } from "next/navigation";
+import { useTranslations } from "next-intl";
 import { useId, useState, type KeyboardEvent } from "react";
 
 import { LineBadge } from "@/components/lines/LineBadge";
@@ -20,6 +21,7 @@ function stationHref(station: StationMatch): string {
  * the station, Escape closes the list. The API ignores accents and case ("chatelet" finds "Châtelet").
  */
 export function StationSearch() {
+  const t = useTranslations("search");
   const router = useRouter();
   const id = useId();
   const listId = `${id}-list`;
@@ -70,15 +72,15 @@ export function StationSearch() {
     query.length < 2
       ? ""
       : search.isError
-        ? `Search failed: ${errorMessage(search.error)}`
+        ? t("failed", { error: errorMessage(search.error) })
         : search.isFetching && !search.data
-          ? "Searching…"
-          : `${results.length} station${results.length === 1 ? "" : "s"} found`;
+          ? t("searching")
+          : t("found", { count: results.length });
 
   return (
     <div className="station-search">
       <label htmlFor={`${id}-input`} className="station-search-label">
-        Find a station
+        {t("label")}
       </label>
       <input
         id={`${id}-input`}
@@ -86,7 +88,7 @@ export function StationSearch() {
         role="combobox"
         autoComplete="off"
         spellCheck={false}
-        placeholder="e.g. Châtelet, gare de lyon"
+        placeholder={t("placeholder")}
         aria-autocomplete="list"
         aria-expanded={expanded}
         aria-controls={listId}
@@ -102,7 +104,7 @@ export function StationSearch() {
         onBlur={() => setOpen(false)}
         data-testid="station-search"
       />
-      <ul id={listId} role="listbox" aria-label="Stations" className="station-search-list" hidden={!expanded}>
+      <ul id={listId} role="listbox" aria-label={t("options")} className="station-search-list" hidden={!expanded}>
         {results.map((station, index) => (
           <li
             key={station.station_id}
@@ -133,7 +135,7 @@ export function StationSearch() {
         {status}
       </p>
       {query.length >= 2 && !search.isFetching && search.isSuccess && results.length === 0 ? (
-        <p className="muted station-search-empty">No station matches “{query}”.</p>
+        <p className="muted station-search-empty">{t("noMatch", { query })}</p>
       ) : null}
     </div>
   );

@@ -1,10 +1,11 @@
 "use client";
 
+import { useTranslations } from "next-intl";
+
 import type { Freshness } from "@/lib/api/types";
 import { errorMessage } from "@/lib/api/errors";
 import { assessFreshness, type DataState, type NetworkStatus } from "@/lib/format/freshness";
 import { formatAge, formatClockSeconds, parseTime } from "@/lib/format/time";
-import { text } from "@/lib/text/en";
 
 interface FreshnessStatusProps {
   /** When the dashboard last received data (TanStack Query's dataUpdatedAt). */
@@ -26,8 +27,10 @@ interface FreshnessStatusProps {
  * `network`) show the API's own error. The ticking age is not a live region; a polite region changes with the state.
  */
 export function FreshnessStatus({ fetchedAtMs, freshness, network, error, isFetching, now }: FreshnessStatusProps) {
+  const t = useTranslations("freshness.status");
+  const tf = useTranslations("freshness");
   const rider = freshness !== undefined || network !== undefined;
-  const assessment = assessFreshness({ freshness, fetchedAtMs, nowMs: now });
+  const assessment = assessFreshness(tf, { freshness, fetchedAtMs, nowMs: now });
   const dashboardStale = assessment.state === "stale" && freshness === undefined;
   let dataState: DataState = assessment.state;
   let asOfMs: number | null = freshness ? parseTime(freshness.last_success_at) : fetchedAtMs || null;
@@ -38,15 +41,16 @@ export function FreshnessStatus({ fetchedAtMs, freshness, network, error, isFetc
   const state = error ? "error" : dataState === "live" ? "fresh" : dataState;
   const announcement =
     state === "error"
-      ? text.status.couldNotRefresh
+      ? t("couldNotRefresh")
       : state === "stale"
-        ? text.status.announceStale(
-            dashboardStale && assessment.reason
-              ? assessment.reason
-              : text.status.notRefreshedSince(formatClockSeconds(asOfMs)),
-          )
+        ? t("announceStale", {
+            why:
+              dashboardStale && assessment.reason
+                ? assessment.reason
+                : t("notRefreshedSince", { clock: formatClockSeconds(asOfMs) }),
+          })
         : state === "none"
-          ? text.status.announceNone
+          ? t("announceNone")
           : "";
   const age = asOfMs === null ? null : formatAge((now - asOfMs) / 1000);
   return (
@@ -60,43 +64,34 @@ export function FreshnessStatus({ fetchedAtMs, freshness, network, error, isFetc
           </span>
         )}
         {!fetchedAtMs ? (
-          text.status.loading
+          t("loading")
         ) : dataState === "live" ? (
           <>
-            {text.status.updated} {formatClockSeconds(asOfMs)}
-            <span className="freshness-age">
-              {" "}
-              · {age} {text.status.agoSuffix}
-            </span>
+            {t("updated", { clock: formatClockSeconds(asOfMs) })}
+            <span className="freshness-age">{t("ago", { age: age ?? "—" })}</span>
           </>
         ) : dataState === "stale" && asOfMs !== null ? (
           <>
-            {text.status.staleAsOf(formatClockSeconds(asOfMs))}
-            <span className="freshness-age">
-              {" "}
-              · {age} {text.status.agoSuffix}
-            </span>
+            {t("staleAsOf", { clock: formatClockSeconds(asOfMs) })}
+            <span className="freshness-age">{t("ago", { age: age ?? "—" })}</span>
           </>
         ) : (
           <>
-            {text.status.noLiveData}
-            <span className="freshness-age">
-              {" "}
-              · {text.status.checked.toLowerCase()} {formatClockSeconds(fetchedAtMs)}
-            </span>
+            {t("noLiveData")}
+            <span className="freshness-age">{t("checked", { clock: formatClockSeconds(fetchedAtMs) })}</span>
           </>
         )}
       </span>
       {dashboardStale && assessment.reason ? (
         <span className="freshness-warning">
           <span aria-hidden="true">⚠ </span>
-          {text.status.outOfDate(assessment.reason)}
+          {t("outOfDate", { why: assessment.reason })}
         </span>
       ) : null}
       {error ? (
         <span className="freshness-warning">
           <span aria-hidden="true">⚠ </span>
-          {rider ? text.status.couldNotRefresh : `Could not refresh (${errorMessage(error)}); showing the last data received.`}
+          {rider ? t("couldNotRefresh") : t("couldNotRefreshDetail", { error: errorMessage(error) })}
         </span>
       ) : null}
       <span className="visually-hidden" aria-live="polite">

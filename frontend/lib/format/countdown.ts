@@ -1,6 +1,7 @@
 /**
- * What a departure board shows for one departure at a given instant: "à quai", "< 1 min", "4 min",
- * or cancelled. Pure, so the board can re-evaluate it every second between two fetches.
+ * What a departure board shows for one departure at a given instant: at the platform ("à quai"), imminent
+ * ("< 1 min"), whole minutes ("4 min"), or cancelled. Pure and free of wording (the board words it in the rider's
+ * language, `messages/` namespace `departure`), so the board can re-evaluate it every second between two fetches.
  */
 import type { Departure } from "@/lib/api/types";
 
@@ -8,10 +9,6 @@ export type CountdownKind = "cancelled" | "at_platform" | "imminent" | "minutes"
 
 export interface Countdown {
   kind: CountdownKind;
-  /** What the board shows. */
-  label: string;
-  /** What a screen reader says. */
-  spoken: string;
   /** Whole minutes left (rounded down, as on RATP boards); null when cancelled or at the platform. */
   minutes: number | null;
 }
@@ -35,27 +32,21 @@ export function departureCountdown(departure: DepartureTiming, nowMs: number): C
   const passed =
     seconds !== null && (atPlatform && departure.status !== "cancelled" ? seconds < -AT_PLATFORM_GRACE_SECONDS : seconds < 0);
   if (passed) {
-    return { kind: "departed", label: "departed", spoken: "departed", minutes: null };
+    return { kind: "departed", minutes: null };
   }
   if (departure.status === "cancelled") {
-    return { kind: "cancelled", label: "Cancelled", spoken: "cancelled", minutes: null };
+    return { kind: "cancelled", minutes: null };
   }
   if (atPlatform) {
-    return { kind: "at_platform", label: "à quai", spoken: "at the platform", minutes: null };
+    return { kind: "at_platform", minutes: null };
   }
   if (seconds === null) {
-    return { kind: "minutes", label: "—", spoken: "time unknown", minutes: null };
+    return { kind: "minutes", minutes: null };
   }
   if (seconds < 60) {
-    return { kind: "imminent", label: "< 1 min", spoken: "in less than a minute", minutes: 0 };
+    return { kind: "imminent", minutes: 0 };
   }
-  const minutes = Math.floor(seconds / 60);
-  return {
-    kind: "minutes",
-    label: `${minutes} min`,
-    spoken: minutes === 1 ? "in 1 minute" : `in ${minutes} minutes`,
-    minutes,
-  };
+  return { kind: "minutes", minutes: Math.floor(seconds / 60) };
 }
 
 /** Minutes of delay against the timetable, when the API gave both times and the gap is at least a minute. */

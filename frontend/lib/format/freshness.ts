@@ -1,16 +1,24 @@
 /**
  * Whether the data on screen is live, and the one short sentence a rider reads when it is not. The API says per
  * line and per stop how its latest fetch went (`status`), why data is missing (`reason`, a code) and when data last
- * arrived (`last_success_at`); this module turns that into a state (live, stale, none) and a sentence written in
- * `lib/text`. Technical detail (errors, source names) never reaches these sentences: it stays in the system API.
+ * arrived (`last_success_at`); this module turns that into a state (live, stale, none) and a sentence from the
+ * message catalogues (`messages/`, namespace `freshness`), in the rider's language: callers pass the translator. Technical detail (errors, source names) never reaches these sentences: it stays in the system API.
  *
  * Data also turns stale while a page stays open: when its last success becomes older than the API's window
  * (`stale_after_seconds`), or when the dashboard itself has not reached the API for 3 minutes.
  */
-import type { Freshness, LinesSummary, Meta, StopFreshness } from "@/lib/api/types";
-import { text } from "@/lib/text/en";
+import type { useTranslations } from "next-intl";
+
+import type { Freshness, FreshnessReason, LinesSummary, Meta, StopFreshness } from "@/lib/api/types";
 
 import { formatAge, formatSince, parseTime } from "./time";
+
+/** The `freshness` messages in the rider's language: `useTranslations("freshness")` in a component. */
+export type FreshnessText = ReturnType<typeof useTranslations<"freshness">>;
+
+function reasonPhrase(t: FreshnessText, reason: FreshnessReason | null | undefined): string | null {
+  return reason ? t(`reasons.${reason}`) : null;
+}
 
 /** The window used when the API does not give one, and for the dashboard's own fetches. */
 export const STALE_AFTER_SECONDS = 180;
@@ -60,22 +68,35 @@ export function dataState(
  * The sentence for a line whose data is not fully live, or null when it is:
  * "No live data: the departures service is unreachable; last update 07:12."
  */
-export function lineSentence(freshness: Freshness | null | undefined, nowMs: number): string | null {
-  if (!freshness) return text.line.neverFetched(null);
-  const why = text.reason(freshness.reason);
+export function lineSentence(t: FreshnessText, freshness: Freshness | null | undefined, nowMs: number): string | null {
+  if (!freshness) return t("line.neverFetched", { why: t("reasons.not_fetched") });
+  const why = reasonPhrase(t, freshness.reason);
   const last = parseTime(freshness.last_success_at);
   const lastClock = last === null ? null : formatSince(last, nowMs);
+  const noLiveData = (clock: string | null) => {
+    const reason = why ?? t("line.lastUpdateFailed");
+    return clock ? t("line.noLiveDataSince", { why: reason, clock }) : t("line.noLiveData", { why: reason });
+  };
   switch (freshness.status) {
     case "never":
-      return text.line.neverFetched(why);
+      return t("line.neverFetched", { why: why ?? t("reasons.not_fetched") });
     case "failed":
-      return text.line.noLiveData(why, lastClock);
+      return noLiveData(lastClock);
     case "no_data":
-      return text.line.noDepartures(parseTime(freshness.fetched_at) === null ? null : formatSince(freshness.fetched_at, nowMs));
+      return parseTime(freshness.fetched_at) === null
+        ? t("line.noDepartures")
+        : t("line.noDeparturesAt", { clock: formatSince(freshness.fetched_at, nowMs) });
     default:
-      if (last === null || lastClock === null) return text.line.noLiveData(why, null);
-      if (isOld(freshness, nowMs)) return text.line.stale(lastClock, formatAge(dataAgeSeconds(freshness, nowMs)));
-      if (freshness.status === "partial") return text.line.partial(freshness.stops_failed, freshness.stops_total);
+      if (last === null || lastClock === null) return noLiveData(null);
+      if (isOld(freshness, nowMs)) {
+        return t("line.stale", { clock: lastClock, age: formatAge(dataAgeSeconds(freshness, nowMs)) });
+      }
+      if (freshness.status === "partial") {
+        const { stops_failed: failed, stops_total: total } = freshness;
+        return failed !== null && total !== null
+          ? t("line.partial", { failed, total })
+          : t("line.partialUncounted");
+      }
       return null;
   }
 }
@@ -85,6 +106,7 @@ export function lineSentence(freshness: Freshness | null | undefined, nowMs: num
  * fetched gets none: its line's sentence says so once rather than at every stop.
  */
 export function stopNote(
+  t: FreshnessText,
   stop: StopFreshness | null | undefined,
   nowMs: number,
   staleAfterSeconds?: number,
@@ -93,23 +115,30 @@ export function stopNote(
   const state = dataState(stop, nowMs, staleAfterSeconds);
   if (state === "live") return null;
   const last = parseTime(stop.last_success_at);
-  if (last === null) return { label: text.stop.noLiveData, spoken: text.stop.noLiveData };
+  if (last === null) return { label: t("stop.noLiveData"), spoken: t("stop.noLiveData") };
   const clock = formatSince(last, nowMs);
   const age = formatAge(dataAgeSeconds(stop, nowMs));
-  return { label: text.stop.asOf(clock, age), spoken: text.stop.asOfSpoken(clock, age) };
+  return { label: t("stop.asOf", { clock, age }), spoken: t("stop.asOfSpoken", { clock, age }) };
 }
+
+export type NetworkHeadline = "headline" | "headlineLive" | "headlineDemo";
 
 export interface NetworkStatus {
   state: DataState;
-  headline: string;
+  /** Which headline the home page shows (a key of the `home` messages). */
+  headline: NetworkHeadline;
   /** Why nothing (or not everything) is live, with the last update; null when every line is live. */
   sentence: string | null;
   /** When the newest data of any line arrived. */
   lastSuccessMs: number | null;
 }
 
-/** The home page's headline and status, from the catalogue's summary and how the deployment runs. */
+/**
+ * The home page's headline and status, from the catalogue's summary and how the deployment runs. "Live" is claimed
+ * only when some line is live and the deployment is not a demo.
+ */
 export function networkStatus(
+  t: FreshnessText,
   summary: LinesSummary,
   meta: Pick<Meta, "demo_mode" | "prim_configured"> | undefined,
   nowMs: number,
@@ -117,33 +146,36 @@ export function networkStatus(
   const demo = meta?.demo_mode ?? false;
   const lastSuccessMs = parseTime(summary.last_success_at);
   if (summary.lines_total === 0) {
-    return { state: "none", headline: text.home.headline, sentence: text.home.noLinesKnown, lastSuccessMs };
+    return { state: "none", headline: "headline", sentence: t("home.noLinesKnown"), lastSuccessMs };
   }
   if (summary.lines_live > 0) {
     // In demo mode the headline (and the demo banner) already say the data is replayed.
     const partial = summary.lines_live < summary.lines_total;
     return {
       state: "live",
-      headline: demo ? text.home.headlineDemo : text.home.headlineLive,
-      sentence: partial ? text.home.someLinesLive(summary.lines_live, summary.lines_total) : null,
+      headline: demo ? "headlineDemo" : "headlineLive",
+      sentence: partial ? t("home.someLinesLive", { live: summary.lines_live, total: summary.lines_total }) : null,
       lastSuccessMs,
     };
   }
   const reasons: string[] = [];
-  if ((meta && !meta.prim_configured) || summary.reason === "no_key") reasons.push(text.home.noKey);
+  if ((meta && !meta.prim_configured) || summary.reason === "no_key") reasons.push(t("home.noKey"));
   if (summary.reason && summary.reason !== "no_key" && summary.reason !== "not_fetched") {
-    reasons.push(text.reason(summary.reason) ?? text.home.whyUnknown);
+    reasons.push(reasonPhrase(t, summary.reason) ?? t("home.whyUnknown"));
   }
   if (!reasons.length) {
     const never = summary.reason === "not_fetched" || lastSuccessMs === null;
-    reasons.push(never ? text.home.neverFetched : text.home.whyUnknown);
+    reasons.push(never ? t("home.neverFetched") : t("home.whyUnknown"));
   }
-  const why = reasons.join(text.home.and);
-  const sentence = text.home.noLineLive(why, lastSuccessMs === null ? null : formatSince(lastSuccessMs, nowMs));
+  const why = reasons.join(t("home.and"));
+  const sentence =
+    lastSuccessMs === null
+      ? t("home.noLineLive", { why })
+      : t("home.noLineLiveSince", { why, clock: formatSince(lastSuccessMs, nowMs) });
   return {
     state: lastSuccessMs === null ? "none" : "stale",
-    headline: demo ? text.home.headlineDemo : text.home.headline,
-    sentence: demo ? `${sentence} ${text.home.demoReplayed}` : sentence,
+    headline: demo ? "headlineDemo" : "headline",
+    sentence: demo ? `${sentence} ${t("home.demoReplayed")}` : sentence,
     lastSuccessMs,
   };
 }
@@ -185,17 +217,17 @@ export interface FreshnessInput {
 }
 
 /** The state of what a page shows: the API's freshness, and whether the dashboard itself still reaches the API. */
-export function assessFreshness({ freshness, fetchedAtMs, nowMs }: FreshnessInput): FreshnessAssessment {
+export function assessFreshness(t: FreshnessText, { freshness, fetchedAtMs, nowMs }: FreshnessInput): FreshnessAssessment {
   const fetchAge = fetchedAtMs ? (nowMs - fetchedAtMs) / 1000 : null;
   if (fetchAge !== null && fetchAge > STALE_AFTER_SECONDS) {
     return {
       state: "stale",
       ageSeconds: fetchAge,
-      reason: text.status.dashboardUnreachable(formatSince(fetchedAtMs ?? null, nowMs)),
+      reason: t("status.dashboardUnreachable", { clock: formatSince(fetchedAtMs ?? null, nowMs) }),
     };
   }
   if (freshness === undefined) return { state: "live", ageSeconds: fetchAge, reason: null };
   const state = dataState(freshness, nowMs);
   const ageSeconds = freshness ? dataAgeSeconds(freshness, nowMs) : null;
-  return { state, ageSeconds, reason: state === "live" ? null : lineSentence(freshness, nowMs) };
+  return { state, ageSeconds, reason: state === "live" ? null : lineSentence(t, freshness, nowMs) };
 }

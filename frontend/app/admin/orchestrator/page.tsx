@@ -1,8 +1,11 @@
 import type { Metadata } from "next";
+import { getTranslations } from "next-intl/server";
 
 import { OrchestratorConsole } from "@/components/admin/OrchestratorConsole";
 
-export const metadata: Metadata = { title: "Orchestrator" };
+export async function generateMetadata(): Promise<Metadata> {
+  return { title: (await getTranslations("meta"))("orchestrator") };
+}
 
 export default function OrchestratorPage() {
   return <OrchestratorConsole />;

@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import { getTranslations } from "next-intl/server";
 
 import { StationBoardView } from "@/components/departures/StationBoardView";
 import { decodeParam } from "@/lib/params";
@@ -7,7 +8,9 @@ interface StationPageProps {
   params: Promise<{ stationId: string }>;
 }
 
-export const metadata: Metadata = { title: "Station board" };
+export async function generateMetadata(): Promise<Metadata> {
+  return { title: (await getTranslations("meta"))("stationBoard") };
+}
 
 export default async function StationPage({ params }: StationPageProps) {
   const { stationId } = await params;
