@@ -7,7 +7,14 @@ const NEAR_CHATELET = { latitude: 48.85871, longitude: 2.34776 };
 
 test.use({ geolocation: NEAR_CHATELET, permissions: ["geolocation"] });
 
-test("near me lists the nearest stations with distance and walking time, Châtelet first", async ({ page }) => {
+test("near me lists the nearest stations with distance and walking time, Châtelet first", async ({
+  page,
+  context,
+  baseURL,
+}) => {
+  // Granted for the dashboard's own origin: Chromium answers "denied" to an origin it was not granted for.
+  await context.grantPermissions(["geolocation"], { origin: new URL(baseURL ?? "http://127.0.0.1:3000").origin });
+  await context.setGeolocation(NEAR_CHATELET);
   await page.goto("/");
   const section = page.getByTestId("near-me");
   await expect(section.getByTestId("near-me-list")).toHaveCount(0); // nothing asked before the click
