@@ -137,8 +137,10 @@ class Settings(BaseSettings):
     upstream_breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
     # A 429 whose Retry-After is at most this is waited for; a longer one pauses the source for that long.
     upstream_retry_after_max_seconds: float = Field(default=5.0, ge=0)
-    # PRIM's Navitia plan (stop areas of a line, looked up once per line and process).
+    # PRIM's Navitia plan (stop areas of a line, looked up once per line and process; a bus line's routes).
     prim_daily_quota_navitia: int = Field(default=20_000, ge=1)
+    # A bus line's stops (from PRIM's Navitia, kept in the database) are asked for again once this old.
+    bus_stops_refresh_hours: float = Field(default=24.0, gt=0)
     # Only for a LiveDataService used without the database (scripts): it keeps to 1/N of every daily quota. Workers
     # share one budget through the database, whatever the fleet size.
     prim_quota_processes: int = Field(default=1, ge=1)
@@ -198,10 +200,14 @@ class Settings(BaseSettings):
 
     @property
     def resolved_database_url(self) -> str:
-        """The database URL in use: `DATABASE_URL`, or the embedded SQLite file under `DATA_DIR`."""
+        """The database URL in use: `DATABASE_URL`, or the embedded SQLite file under `DATA_DIR`.
+
+        Demo mode has a file of its own (`ratp-demo.sqlite3`), so replayed runs never mix their boards, task counts
+        and workers with live runs'."""
         if self.database_url:
             return self.database_url
-        return f"sqlite+aiosqlite:///{self.data_dir / 'ratp.sqlite3'}"
+        file_name = "ratp-demo.sqlite3" if self.demo_mode else "ratp.sqlite3"
+        return f"sqlite+aiosqlite:///{self.data_dir / file_name}"
 
     @property
     def uses_kafka(self) -> bool:

@@ -244,6 +244,22 @@ class StationMatch(ApiModel):
     lines: list[LineRef]
 
 
+class NearbyStation(ApiModel):
+    """A station near a point, by straight line, with the lines calling at it."""
+
+    station_id: str = Field(examples=["chatelet"])
+    name: str = Field(examples=["Châtelet"])
+    town: str | None
+    lat: float = Field(description="WGS 84 latitude of the station.", examples=[48.858565])
+    lon: float = Field(description="WGS 84 longitude of the station.", examples=[2.346928])
+    distance_m: int = Field(description="Straight-line distance from the given point, in metres.", examples=[240])
+    walking_minutes: int = Field(
+        description="Walking time along that straight line at 4.5 km/h, rounded up (streets make it longer).",
+        examples=[4],
+    )
+    lines: list[LineRef]
+
+
 class LineFreshness(ApiModel):
     line_id: str = Field(description=LINE_ID_DESCRIPTION, examples=["metro:1"])
     freshness: Freshness

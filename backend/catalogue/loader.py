@@ -14,22 +14,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from backend.catalogue.colours import canonical_colour, readable_text_colour
+from backend.catalogue.colours import canonical_colour
 from backend.catalogue.models import CatalogueDataError, Line, Network, Station, StopAreaIds
 from backend.catalogue.names import is_slug, normalise_name
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 LINE_COLUMNS = ("network", "code", "name", "idfm_line_id", "colour_hex", "text_colour_hex", "operator", "notes")
-BUS_COLUMNS = ("code", "name", "idfm_line_id")
+BUS_COLUMNS = ("code", "name", "idfm_line_id", "colour_hex", "text_colour_hex", "operator", "source")
+# Keys of the bus provenance table in data/README.md (written by bus_line_sources).
+BUS_SOURCES = ("agreed-2", "newer")
 STOP_AREA_COLUMNS = ("line_id", "station_id", "zda_id", "zdc_id", "source")
 # Keys of the provenance table in data/README.md; a row of stop_areas.csv must name one of them.
 STOP_AREA_SOURCES = ("agreed-3", "settled", "agreed-2", "single-checked", "single")
 RAIL_NETWORKS: tuple[Network, ...] = ("metro", "rer", "tram")
 
-# IDFM publishes no single bus colour; one neutral badge colour keeps bus lines visually apart from rail.
-BUS_COLOUR = "#4B5A6B"
-BUS_OPERATOR = "RATP"
 
 IDFM_LINE_ID = re.compile(r"^C\d{5}$")
 IDFM_STOP_NUMBER = re.compile(r"^\d{1,9}$")
@@ -140,16 +139,23 @@ def _read_bus_lines(path: Path) -> tuple[Line, ...]:
             raise CatalogueDataError(f"{entry}: code {row['code']!r} is not a bus line code")
         if not row["name"]:
             raise CatalogueDataError(f"{entry}: name is empty")
+        idfm_line_id = _idfm_line_id(row["idfm_line_id"], entry)
+        if idfm_line_id is None:
+            raise CatalogueDataError(f"{entry}: idfm_line_id is empty; a bus line's stops and departures need it")
+        if row["source"] not in BUS_SOURCES:
+            raise CatalogueDataError(
+                f"{entry}: source {row['source']!r} is not one of {', '.join(BUS_SOURCES)} (see data/README.md)"
+            )
         lines.append(
             Line(
                 id=f"bus:{row['code']}",
                 network="bus",
                 code=row["code"],
                 name=row["name"],
-                idfm_line_id=_idfm_line_id(row["idfm_line_id"], entry),
-                colour=BUS_COLOUR,
-                text_colour=readable_text_colour(BUS_COLOUR),
-                operator=BUS_OPERATOR,
+                idfm_line_id=idfm_line_id,
+                colour=_colour(row["colour_hex"], entry, "colour_hex"),
+                text_colour=_colour(row["text_colour_hex"], entry, "text_colour_hex"),
+                operator=row["operator"] or None,
                 has_station_data=False,
             )
         )

@@ -121,6 +121,17 @@ class LineStation(Base):
     source: Mapped[str] = mapped_column(String(32), default="catalogue")  # "catalogue" or the fetching source
 
 
+class LineStopList(Base):
+    """Which source gave a bus line's stops (its non-catalogue `line_stations`) and when; refreshed daily."""
+
+    __tablename__ = "line_stop_lists"
+
+    line_id: Mapped[str] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))  # "prim" (Navitia) or "ratp_http"
+    fetched_at: Mapped[datetime]
+    stations_count: Mapped[int] = mapped_column(Integer)
+
+
 class Departure(Base):
     """A next departure on a line's current board; replaced as a whole by each successful fetch of the line."""
 

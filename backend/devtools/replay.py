@@ -69,6 +69,7 @@ class StubStop:
     area_number: int  # LDA:IDFM:<n> = STIF:StopArea:SP:<n>:, one per station
     lat: float | None
     lon: float | None
+    town: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ class ReplayNetwork:
                     area_number=area_number or self._area_of.get(station_id) or self._bus_area(station_id),
                     lat=station[1],
                     lon=station[2],
+                    town=self._town(station_id),
                 )
                 self._by_place[next_place] = (line.id, station_id)
                 self._lines_at.setdefault(station_id, []).append(line.id)
@@ -143,6 +145,12 @@ class ReplayNetwork:
             return self._recorded_bus_names[station_id], None, None
         station = self.catalogue.station(station_id)
         return station.name, station.lat, station.lon
+
+    def _town(self, station_id: str) -> str:
+        """The station's town; the recorded bus 38 stops, which are not catalogue stations, are all in Paris."""
+        if station_id in self._recorded_bus_names:
+            return "Paris"
+        return self.catalogue.station(station_id).town or "Paris"
 
     def _bus_route(self, line: Line) -> tuple[str, ...]:
         if line.id == "bus:38":
@@ -355,6 +363,74 @@ class ReplayNetwork:
         payload["context"]["current_datetime"] = now.astimezone(PARIS).strftime("%Y%m%dT%H%M%S")
         return payload
 
+    def navitia_routes(self, stub: StubLine, now: datetime) -> dict[str, Any]:
+        """The line's routes, one per route of the catalogue (or the bus route) and direction, in Navitia's shape."""
+        payload = recorded_json("navitia_line_routes.json")
+        forward, backward = payload["routes"]
+        routes = []
+        for index, sequence in enumerate(stub.routes):
+            for template, direction in ((forward, "A"), (backward, "R")):
+                route = copy.deepcopy(template)
+                ordered = sequence if direction == "A" else sequence[::-1]
+                terminus = stub.stops[ordered[-1]]
+                route["id"] = _navitia_route_id(stub, index, direction)
+                route["name"] = f"{stub.stops[ordered[0]].name} - {terminus.name}"
+                terminus_id = f"stop_area:IDFM:{terminus.area_number}"
+                route["direction"]["id"] = route["direction"]["stop_area"]["id"] = terminus_id
+                route["direction"]["name"] = f"{terminus.name} ({terminus.town})"
+                route["direction"]["stop_area"].update(name=terminus.name, label=f"{terminus.name} ({terminus.town})")
+                route["codes"] = [{"type": "source", "value": route["id"].removeprefix("route:IDFM:")}]
+                routes.append(route)
+        payload["routes"] = routes
+        payload["pagination"].update(items_on_page=len(routes), total_result=len(routes))
+        payload["context"]["current_datetime"] = now.astimezone(PARIS).strftime("%Y%m%dT%H%M%S")
+        return payload
+
+    def navitia_route_schedules(self, stub: StubLine, now: datetime) -> dict[str, Any]:
+        """One route schedule per route of `navitia_routes`, its rows the route's stops in calling order."""
+        payload = recorded_json("navitia_line_route_schedules.json")
+        template = payload["route_schedules"][0]
+        row_template = template["table"]["rows"][0]
+        schedules = []
+        for index, sequence in enumerate(stub.routes):
+            for direction in ("A", "R"):
+                ordered = sequence if direction == "A" else sequence[::-1]
+                schedule = copy.deepcopy(template)
+                terminus = stub.stops[ordered[-1]]
+                schedule["display_informations"].update(
+                    direction=f"{terminus.name} ({terminus.town})",
+                    code=stub.line.code,
+                    label=stub.line.code,
+                    headsign=terminus.name,
+                    color=stub.line.colour.lstrip("#"),
+                    text_color=stub.line.text_colour.lstrip("#"),
+                )
+                rows = []
+                for position, station_id in enumerate(ordered):
+                    stop = stub.stops[station_id]
+                    row = copy.deepcopy(row_template)
+                    point, area = row["stop_point"], row["stop_point"]["stop_area"]
+                    coord = {"lon": f"{stop.lon or 0:.6f}", "lat": f"{stop.lat or 0:.6f}"}
+                    point.update(id=f"stop_point:IDFM:{stop.place_number}", name=stop.name, coord=coord)
+                    point["label"] = f"{stop.name} ({stop.town})"
+                    area.update(id=f"stop_area:IDFM:{stop.area_number}", name=stop.name, coord=coord)
+                    area["label"] = f"{stop.name} ({stop.town})"
+                    area["administrative_regions"][0].update(name=stop.town, id=f"admin:fr:{_hash(stop.town) % 99999}")
+                    moment = now + timedelta(minutes=2 * position)
+                    row["date_times"][0]["date_time"] = moment.astimezone(PARIS).strftime("%Y%m%dT%H%M%S")
+                    rows.append(row)
+                schedule["table"]["rows"] = rows
+                schedule["links"] = [
+                    {"type": "line", "id": f"line:IDFM:{stub.ref}"},
+                    {"type": "route", "id": _navitia_route_id(stub, index, direction)},
+                    *schedule["links"][2:],
+                ]
+                schedules.append(schedule)
+        payload["route_schedules"] = schedules
+        payload["pagination"].update(items_on_page=len(schedules), total_result=len(schedules))
+        payload["context"]["current_datetime"] = now.astimezone(PARIS).strftime("%Y%m%dT%H%M%S")
+        return payload
+
     # --- ratp.fr --------------------------------------------------------------------------------------------
 
     def stop_points(self, stub: StubLine) -> list[dict[str, Any]]:
@@ -460,6 +536,10 @@ def _mission(destination_name: str, mark: int) -> str:
     letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     initial = slugify(destination_name)[:1].upper() or "X"
     return initial + "".join(letters[(mark // 26**index) % 26] for index in range(3))
+
+
+def _navitia_route_id(stub: StubLine, index: int, direction: str) -> str:
+    return f"route:IDFM:{stub.ref}-{index}-{direction}"
 
 
 def _number(ref: str) -> int | None:

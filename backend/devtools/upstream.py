@@ -385,6 +385,28 @@ def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
 
         return await respond(request, "prim", "navitia", _ids(stub), build)
 
+    @app.get("/marketplace/v2/navitia/lines/{line_ref}/routes")
+    async def navitia_routes(request: Request, line_ref: str) -> Response:
+        stub = network.line_by_ref(line_ref)
+
+        async def build() -> Response:
+            if stub is None:
+                return unknown_id("prim", "navitia", request)
+            return JSONResponse(network.navitia_routes(stub, datetime.now(UTC)))
+
+        return await respond(request, "prim", "navitia", _ids(stub), build)
+
+    @app.get("/marketplace/v2/navitia/lines/{line_ref}/route_schedules")
+    async def navitia_route_schedules(request: Request, line_ref: str) -> Response:
+        stub = network.line_by_ref(line_ref)
+
+        async def build() -> Response:
+            if stub is None:
+                return unknown_id("prim", "navitia", request)
+            return JSONResponse(network.navitia_route_schedules(stub, datetime.now(UTC)))
+
+        return await respond(request, "prim", "navitia", _ids(stub), build)
+
     # --- ratp.fr ------------------------------------------------------------------------------------------
 
     @app.get("/horaires")

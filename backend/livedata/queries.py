@@ -10,6 +10,7 @@ API does not know (a new departure status, say) are shown as "unknown" rather th
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -184,6 +185,18 @@ class StationMatchView:
     station_id: str
     name: str
     town: str | None
+    lines: list[LineRefView]
+
+
+@dataclass(frozen=True)
+class NearbyStationView:
+    station_id: str
+    name: str
+    town: str | None
+    lat: float
+    lon: float
+    distance_m: int
+    walking_minutes: int
     lines: list[LineRefView]
 
 
@@ -634,6 +647,78 @@ async def search_stations(session: AsyncSession, query: str, *, limit: int) -> l
             lines=[_line_ref(line) for line in lines.get(station.id, [])],
         )
         for station in stations
+    ]
+
+
+# The area the network serves, with a margin: Île-de-France's bounding box and RER D's terminus at Creil (Oise).
+SERVED_LAT = (48.0, 49.4)
+SERVED_LON = (1.3, 3.7)
+EARTH_RADIUS_M = 6_371_000.0
+# A steady walk, 4.5 km/h, along the straight line (streets are longer: a lower bound, and labelled so).
+WALKING_METRES_PER_MINUTE = 75.0
+
+
+def straight_line_metres(lat: float, lon: float, other_lat: float, other_lon: float) -> float:
+    """Great-circle distance (haversine), exact to well under a metre at the scale of a city."""
+    phi, other_phi = math.radians(lat), math.radians(other_lat)
+    half_dphi = (other_phi - phi) / 2
+    half_dlambda = math.radians(other_lon - lon) / 2
+    a = math.sin(half_dphi) ** 2 + math.cos(phi) * math.cos(other_phi) * math.sin(half_dlambda) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, a)))
+
+
+def check_served_area(lat: float, lon: float) -> None:
+    """Raises ValueError naming the served area when the point is far outside it."""
+    if not (SERVED_LAT[0] <= lat <= SERVED_LAT[1] and SERVED_LON[0] <= lon <= SERVED_LON[1]):
+        raise ValueError(
+            f"({lat}, {lon}) is outside the area the network serves (Île-de-France: latitude "
+            f"{SERVED_LAT[0]}..{SERVED_LAT[1]}, longitude {SERVED_LON[0]}..{SERVED_LON[1]})"
+        )
+
+
+async def nearest_stations(session: AsyncSession, lat: float, lon: float, *, limit: int) -> list[NearbyStationView]:
+    """The `limit` stations nearest to (lat, lon) by straight line, among those a line calls at and whose point is
+    known, nearest first, with the distance and a walking time along that line. Raises ValueError for a point
+    outside the served area."""
+    check_served_area(lat, lon)
+    # A box around the point keeps the scan small. It is widened until its `limit` nearest stations lie within the
+    # circle it contains (half_side degrees of latitude, about 111 km each; the longitude side is 1.5 times as many
+    # degrees, which at 48-49.4 N is at least as long), so that no nearer station can lie outside it.
+    ranked: list[tuple[float, str, Station]] = []
+    for half_side in (0.02, 0.06, 0.2, 2.0):
+        stations = (
+            await session.execute(
+                select(Station).where(
+                    Station.lat.between(lat - half_side, lat + half_side),
+                    Station.lon.between(lon - half_side * 1.5, lon + half_side * 1.5),
+                    Station.id.in_(select(LineStation.station_id)),
+                )
+            )
+        ).scalars()
+        ranked = sorted(
+            (
+                (straight_line_metres(lat, lon, station.lat, station.lon), station.id, station)
+                for station in stations
+                if station.lat is not None and station.lon is not None
+            ),
+            key=lambda item: item[:2],
+        )[:limit]
+        if len(ranked) == limit and ranked[-1][0] <= half_side * 110_000:
+            break
+    lines = await _lines_at(session, [station.id for _, _, station in ranked])
+    return [
+        NearbyStationView(
+            station_id=station.id,
+            name=station.name,
+            town=station.town,
+            lat=station.lat,
+            lon=station.lon,
+            distance_m=round(distance),
+            walking_minutes=max(1, math.ceil(distance / WALKING_METRES_PER_MINUTE)),
+            lines=[_line_ref(line) for line in lines.get(station.id, [])],
+        )
+        for distance, _, station in ranked
+        if station.lat is not None and station.lon is not None  # always: the query asked for them
     ]
 
 

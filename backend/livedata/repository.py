@@ -13,7 +13,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.catalogue import normalise_name
@@ -22,12 +22,13 @@ from backend.db.models import (
     Departure,
     LineSnapshot,
     LineStation,
+    LineStopList,
     Station,
     StopBoard,
     TrafficStatus,
     VehiclePosition,
 )
-from backend.services.records import LineFetchResult, StopOutcome
+from backend.services.records import LineFetchResult, StationRecord, StopList, StopOutcome
 
 
 def departures_source(result: LineFetchResult) -> str | None:
@@ -38,7 +39,7 @@ async def store_line_result(session: AsyncSession, result: LineFetchResult, *, t
     """Replace the line's board and trains with this fetch's, upsert its traffic status and snapshot."""
     line_id = result.line_id
     if result.stations:
-        await _store_fetched_stations(session, result)
+        await _store_fetched_stations(session, result, now)
     answered = {stop.station_id for stop in result.stops if stop.answered}
     if answered:
         await session.execute(
@@ -264,13 +265,21 @@ async def _upsert_snapshot(
     await session.execute(statement.on_conflict_do_update(index_elements=["line_id"], set_=updates))
 
 
-async def _store_fetched_stations(session: AsyncSession, result: LineFetchResult) -> None:
-    """Cache the stations a source fetched for a line without shipped station data (buses)."""
+async def _store_fetched_stations(session: AsyncSession, result: LineFetchResult, now: datetime) -> None:
+    """Keep the stops a source gave for a line without catalogue stations (a bus line): new stations (a catalogue
+    station of the same id is left as it is), the line's order per direction, and when and where they came from."""
     insert_ = dialect_insert(session)
     stations = {s.station_id: s for s in result.stations}
     statement = insert_(Station).values(
         [
-            {"id": s.station_id, "name": s.name, "search_name": normalise_name(s.name), "town": None}
+            {
+                "id": s.station_id,
+                "name": s.name,
+                "search_name": normalise_name(s.name),
+                "town": s.town,
+                "lat": s.lat,
+                "lon": s.lon,
+            }
             for s in stations.values()
         ]
     )
@@ -278,7 +287,7 @@ async def _store_fetched_stations(session: AsyncSession, result: LineFetchResult
     await session.execute(
         delete(LineStation).where(LineStation.line_id == result.line_id, LineStation.source != "catalogue")
     )
-    source = result.attempts[0].source if result.attempts else "upstream"
+    source = result.stations_source or "upstream"
     await session.execute(
         insert(LineStation),
         [
@@ -289,8 +298,44 @@ async def _store_fetched_stations(session: AsyncSession, result: LineFetchResult
                 "position": s.position,
                 "station_id": s.station_id,
                 "upstream_ref": s.upstream_ref,
-                "source": source.split(":")[0],
+                "source": source,
             }
             for s in result.stations
         ],
+    )
+    values = {"source": source, "fetched_at": now, "stations_count": len(stations)}
+    listed = insert_(LineStopList).values(line_id=result.line_id, **values)
+    await session.execute(listed.on_conflict_do_update(index_elements=["line_id"], set_=values))
+
+
+async def stop_list(session: AsyncSession, line_id: str) -> StopList | None:
+    """The stops kept for a line without catalogue stations, with when they were fetched; None if never fetched."""
+    listed = await session.get(LineStopList, line_id)
+    if listed is None:
+        return None
+    rows = await session.execute(
+        select(LineStation, Station)
+        .join(Station, Station.id == LineStation.station_id)
+        .where(LineStation.line_id == line_id, LineStation.source == listed.source)
+        .order_by(LineStation.direction, LineStation.branch, LineStation.position)
+    )
+    return StopList(
+        line_id=line_id,
+        source=listed.source,
+        fetched_at=listed.fetched_at,
+        stations=tuple(
+            StationRecord(
+                line_id=line_id,
+                direction=place.direction,
+                branch=place.branch,
+                position=place.position,
+                station_id=place.station_id,
+                name=station.name,
+                upstream_ref=place.upstream_ref,
+                town=station.town,
+                lat=station.lat,
+                lon=station.lon,
+            )
+            for place, station in rows.tuples()
+        ),
     )

@@ -20,11 +20,12 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
-from backend.catalogue import Catalogue, Line, get_catalogue
+from backend.catalogue import Catalogue, Line, get_catalogue, normalise_name
 from backend.catalogue.names import slugify
 from backend.config import Settings
 from backend.services.records import (
@@ -34,6 +35,7 @@ from backend.services.records import (
     LineFetchResult,
     SourceAttempt,
     StationRecord,
+    StopList,
     StopOutcome,
     TrafficStatusRecord,
     VehiclePositionRecord,
@@ -61,6 +63,8 @@ logger = logging.getLogger(__name__)
 DEPARTURE_SOURCES = ("prim", "ratp_http")
 KNOWN_SOURCES = frozenset({*DEPARTURE_SOURCES, "vmtr"})
 STOP_LIST_ATTEMPT = "ratp_http:stops"
+ROUTES_ATTEMPT = "prim:routes"
+NAVITIA_STOP_AREA = "stop_area:IDFM:"
 TRAFFIC_ATTEMPT = "prim:traffic"
 # Share of the traffic quota the automatic refresh interval plans to use, leaving room for retries and restarts.
 TRAFFIC_QUOTA_TARGET = 0.9
@@ -215,13 +219,16 @@ class LiveDataService:
 
     # --- fetching ---------------------------------------------------------------------------------------------
 
-    async def fetch_line(self, line: Line) -> LineFetchResult:
-        """The line's live data from the real sources, or the reasons there is none; never raises for upstreams."""
+    async def fetch_line(self, line: Line, stops: StopList | None = None) -> LineFetchResult:
+        """The line's live data from the real sources, or the reasons there is none; never raises for upstreams.
+
+        `stops`: for a line without catalogue stations (a bus line), the stop list kept from an earlier fetch; it is
+        used as long as it is younger than BUS_STOPS_REFRESH_HOURS, and kept should asking again fail."""
         deadline = Deadline(self.budget_seconds)
         try:
             # The deadline bounds every request; this is the backstop should anything not honour it.
             async with asyncio.timeout(self.budget_seconds + 2.0):
-                return await self._fetch(line, deadline)
+                return await self._fetch(line, deadline, stops)
         except TimeoutError:
             error = f"fetch exceeded its {self.budget_seconds:.0f} s time budget"
             code: FreshnessReason = "unreachable"
@@ -241,13 +248,18 @@ class LiveDataService:
             reason=code,
         )
 
-    async def _fetch(self, line: Line, deadline: Deadline) -> LineFetchResult:
+    async def _fetch(self, line: Line, deadline: Deadline, cached: StopList | None) -> LineFetchResult:
         topology = LineTopology(line.id, self.catalogue.stations_for(line.id))
-        stations: list[StationRecord] = []
+        fetched: StopList | None = None
         setup = _Part()
         if not topology:
-            stations = await self._bus_stations(line, deadline, setup)
-            topology = ratp_http.topology_of(stations)
+            fetched = await self._bus_stations(line, deadline, setup, cached)
+            in_use = fetched or cached
+            if fetched is not None:
+                self.registry.forget(line.id)  # the new list's ids replace whatever the old one said
+            if in_use is not None:
+                self._learn_stop_list(in_use)
+            topology = ratp_http.topology_of(list(in_use.stations) if in_use else [])
         found, (positions, position_part), (traffic, traffic_part) = await asyncio.gather(
             self._departures(line, topology, deadline),
             self._positions(line, topology, deadline),
@@ -276,32 +288,71 @@ class LiveDataService:
             positions=tuple(positions),
             traffic=traffic,
             attempts=tuple(attempt for part in parts for attempt in part.attempts),
-            stations=tuple(stations),
+            stations=fetched.stations if fetched else (),
             status=status,
             error="; ".join(problems) or None,
             stops=tuple(found.stops),
             reason=reason,
             dropped=tuple(sorted(found.dropped.items())),
+            stations_source=fetched.source if fetched else None,
         )
 
-    async def _bus_stations(self, line: Line, deadline: Deadline, part: _Part) -> list[StationRecord]:
-        """A line without catalogue stations (bus) gets them from ratp.fr's stop list."""
-        if "ratp_http" not in self.sources:
-            part.problems.append(f"stations: {line.id} has none in the catalogue and ratp_http is not in SOURCE_ORDER")
-            return []
-        meter = AttemptMeter(STOP_LIST_ATTEMPT)
-        try:
-            points = await self.ratp.stop_points(line, deadline, meter)
-        except UpstreamError as error:
-            part.attempts.append(meter.finish(ok=False, error=error.reason))
-            part.problems.append(f"stations: {error.reason}")
-            return []
-        stations = ratp_http.bus_stations(line, points)
-        self.registry.merge(line.id, ratp_http.stop_refs_of(points, slugify))
-        meter.items = len(stations) // 2
-        if meter.requests:
-            part.attempts.append(meter.finish(ok=True, error=None))
-        return stations
+    async def _bus_stations(
+        self, line: Line, deadline: Deadline, part: _Part, cached: StopList | None
+    ) -> StopList | None:
+        """A new stop list for a line without catalogue stations (a bus line) when the kept one is missing or older
+        than BUS_STOPS_REFRESH_HOURS; None when the kept one serves (or asking failed: the kept one, if any, still
+        serves, and the failure is reported)."""
+        refresh_after = timedelta(hours=self.settings.bus_stops_refresh_hours)
+        if cached is not None and cached.stations and utc_now() - cached.fetched_at < refresh_after:
+            return None
+        problems: list[str] = []
+        if "prim" in self.sources and self.prim.configured and line.idfm_line_id:
+            meter = AttemptMeter(ROUTES_ATTEMPT)
+            try:
+                routes = await self.prim.line_routes(line, deadline, meter)
+            except UpstreamError as error:
+                part.attempts.append(meter.finish(ok=False, error=error.reason))
+                problems.append(f"prim: {error.reason}")
+            else:
+                part.attempts.append(meter.finish(ok=True, error=None))
+                stations = navitia_stations(line, routes, self.catalogue)
+                return StopList(line.id, prim.SOURCE, utc_now(), tuple(stations))
+        if "ratp_http" in self.sources:
+            meter = AttemptMeter(STOP_LIST_ATTEMPT)
+            try:
+                points = await self.ratp.stop_points(line, deadline, meter)
+            except UpstreamError as error:
+                part.attempts.append(meter.finish(ok=False, error=error.reason))
+                problems.append(f"ratp_http: {error.reason}")
+            else:
+                stations = ratp_http.bus_stations(line, points)
+                self.registry.merge(line.id, ratp_http.stop_refs_of(points, slugify))
+                meter.items = len(stations) // 2
+                if meter.requests:
+                    part.attempts.append(meter.finish(ok=True, error=None))
+                return StopList(line.id, "ratp_http", utc_now(), tuple(stations))
+        if not problems:
+            problems.append(f"{line.id} has none in the catalogue, and neither PRIM (key) nor ratp_http can list them")
+        kept = f" (kept the list of {cached.fetched_at:%Y-%m-%d %H:%M} UTC)" if cached and cached.stations else ""
+        part.problems.append("stations: " + "; ".join(problems) + kept)
+        return None
+
+    def _learn_stop_list(self, stops: StopList) -> None:
+        """The stop ids a stop list carries, so that no other look-up is needed for its stations."""
+        refs = []
+        for record in {record.station_id: record for record in stops.stations}.values():
+            ref = record.upstream_ref or ""
+            refs.append(
+                StopRef(
+                    station_id=record.station_id,
+                    upstream_name=record.name,
+                    stop_area_id=ref.removeprefix(NAVITIA_STOP_AREA) if ref.startswith(NAVITIA_STOP_AREA) else None,
+                    stop_place_ref=ref if ref.startswith("ART:") else None,
+                    source=stops.source,
+                )
+            )
+        self.registry.merge(stops.line_id, refs)
 
     def _has_place_refs(self, line_id: str) -> bool:
         return any(ref.stop_place_ref for ref in self.registry.for_line(line_id).values())
@@ -469,3 +520,49 @@ class LiveDataService:
 
 def _unknown_traffic(line: Line, reason: str, *, source: str) -> TrafficStatusRecord:
     return TrafficStatusRecord(line_id=line.id, level="unknown", message=reason, source=source, updated_at=utc_now())
+
+
+def bus_station_id(name: str, town: str | None, catalogue: Catalogue) -> str:
+    """The station id of a bus stop: the slug of its name when that names the same place as a catalogue station
+    (same town) or a Paris stop; else the slug of name and town, so that the "Mairie" of two towns are two stations
+    (the catalogue's rule for two places of one name)."""
+    slug = slugify(name)
+    try:
+        known = catalogue.station(slug)
+    except KeyError:
+        known = None
+    if town is None:
+        return slug
+    if known is not None:
+        same_town = known.town is None or normalise_name(known.town) == normalise_name(town)
+        return slug if same_town else slugify(f"{name} {town}")
+    return slug if normalise_name(town) == "paris" else slugify(f"{name} {town}")
+
+
+def navitia_stations(line: Line, routes: list[prim.NavitiaRoute], catalogue: Catalogue) -> list[StationRecord]:
+    """A bus line's stations from its Navitia routes: one branch per direction, stops in calling order."""
+    records: list[StationRecord] = []
+    for route in routes:
+        seen: set[str] = set()
+        position = 0
+        for stop in route.stops:
+            station_id = bus_station_id(stop.name, stop.town, catalogue)
+            if station_id in seen:  # a loop passing one stop twice: the first call places it
+                continue
+            seen.add(station_id)
+            records.append(
+                StationRecord(
+                    line_id=line.id,
+                    direction=route.direction,
+                    branch=0,
+                    position=position,
+                    station_id=station_id,
+                    name=stop.name,
+                    upstream_ref=f"{NAVITIA_STOP_AREA}{stop.stop_area_id}",
+                    town=stop.town,
+                    lat=stop.lat,
+                    lon=stop.lon,
+                )
+            )
+            position += 1
+    return records

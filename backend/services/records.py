@@ -99,7 +99,21 @@ class StationRecord:
     position: int
     station_id: str
     name: str
-    upstream_ref: str | None
+    upstream_ref: str | None  # "stop_area:IDFM:<n>" (PRIM's Navitia) or "ART:IDFM:<n>" (ratp.fr's stop list)
+    town: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+
+@dataclass(frozen=True)
+class StopList:
+    """The stops an upstream gave for a line without catalogue stations (a bus line), as kept in the database: the
+    workers reuse it until it is `BUS_STOPS_REFRESH_HOURS` old, then ask again."""
+
+    line_id: str
+    source: str  # "prim" (Navitia) or "ratp_http"
+    fetched_at: datetime
+    stations: tuple[StationRecord, ...]
 
 
 @dataclass(frozen=True)
@@ -109,12 +123,13 @@ class LineFetchResult:
     positions: tuple[VehiclePositionRecord, ...]
     traffic: TrafficStatusRecord | None
     attempts: tuple[SourceAttempt, ...]
-    stations: tuple[StationRecord, ...]  # only for bus lines (fetched at run time); () otherwise
+    stations: tuple[StationRecord, ...]  # a bus line's stops when this fetch asked an upstream for them; () otherwise
     status: FetchStatus
     error: str | None  # readable summary when not ok
     stops: tuple[StopOutcome, ...] = ()  # one per station of the line asked for
     reason: FreshnessReason | None = None  # the main reason when not ok
     dropped: tuple[tuple[str, int], ...] = ()  # upstream entries that could not be used, by reason
+    stations_source: str | None = None  # the source of `stations` ("prim", "ratp_http")
 
     @property
     def failed_stops(self) -> tuple[StopOutcome, ...]:

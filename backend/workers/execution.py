@@ -19,8 +19,8 @@ from typing import Any, Protocol
 from backend.catalogue import Line, UnknownLineError, get_catalogue
 from backend.config import Settings
 from backend.db.engine import DATABASE_ERRORS, Database
-from backend.livedata.repository import departures_source, record_failed_fetch, store_line_result
-from backend.services.records import LineFetchResult
+from backend.livedata.repository import departures_source, record_failed_fetch, stop_list, store_line_result
+from backend.services.records import LineFetchResult, StopList
 from backend.services.resilience import describe_failures
 from backend.tasks import repository as tasks
 from backend.tasks.repository import StartRefusal, TaskAssignment
@@ -34,7 +34,7 @@ class DatabaseUnavailableError(RuntimeError):
 
 
 class LineFetcher(Protocol):
-    async def fetch_line(self, line: Line) -> LineFetchResult: ...
+    async def fetch_line(self, line: Line, stops: StopList | None = None) -> LineFetchResult: ...
 
     async def aclose(self) -> None: ...
 
@@ -141,9 +141,10 @@ class TaskExecutor:
         except UnknownLineError as exc:
             return None, f"unknown line: {exc}"
         timeout = self._settings.task_timeout_seconds
+        stops = None if line.has_station_data else await self._kept_stops(line.id)
         try:
             async with asyncio.timeout(timeout):
-                result = await self._fetcher.fetch_line(line)
+                result = await self._fetcher.fetch_line(line, stops)
         except TimeoutError:
             return None, f"timed out after {timeout:g} s"
         except Exception as exc:  # a fetcher bug must fail the task, not the worker
@@ -152,6 +153,14 @@ class TaskExecutor:
         if result.status == "failed":
             return result, departures_failure(result)
         return result, None
+
+    async def _kept_stops(self, line_id: str) -> StopList | None:
+        """The stops kept in the database for a line without catalogue stations (a bus line), if any."""
+        try:
+            async with self._database.sessions() as session:
+                return await stop_list(session, line_id)
+        except DATABASE_ERRORS as exc:
+            raise DatabaseUnavailableError(str(exc)) from exc
 
     async def _record(
         self, assignment: TaskAssignment, result: LineFetchResult | None, error: str | None, elapsed: float

@@ -27,6 +27,7 @@ from backend.api.schemas import (
     LineFreshness,
     LinesResponse,
     MetaInfo,
+    NearbyStation,
     StationDetail,
     StationMatch,
 )
@@ -232,6 +233,26 @@ def _lines_at(station_id: str) -> list[str]:
         return [line.id for line in get_catalogue().lines_at(station_id)]
     except KeyError:
         return []
+
+
+@router.get(
+    "/stations/near",
+    response_model=list[NearbyStation],
+    responses=UNAVAILABLE,
+    dependencies=[known_query_parameters("lat", "lon", "limit")],
+    summary="The stations nearest to a point, by straight line, with distance and walking time",
+)
+async def near_stations(
+    lat: Annotated[float, Query(ge=-90, le=90, description="WGS 84 latitude", examples=[48.8566])],
+    lon: Annotated[float, Query(ge=-180, le=180, description="WGS 84 longitude", examples=[2.3522])],
+    session: ReadSession,
+    limit: Annotated[int, Query(ge=1, le=20, description="Most stations returned")] = 5,
+) -> list[NearbyStation]:
+    try:
+        stations = await queries.nearest_stations(session, lat, lon, limit=limit)
+    except ValueError as exc:
+        raise invalid_input(("query", "lat"), str(exc), {"lat": lat, "lon": lon}) from exc
+    return [NearbyStation.model_validate(station) for station in stations]
 
 
 @router.get(

@@ -1,4 +1,5 @@
-"""IDFM PRIM: next departures (SIRI Lite stop-monitoring), traffic messages (general-message), stop areas (Navitia).
+"""IDFM PRIM: next departures (SIRI Lite stop-monitoring), traffic messages (general-message), stop areas and bus
+routes (Navitia).
 
 Departures are asked per stop area (`STIF:StopArea:SP:<n>:`), so one answer serves every line calling there: answers
 are kept `PRIM_STOP_CACHE_SECONDS` and concurrent askers share one request. Every request is taken from a
@@ -258,6 +259,128 @@ def parse_navitia_stop_areas(payload: Any) -> list[tuple[str, str]]:
     return areas
 
 
+@dataclass(frozen=True)
+class NavitiaStop:
+    """One stop area of a route, as Navitia gives it: `stop_area:IDFM:<number>`, its name, town and point."""
+
+    stop_area_id: str
+    name: str
+    town: str | None
+    lat: float | None
+    lon: float | None
+
+
+@dataclass(frozen=True)
+class NavitiaRoute:
+    """One route of a line in one direction ("A": Navitia's forward/outbound, "R": backward/inbound), stops in
+    the order the buses call at them."""
+
+    route_id: str
+    direction: str
+    name: str
+    stops: tuple[NavitiaStop, ...]
+
+
+# Navitia's direction_type values; IDFM's data uses forward/backward, other coverages outbound/inbound.
+_DIRECTION_TYPES = {"forward": "A", "outbound": "A", "backward": "R", "inbound": "R"}
+
+
+def _navitia_list(payload: Any, key: str, what: str) -> list[dict[str, Any]]:
+    if not isinstance(payload, dict) or not isinstance(payload.get(key), list):
+        error = payload.get("error") if isinstance(payload, dict) else None
+        message = (error.get("message") if isinstance(error, dict) else None) or (
+            payload.get("message") if isinstance(payload, dict) else None
+        )
+        if message:
+            raise UpstreamError("not_found", f"PRIM Navitia error: {message}", short="PRIM: unknown id")
+        raise UpstreamError("bad_response", f"unexpected Navitia {what} answer: no {key} list")
+    return [item for item in payload[key] if isinstance(item, dict)]
+
+
+def parse_navitia_route_directions(payload: Any) -> dict[str, str]:
+    """Direction ("A" or "R") by route id of a Navitia `routes` answer; routes of no known direction type are left
+    out."""
+    directions = {}
+    for route in _navitia_list(payload, "routes", "routes"):
+        direction = _DIRECTION_TYPES.get(str(route.get("direction_type", "")).lower())
+        if isinstance(route.get("id"), str) and direction is not None:
+            directions[route["id"]] = direction
+    return directions
+
+
+def _navitia_stop(stop_point: Any) -> NavitiaStop | None:
+    """The stop area of a route-schedule row's stop point (or the stop point's own name and point if it has none)."""
+    if not isinstance(stop_point, dict):
+        return None
+    area = stop_point.get("stop_area") if isinstance(stop_point.get("stop_area"), dict) else None
+    number = _STOP_AREA_NUMBER.search(str((area or {}).get("id", "")))
+    name = (area or {}).get("name") or stop_point.get("name")
+    if number is None or not isinstance(name, str) or not name.strip():
+        return None
+    coord = (area or {}).get("coord") or stop_point.get("coord") or {}
+    towns = [
+        region.get("name")
+        for region in (area or {}).get("administrative_regions") or stop_point.get("administrative_regions") or []
+        if isinstance(region, dict) and region.get("level") == 8 and isinstance(region.get("name"), str)
+    ]
+    return NavitiaStop(
+        stop_area_id=number.group(1),
+        name=name.strip(),
+        town=towns[0] if towns else None,
+        lat=_coordinate(coord.get("lat") if isinstance(coord, dict) else None),
+        lon=_coordinate(coord.get("lon") if isinstance(coord, dict) else None),
+    )
+
+
+def _coordinate(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number != 0.0 else None  # Navitia writes "0" for an unknown point
+
+
+def parse_navitia_route_schedules(payload: Any, directions: dict[str, str]) -> list[NavitiaRoute]:
+    """The routes of a line's `route_schedules` answer whose direction `directions` knows, each with its stop areas
+    in the order of the schedule's rows (a stop area listed twice in a row, two stop points of one stop, once)."""
+    routes = []
+    for schedule in _navitia_list(payload, "route_schedules", "route schedules"):
+        links = schedule.get("links") or []
+        route_id = next(
+            (link.get("id") for link in links if isinstance(link, dict) and link.get("type") == "route"), None
+        )
+        direction = directions.get(route_id) if isinstance(route_id, str) else None
+        if route_id is None or direction is None:
+            continue
+        table = schedule.get("table")
+        rows = table.get("rows") if isinstance(table, dict) else None
+        stops: dict[str, NavitiaStop] = {}
+        for row in rows if isinstance(rows, list) else []:
+            stop = _navitia_stop(row.get("stop_point") if isinstance(row, dict) else None)
+            if stop is not None:
+                stops.setdefault(stop.stop_area_id, stop)
+        informations = schedule.get("display_informations") or {}
+        name = informations.get("direction") if isinstance(informations, dict) else None
+        if len(stops) >= 2:
+            routes.append(NavitiaRoute(route_id, direction, str(name or route_id), tuple(stops.values())))
+    return routes
+
+
+def main_routes(routes: list[NavitiaRoute]) -> list[NavitiaRoute]:
+    """One route per direction, the one calling at most stops (a line's short workings and variants are left out);
+    a line whose routes all run one way is given that way's reverse as its other direction."""
+    chosen: dict[str, NavitiaRoute] = {}
+    for route in routes:
+        current = chosen.get(route.direction)
+        if current is None or len(route.stops) > len(current.stops):
+            chosen[route.direction] = route
+    if len(chosen) == 1:
+        (only,) = chosen.values()
+        other = "R" if only.direction == "A" else "A"
+        chosen[other] = NavitiaRoute(only.route_id, other, only.stops[0].name, only.stops[::-1])
+    return [chosen[direction] for direction in ("A", "R") if direction in chosen]
+
+
 def visits_to_departures(
     visits: list[MonitoredVisit],
     *,
@@ -463,6 +586,32 @@ class PrimSource:
                 "none matching the catalogue's stations",
             )
         return found
+
+    async def line_routes(self, line: Line, deadline: Deadline, meter: AttemptMeter) -> list[NavitiaRoute]:
+        """The line's main route in each direction with its ordered stop areas, from PRIM's Navitia: the routes'
+        directions (`lines/<line>/routes`), then their stops in calling order (`lines/<line>/route_schedules`, one
+        schedule per route). Two requests; the caller keeps the answer (buses: in the database, for a day)."""
+        if not line.idfm_line_id:
+            raise UpstreamError("not_configured", f"{line.id} has no IDFM line id, which PRIM needs")
+        base = f"/v2/navitia/lines/line:IDFM:{line.idfm_line_id}"
+        directions = parse_navitia_route_directions(
+            await self._get(f"{base}/routes", "Navitia routes", self.navitia_quota, {"count": "100"}, deadline, meter)
+        )
+        if not directions:
+            raise UpstreamError("not_found", f"PRIM Navitia lists no route with a direction for {line.id}")
+        schedules = await self._get(
+            f"{base}/route_schedules",
+            "Navitia route schedules",
+            self.navitia_quota,
+            {"items_per_schedule": "1", "depth": "2", "count": "100"},
+            deadline,
+            meter,
+        )
+        routes = main_routes(parse_navitia_route_schedules(schedules, directions))
+        if not routes:
+            raise UpstreamError("not_found", f"PRIM Navitia gives no route with stops for {line.id}")
+        meter.items = sum(len(route.stops) for route in routes)
+        return routes
 
     async def _stop_visits(self, stop_area_id: str, deadline: Deadline, meter: AttemptMeter) -> StopVisits:
         """One stop's answer, shared: a recent answer (or a recent error answer) serves every line at the stop, and

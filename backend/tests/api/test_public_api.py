@@ -315,3 +315,37 @@ async def test_a_departure_whose_time_has_passed_is_never_listed(client: httpx.A
 async def test_public_endpoints_need_no_key(client: httpx.AsyncClient) -> None:
     for path in ("/api/meta", "/api/lines", "/api/lines/metro/1", "/api/stations/search?q=nation", "/api/freshness"):
         assert (await client.get(path)).status_code == 200, path
+
+
+async def test_nearest_stations_by_straight_line_with_walking_time(client: httpx.AsyncClient) -> None:
+    # 40 m east of Châtelet's shipped point (the catalogue's coordinates, from IDFM's emplacement-des-gares-idf).
+    chatelet = get_catalogue().station("chatelet")
+    assert chatelet.lat is not None
+    assert chatelet.lon is not None
+    response = await client.get(
+        "/api/stations/near", params={"lat": chatelet.lat, "lon": chatelet.lon + 0.00055, "limit": 3}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert len(body) == 3
+    assert body[0]["station_id"] == "chatelet"
+    assert 30 <= body[0]["distance_m"] <= 50
+    assert body[0]["walking_minutes"] == 1
+    assert [s["distance_m"] for s in body] == sorted(s["distance_m"] for s in body)
+    assert "metro:1" in {line["id"] for line in body[0]["lines"]}
+    far = body[-1]
+    assert far["walking_minutes"] * 75 >= far["distance_m"]
+
+
+async def test_nearest_stations_refuse_bad_or_far_points_with_a_message(client: httpx.AsyncClient) -> None:
+    for params, words in [
+        ({"lat": "91", "lon": "2.35"}, "less than or equal to 90"),
+        ({"lat": "abc", "lon": "2.35"}, "valid number"),
+        ({"lon": "2.35"}, "Field required"),
+        ({"lat": "45.76", "lon": "4.83"}, "outside the area the network serves"),  # Lyon
+        ({"lat": "48.85", "lon": "2.35", "limit": "0"}, "greater than or equal to 1"),
+        ({"lat": "48.85", "lon": "2.35", "radius": "5"}, "unknown query parameter"),
+    ]:
+        response = await client.get("/api/stations/near", params=params)
+        assert response.status_code == 422, params
+        assert words in response.text, (params, response.text)

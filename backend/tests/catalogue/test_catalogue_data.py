@@ -87,7 +87,7 @@ ALL_TERMINI: dict[str, set[str]] = {
         "dourdan-la-foret",
         "massy-palaiseau",
     },
-    "rer:D": {"creil", "melun", "corbeil-essonnes", "malesherbes"},
+    "rer:D": {"creil", "melun", "corbeil-essonnes", "malesherbes-le-malesherbois"},
     "rer:E": {"nanterre-la-folie", "tournan", "chelles-gournay"},
 }
 
@@ -334,11 +334,21 @@ def test_bus_list_covers_paris_and_noctilien(catalogue: Catalogue) -> None:
         "N71",
         "N122",
         "N135",
-        "N145",
         "N154",
     }
     assert night <= codes
     assert not any(line.has_station_data for line in catalogue.by_network("bus"))
+
+
+def test_every_bus_line_has_its_own_idfm_id_and_colour(catalogue: Catalogue) -> None:
+    buses = catalogue.by_network("bus")
+    assert len(buses) == 211
+    assert all(line.idfm_line_id for line in buses)
+    assert len({line.idfm_line_id for line in buses}) == len(buses)
+    # IDFM's line reference (data/README.md): bus 38 is C01083 in 0055C8, Noctilien N01 C01413 in A0006E.
+    assert (catalogue.get("bus:38").idfm_line_id, catalogue.get("bus:38").colour) == ("C01083", "#0055C8")
+    assert (catalogue.get("bus:N01").idfm_line_id, catalogue.get("bus:N01").colour) == ("C01413", "#A0006E")
+    assert len({line.colour for line in buses}) > 10
 
 
 def test_aliases_never_name_another_station(catalogue: Catalogue) -> None:
@@ -354,3 +364,30 @@ def test_aliases_never_name_another_station(catalogue: Catalogue) -> None:
 def test_official_long_names_are_aliases(catalogue: Catalogue) -> None:
     assert "Porte d'Asnières - Marguerite Long" in catalogue.station("marguerite-long").aliases
     assert "Porte de Clichy - Tribunal de Paris" in catalogue.station("porte-de-clichy").aliases
+
+
+# Île-de-France's bounding box (its westernmost, southernmost, easternmost and northernmost communes). RER D's
+# terminus Malesherbes (Loiret) lies inside it; its other terminus, Creil (Oise), 2.6 km north of it.
+IDF_LAT = (48.12, 49.24)
+IDF_LON = (1.44, 3.56)
+BEYOND_IDF = {"creil"}
+
+
+def test_every_station_but_one_has_coordinates_in_ile_de_france(catalogue: Catalogue) -> None:
+    stations = catalogue.stations()
+    placed = [station for station in stations if station.lat is not None and station.lon is not None]
+    assert {station.id for station in stations} - {station.id for station in placed} == {"morsang-sur-orge"}
+    for station in placed:
+        assert station.lat is not None
+        assert station.lon is not None
+        if station.id in BEYOND_IDF:
+            assert IDF_LAT[1] < station.lat < IDF_LAT[1] + 0.05, station.id
+            continue
+        assert IDF_LAT[0] <= station.lat <= IDF_LAT[1], station.id
+        assert IDF_LON[0] <= station.lon <= IDF_LON[1], station.id
+    # Two places of one name are two stations, each at its own place.
+    assert (catalogue.station("malesherbes").town, catalogue.station("malesherbes-le-malesherbois").town) == (
+        "Paris",
+        "Le Malesherbois",
+    )
+    assert catalogue.station("malesherbes").lat > 48.8 > catalogue.station("malesherbes-le-malesherbois").lat  # type: ignore[operator]

@@ -27,6 +27,7 @@ EXPECTED_TABLES = {
     "task_runs",
     "scheduler_runs",
     "stop_boards",
+    "line_stop_lists",
     "workers",
     "fleet_settings",
     "system_logs",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -52,6 +53,15 @@ def test_defaults_work_without_any_configuration(tmp_path: object) -> None:
     assert settings.centralized_log_level == "INFO"
     assert settings.centralized_log_queue_size == 1000
     assert "{count}" in settings.worker_scale_command
+
+
+def test_demo_mode_has_a_database_file_of_its_own(tmp_path: Path) -> None:
+    live = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
+    demo = Settings(_env_file=None, data_dir=tmp_path, demo_mode=True)  # type: ignore[call-arg]
+    assert live.resolved_database_url == f"sqlite+aiosqlite:///{tmp_path / 'ratp.sqlite3'}"
+    assert demo.resolved_database_url == f"sqlite+aiosqlite:///{tmp_path / 'ratp-demo.sqlite3'}"
+    shared = "postgresql+asyncpg://u:p@127.0.0.1:5432/ratp"
+    assert Settings(_env_file=None, database_url=shared, demo_mode=True).resolved_database_url == shared  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ import pytest
 from backend.catalogue import Catalogue
 from backend.devtools.replay import RECORDINGS
 from backend.devtools.upstream import StubUpstream
-from backend.services.live_data import LiveDataService
-from backend.services.records import LineFetchResult
+from backend.services.live_data import LiveDataService, bus_station_id
+from backend.services.records import LineFetchResult, StopList
 from backend.services.times import utc_now
 from backend.services.topology import LineTopology
 from backend.tests.services.conftest import SettingsFactory
@@ -93,25 +93,90 @@ def stub_headway(network: str) -> int:
     return HEADWAY_SECONDS[network]
 
 
-async def test_bus_line_gets_its_stations_from_the_stop_list(
+async def test_bus_line_gets_its_stops_from_prim_navitia_in_calling_order(
     service: LiveDataService, catalogue: Catalogue, stub: StubUpstream
 ) -> None:
     recorded_names = [item["name"] for item in json.loads((RECORDINGS / "ratp_stop_points_bus_38.json").read_text())]
 
     result = await service.fetch_line(catalogue.get("bus:38"))
 
+    assert result.status == "ok", result.error
+    assert result.stations_source == "prim"
     assert [s.name for s in result.stations if s.direction == "A"] == recorded_names
     assert [s.name for s in result.stations if s.direction == "R"] == recorded_names[::-1]
-    assert all(s.upstream_ref and s.upstream_ref.startswith("ART:IDFM:") for s in result.stations)
+    assert all(s.upstream_ref and s.upstream_ref.startswith("stop_area:IDFM:") for s in result.stations)
+    assert all(s.town == "Paris" for s in result.stations)
     station_ids = {s.station_id for s in result.stations}
-    assert result.departures
     assert {d.station_id for d in result.departures} <= station_ids
+    assert {d.source for d in result.departures} == {"prim"}
+    assert {stop.station_id for stop in result.stops} == station_ids
+    assert all(stop.answered for stop in result.stops)
+    assert result.traffic is not None
+    assert result.traffic.source == "prim"
+    requests = stub.stats()["requests"]
+    assert requests["prim.navitia"] == 2  # routes, then route schedules; no stop-area look-up besides
+    assert requests["prim.stop-monitoring"] == len(station_ids)
+
+
+async def test_bus_line_reuses_a_kept_stop_list_until_it_is_a_day_old(
+    service: LiveDataService, catalogue: Catalogue, stub: StubUpstream
+) -> None:
+    line = catalogue.get("bus:38")
+    first = await service.fetch_line(line)
+    kept = StopList(line.id, "prim", utc_now() - timedelta(hours=23), first.stations)
+    stub.state.reset_stats()
+
+    again = await service.fetch_line(line, kept)
+
+    assert again.status == "ok", again.error
+    assert again.stations == ()  # nothing new to keep
+    assert "prim.navitia" not in stub.stats()["requests"]
+    assert {d.station_id for d in again.departures} <= {s.station_id for s in first.stations}
+
+    stale = StopList(line.id, "prim", utc_now() - timedelta(hours=25), first.stations)
+    refreshed = await service.fetch_line(line, stale)
+    assert refreshed.stations == first.stations
+    assert stub.stats()["requests"]["prim.navitia"] == 2
+
+
+async def test_bus_line_keeps_its_stop_list_when_navitia_fails(
+    live_settings: SettingsFactory, catalogue: Catalogue, stub: StubUpstream
+) -> None:
+    line = catalogue.get("bus:38")
+    async with LiveDataService(live_settings(source_order="prim")) as service:
+        first = await service.fetch_line(line)
+        stale = StopList(line.id, "prim", utc_now() - timedelta(days=3), first.stations)
+        stub.set_faults("prim/navitia:server_error")
+
+        result = await service.fetch_line(line, stale)
+
+    assert result.status == "ok"  # every stop answered: the departures are true
+    assert result.stations == ()
+    assert "kept the list of" in (result.error or "")
+    assert result.departures
+
+
+async def test_bus_line_without_prim_key_gets_its_stops_from_ratp(
+    live_settings: SettingsFactory, catalogue: Catalogue, stub: StubUpstream
+) -> None:
+    recorded_names = [item["name"] for item in json.loads((RECORDINGS / "ratp_stop_points_bus_38.json").read_text())]
+    async with LiveDataService(live_settings(prim_api_key="")) as service:
+        result = await service.fetch_line(catalogue.get("bus:38"))
+
+    assert result.stations_source == "ratp_http"
+    assert [s.name for s in result.stations if s.direction == "A"] == recorded_names
     assert {d.source for d in result.departures} == {"ratp_http"}
     assert result.status == "ok", result.error
-    assert result.traffic is not None
-    assert result.traffic.level == "unknown"
-    assert "no IDFM line id" in (result.traffic.message or "")
-    assert stub.stats()["requests"]["ratp.stop-points"] == 1
+
+
+def test_bus_stop_ids_keep_two_towns_apart(catalogue: Catalogue) -> None:
+    assert bus_station_id("Nation", "Paris", catalogue) == "nation"
+    assert bus_station_id("Malesherbes", "Paris", catalogue) == "malesherbes"
+    assert bus_station_id("Mairie", "Montreuil", catalogue) == "mairie-montreuil"
+    assert bus_station_id("Mairie", "Vincennes", catalogue) == "mairie-vincennes"
+    # A stop named like a catalogue station of another town is another place.
+    assert bus_station_id("Creil", "Paris", catalogue) == "creil-paris"
+    assert bus_station_id("Creil", "Creil", catalogue) == "creil"
 
 
 async def test_departures_come_from_ratp_when_prim_fails(

@@ -5,6 +5,7 @@ import { useMemo } from "react";
 
 import { FavouritesPanel } from "@/components/favourites/FavouritesPanel";
 import { NetworkTabs } from "@/components/lines/NetworkTabs";
+import { NearMe } from "@/components/near/NearMe";
 import { StationSearch } from "@/components/search/StationSearch";
 import { FreshnessStatus } from "@/components/status/FreshnessStatus";
 import { Loading, QueryError } from "@/components/status/QueryError";
@@ -39,6 +40,7 @@ export function HomeDashboard() {
           </p>
         ) : null}
         <StationSearch />
+        <NearMe />
       </section>
       <FavouritesPanel linesById={linesById} now={now} />
       <section aria-labelledby="lines-title" className="stack-sm">

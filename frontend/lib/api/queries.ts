@@ -89,6 +89,22 @@ export function useStationSearch(text: string, limit = 8) {
   });
 }
 
+/** The stations nearest to a position the rider chose to share (null: nothing asked yet). */
+export function useNearStations(position: { lat: number; lon: number } | null, limit = 5) {
+  return useQuery({
+    queryKey: ["stations-near", position?.lat, position?.lon, limit],
+    queryFn: async ({ signal }) =>
+      unwrap(
+        await api.GET("/api/stations/near", {
+          params: { query: { lat: position!.lat, lon: position!.lon, limit } },
+          signal,
+        }),
+      ),
+    enabled: position !== null,
+    staleTime: 60_000,
+  });
+}
+
 export function useQueue() {
   return useQuery({
     queryKey: queryKeys.queue,

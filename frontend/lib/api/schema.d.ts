@@ -13,7 +13,7 @@ export interface paths {
         };
         /**
          * Health of the API and its dependencies
-         * @description Status of the database and the broker. Their `detail` names the reason and the address only for a caller with a system key (`X-API-Key`); anonymous callers get the status alone.
+         * @description Status of the database, the broker and the PRIM key. Their `detail` names the reason and the address only for a caller with a system key (`X-API-Key`); anonymous callers get the status alone.
          */
         get: operations["health_health_get"];
         put?: never;
@@ -121,6 +121,23 @@ export interface paths {
         };
         /** Search stations by name (accents and case ignored) */
         get: operations["search_stations_api_stations_search_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stations/near": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The stations nearest to a point, by straight line, with distance and walking time */
+        get: operations["near_stations_api_stations_near_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -984,6 +1001,50 @@ export interface components {
              * @description The sources in the order they are asked (SOURCE_ORDER).
              */
             sources: string[];
+        };
+        /**
+         * NearbyStation
+         * @description A station near a point, by straight line, with the lines calling at it.
+         */
+        NearbyStation: {
+            /**
+             * Station Id
+             * @example chatelet
+             */
+            station_id: string;
+            /**
+             * Name
+             * @example Châtelet
+             */
+            name: string;
+            /** Town */
+            town: string | null;
+            /**
+             * Lat
+             * @description WGS 84 latitude of the station.
+             * @example 48.858565
+             */
+            lat: number;
+            /**
+             * Lon
+             * @description WGS 84 longitude of the station.
+             * @example 2.346928
+             */
+            lon: number;
+            /**
+             * Distance M
+             * @description Straight-line distance from the given point, in metres.
+             * @example 240
+             */
+            distance_m: number;
+            /**
+             * Walking Minutes
+             * @description Walking time along that straight line at 4.5 km/h, rounded up (streets make it longer).
+             * @example 4
+             */
+            walking_minutes: number;
+            /** Lines */
+            lines: components["schemas"]["LineRef"][];
         };
         /** NetworkLines */
         NetworkLines: {
@@ -1866,6 +1927,51 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["StationMatch"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description The database is down or not migrated */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    near_stations_api_stations_near_get: {
+        parameters: {
+            query: {
+                /** @description WGS 84 latitude */
+                lat: number;
+                /** @description WGS 84 longitude */
+                lon: number;
+                /** @description Most stations returned */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NearbyStation"][];
                 };
             };
             /** @description Validation Error */

@@ -35,6 +35,7 @@ export type VehiclePosition = LineDetail["vehicles"][number];
 export type StopFreshness = StationBoard["freshness"];
 
 export type StationMatch = JsonOf<"/api/stations/search">[number];
+export type NearbyStation = JsonOf<"/api/stations/near">[number];
 export type LineRef = StationMatch["lines"][number];
 export type StationDetail = JsonOf<"/api/stations/{station_id}">;
 export type LineFreshness = StationDetail["freshness"][number];
