@@ -595,14 +595,14 @@ class PrimSource:
             raise UpstreamError("not_configured", f"{line.id} has no IDFM line id, which PRIM needs")
         base = f"/v2/navitia/lines/line:IDFM:{line.idfm_line_id}"
         directions = parse_navitia_route_directions(
-            await self._get(f"{base}/routes", "Navitia routes", self.navitia_quota, {"count": "100"}, deadline, meter)
+            await self._get(f"{base}/routes", "Navitia routes", "navitia", {"count": "100"}, deadline, meter)
         )
         if not directions:
             raise UpstreamError("not_found", f"PRIM Navitia lists no route with a direction for {line.id}")
         schedules = await self._get(
             f"{base}/route_schedules",
             "Navitia route schedules",
-            self.navitia_quota,
+            "navitia",
             {"items_per_schedule": "1", "depth": "2", "count": "100"},
             deadline,
             meter,
