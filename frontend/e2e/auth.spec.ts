@@ -20,7 +20,7 @@ test("a wrong password is refused; the right one leads back to the page asked fo
   await page.goto("/admin/logs?level=ERROR");
   await page.getByLabel("Mot de passe administrateur").fill("not the password");
   await page.getByRole("button", { name: "Se connecter" }).click();
-  await expect(page.locator("#login-error")).toHaveText("Wrong password.");
+  await expect(page.locator("#login-error")).toHaveText("Mot de passe incorrect.");
 
   await page.getByLabel("Mot de passe administrateur").fill(process.env.E2E_ADMIN_PASSWORD as string);
   await page.getByRole("button", { name: "Se connecter" }).click();

@@ -171,6 +171,10 @@ export const en = {
     continue: "Continue",
     password: "Admin password",
     signingIn: "Signing in…",
+    loginLocked: "Admin is locked: ADMIN_PASSWORD is not set.",
+    tooManyAttempts: "Too many failed attempts; try again in {seconds, number} s.",
+    wrongPasswordWait: "Wrong password; next attempt in {seconds, number} s.",
+    wrongPassword: "Wrong password.",
   },
   admin: {
     orchestrator: "Orchestrator",

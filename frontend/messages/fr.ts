@@ -173,6 +173,10 @@ export const fr = {
     continue: "Continuer",
     password: "Mot de passe administrateur",
     signingIn: "Connexion…",
+    loginLocked: "L’administration est verrouillée : ADMIN_PASSWORD n’est pas défini.",
+    tooManyAttempts: "Trop d’essais manqués ; réessayez dans {seconds, number} s.",
+    wrongPasswordWait: "Mot de passe incorrect ; prochain essai possible dans {seconds, number} s.",
+    wrongPassword: "Mot de passe incorrect.",
   },
   admin: {
     orchestrator: "Orchestrateur",

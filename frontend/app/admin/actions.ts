@@ -2,6 +2,7 @@
 
 import { cookies, headers } from "next/headers";
 import { redirect } from "next/navigation";
+import { getTranslations } from "next-intl/server";
 
 import { LOGIN_PATH, safeNextPath } from "@/lib/admin-paths";
 import { readServerSettings } from "@/lib/server/env";
@@ -20,17 +21,18 @@ async function overHttps(): Promise<boolean> {
 
 export async function login(_previous: LoginState, form: FormData): Promise<LoginState> {
   const settings = readServerSettings();
+  const t = await getTranslations("operators");
   const mode = adminAccessMode(settings);
-  if (mode !== "password" || !settings.adminPassword) return { error: "Admin is locked: ADMIN_PASSWORD is not set." };
+  if (mode !== "password" || !settings.adminPassword) return { error: t("loginLocked") };
   const client = clientAddress(await headers());
   const wait = loginThrottle.retryAfterSeconds(client);
-  if (wait > 0) return { error: `Too many failed attempts; try again in ${wait} s.` };
+  if (wait > 0) return { error: t("tooManyAttempts", { seconds: wait }) };
 
   const password = form.get("password");
   if (typeof password !== "string" || !(await passwordMatches(password, settings.adminPassword))) {
     loginThrottle.recordFailure(client);
     const next = loginThrottle.retryAfterSeconds(client);
-    return { error: next > 0 ? `Wrong password; next attempt in ${next} s.` : "Wrong password." };
+    return { error: next > 0 ? t("wrongPasswordWait", { seconds: next }) : t("wrongPassword") };
   }
   loginThrottle.recordSuccess(client);
   const token = await signSession({ password: settings.adminPassword, secret: settings.adminSessionSecret });
