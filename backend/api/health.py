@@ -93,8 +93,9 @@ _PUBLIC_DETAIL = {
 }
 
 
-def _public(dependency: DependencyStatus) -> DependencyStatus:
-    return dependency.model_copy(update={"detail": _PUBLIC_DETAIL[dependency.status]})
+def _public(dependency: DependencyStatus, *, down: str | None = None) -> DependencyStatus:
+    detail = down if down is not None and dependency.status == "down" else _PUBLIC_DETAIL[dependency.status]
+    return dependency.model_copy(update={"detail": detail})
 
 
 async def _has_key(
@@ -130,7 +131,8 @@ async def health(request: Request, detailed: Annotated[bool, Depends(_has_key)])
         and prim_status.status in ("ok", "not_configured")
     )
     if not detailed:
-        db_status, broker_status, prim_status = _public(db_status), _public(broker_status), _public(prim_status)
+        prim_status = _public(prim_status, down="not usable (send X-API-Key for the reason)")
+        db_status, broker_status = _public(db_status), _public(broker_status)
     return HealthResponse(
         status="ok" if healthy else "degraded",
         database=db_status,

@@ -199,7 +199,11 @@ async def test_a_rejected_key_is_named_and_stops_prim_until_an_operator_retries(
                     lambda: probe_finished_after(probe, before, 2), timeout=90, message="a second cycle to finish"
                 )
                 assert (await stub.get("/__stub/limits")).json()["refused"]["key:rejected"] == refused
-                health = (await api.get("/health")).json()
+                # Anyone learns that PRIM is down; key holders learn why.
+                anonymous = (await api.get("/health")).json()
+                assert anonymous["prim"]["status"] == "down"
+                assert "Unauthorized" not in anonymous["prim"]["detail"]
+                health = (await api.get("/health", headers=ADMIN)).json()
                 assert health["prim"]["status"] == "down"
                 assert "PRIM rejected the API key: Unauthorized" in health["prim"]["detail"]
                 # An operator's retry: PRIM is asked again (and rejects the key again).
