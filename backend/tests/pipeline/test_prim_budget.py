@@ -22,6 +22,7 @@ import httpx
 from sqlalchemy import select
 
 from backend.api.app import create_app
+from backend.budget import ledger
 from backend.db.models import TaskRun
 from backend.tests.api.conftest import ADMIN, READONLY, api_settings_for, running
 from backend.tests.pipeline.probe import PipelineProbe
@@ -210,6 +211,8 @@ async def test_a_rejected_key_is_named_and_stops_prim_until_an_operator_retries(
                 retried = await api.post("/api/system/prim/key/retry", headers=ADMIN)
                 assert retried.status_code == 200
                 assert retried.json() == {"cleared": True}
+                # A worker reads the key's state at most every KEY_STATE_TTL_SECONDS: the retry is seen after that.
+                await asyncio.sleep(ledger.KEY_STATE_TTL_SECONDS + 0.5)
                 before = datetime.now(UTC)
                 assert (await api.post("/api/system/scheduler/trigger", headers=ADMIN)).status_code == 200
                 await eventually(rejected, timeout=60, message="the key rejected again after the retry")

@@ -73,7 +73,8 @@ export function PrimBudgetPanel() {
       {report?.budgeted ? (
         <>
           <KeyProblem report={report} />
-          <div className="table-scroll">
+          {/* Focusable so that a keyboard can scroll it where the table is wider than a phone. */}
+          <div className="table-scroll" tabIndex={0} role="region" aria-labelledby="budget-title">
             <table className="data-table" data-testid="budget-apis">
               <thead>
                 <tr>
@@ -123,7 +124,7 @@ export function PrimBudgetPanel() {
           </p>
           <details>
             <summary>{t("linesSummary", { count: report.lines.length })}</summary>
-            <div className="table-scroll">
+            <div className="table-scroll" tabIndex={0} role="region" aria-label={t("linesSummary", { count: report.lines.length })}>
               <table className="data-table" data-testid="budget-lines">
                 <thead>
                   <tr>
