@@ -42,7 +42,7 @@ export function TaskRuns() {
       </div>
       {tasks.isError && !tasks.data ? <p className="outcome-error">{errorMessage(tasks.error)}</p> : null}
       {items.length ? (
-        <div className="table-scroll">
+        <div className="table-scroll" tabIndex={0} role="region" aria-labelledby="tasks-title">
           <table className="data-table stacks" data-testid="task-table">
             <thead>
               <tr>

@@ -59,7 +59,7 @@ export function WorkerFleet({ workers }: { workers: readonly WorkerInfo[] }) {
         </p>
       ) : null}
       {shown.length ? (
-        <div className="table-scroll">
+        <div className="table-scroll" tabIndex={0} role="region" aria-labelledby="fleet-title">
           <table className="data-table stacks" data-testid="worker-table">
             <thead>
               <tr>
