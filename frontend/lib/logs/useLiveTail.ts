@@ -18,13 +18,22 @@ function isLogRecord(value: unknown): value is LogRecord {
   return record.id !== undefined && typeof record.created_at === "string" && typeof record.message === "string";
 }
 
+/** What the tail shows and what waits for a resume, in one state so that an update never calls another setter. */
+interface TailState {
+  records: LogRecord[];
+  pending: LogRecord[];
+}
+
+const EMPTY: TailState = { records: [], pending: [] };
+
 /**
  * Follows GET /api/system/logs/stream (server-sent events, through the dashboard's proxy) while `enabled`.
  * While paused, new records wait in `pending` and show up on resume. Changing the filters restarts the tail.
  */
 export function useLiveTail(filters: LogFilters, enabled: boolean) {
-  const [records, setRecords] = useState<LogRecord[]>([]);
-  const [pending, setPending] = useState<LogRecord[]>([]);
+  // Updaters stay pure: React runs them twice under strict mode, so one that called another setter (as resuming once
+  // did, moving `pending` into `records` from inside the `pending` updater) would prepend the records twice.
+  const [tail, setTail] = useState<TailState>(EMPTY);
   const [status, setStatus] = useState<LiveTailStatus>("off");
   const [paused, setPausedState] = useState(false);
   const [attempt, setAttempt] = useState(0);
@@ -36,8 +45,7 @@ export function useLiveTail(filters: LogFilters, enabled: boolean) {
   }, [paused]);
 
   useEffect(() => {
-    setRecords([]);
-    setPending([]);
+    setTail(EMPTY);
     if (!enabled) {
       setStatus("off");
       return;
@@ -52,9 +60,10 @@ export function useLiveTail(filters: LogFilters, enabled: boolean) {
         return;
       }
       if (!isLogRecord(parsed) || !matchesClientSideFilters(parsed, filters)) return;
-      const add = (list: LogRecord[]) => [parsed as LogRecord, ...list].slice(0, LIVE_TAIL_LIMIT);
-      if (pausedRef.current) setPending(add);
-      else setRecords(add);
+      const record = parsed;
+      const add = (list: LogRecord[]) => [record, ...list].slice(0, LIVE_TAIL_LIMIT);
+      if (pausedRef.current) setTail((state) => ({ ...state, pending: add(state.pending) }));
+      else setTail((state) => ({ ...state, records: add(state.records) }));
     };
     source.onopen = () => setStatus("live");
     source.onmessage = onRecord;
@@ -69,14 +78,15 @@ export function useLiveTail(filters: LogFilters, enabled: boolean) {
   const setPaused = useCallback((value: boolean) => {
     setPausedState(value);
     if (!value) {
-      setPending((waiting) => {
-        if (waiting.length) setRecords((shown) => [...waiting, ...shown].slice(0, LIVE_TAIL_LIMIT));
-        return [];
-      });
+      setTail((state) =>
+        state.pending.length
+          ? { records: [...state.pending, ...state.records].slice(0, LIVE_TAIL_LIMIT), pending: [] }
+          : state,
+      );
     }
   }, []);
 
   const reconnect = useCallback(() => setAttempt((n) => n + 1), []);
 
-  return { records, pendingCount: pending.length, status, paused, setPaused, reconnect };
+  return { records: tail.records, pendingCount: tail.pending.length, status, paused, setPaused, reconnect };
 }
