@@ -40,7 +40,7 @@ class ScriptedEventSource {
   static current(): ScriptedEventSource {
     const open = ScriptedEventSource.opened.filter((source) => source.readyState !== ScriptedEventSource.CLOSED);
     expect(open).toHaveLength(1);
-    return open[0];
+    return open[0]!;
   }
 }
 
