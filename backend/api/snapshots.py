@@ -34,7 +34,8 @@ from pydantic_core import to_json
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.db.models import Line, LineSnapshot, utcnow
+from backend.clock import utcnow
+from backend.db.models import Line, LineSnapshot
 from backend.livedata.queries import AT_PLATFORM_GRACE
 
 # Where an age goes: a string value for the key `age_seconds`, which no data can produce (in JSON an unescaped

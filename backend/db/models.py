@@ -44,10 +44,6 @@ TASK_PRIORITY_DEMAND = 10
 WORKER_STATUSES = ("starting", "idle", "busy", "draining", "stopped")
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp that is always timezone-aware UTC, on Postgres (timestamptz) and on SQLite (naive text)."""
 

@@ -20,8 +20,9 @@ from sqlalchemy import delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.catalogue import Catalogue, get_catalogue, normalise_name
+from backend.clock import utcnow
 from backend.db.engine import Database, dialect_insert
-from backend.db.models import Line, LineStation, Station, utcnow
+from backend.db.models import Line, LineStation, Station
 
 logger = logging.getLogger("backend.livedata.catalogue_sync")
 

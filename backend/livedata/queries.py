@@ -21,6 +21,7 @@ from sqlalchemy import and_, bindparam, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.catalogue import normalise_name
+from backend.clock import utcnow
 from backend.db.models import (
     Departure,
     Line,
@@ -30,7 +31,6 @@ from backend.db.models import (
     StopBoard,
     TrafficStatus,
     VehiclePosition,
-    utcnow,
 )
 from backend.services.records import FreshnessReason
 

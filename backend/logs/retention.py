@@ -10,9 +10,10 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, CursorResult, and_, delete, or_, select
 
+from backend.clock import utcnow
 from backend.config import Settings
 from backend.db.engine import Database
-from backend.db.models import TASK_FINAL_STATUSES, SystemLog, TaskRun, utcnow
+from backend.db.models import TASK_FINAL_STATUSES, SystemLog, TaskRun
 
 DEFAULT_BATCH_SIZE = 5_000
 

@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.clock import utcnow
 from backend.db.engine import Database, dialect_insert
-from backend.db.models import FleetSetting, utcnow
+from backend.db.models import FleetSetting
 
 DESIRED_WORKERS = "desired_workers"
 SUPERVISOR_HEARTBEAT = "supervisor_pid"

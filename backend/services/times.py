@@ -6,12 +6,14 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from backend.clock import utcnow
+
 PARIS = ZoneInfo("Europe/Paris")
 _CLOCK_TIME = re.compile(r"^(\d{1,2})[:hH](\d{2})$")
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+# The sources' name for the one clock.
+utc_now = utcnow
 
 
 def parse_utc(value: object) -> datetime | None:

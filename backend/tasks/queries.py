@@ -18,6 +18,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.bus.kafka import consumer_group_lag
+from backend.clock import utcnow
 from backend.config import Settings
 from backend.db.models import (
     TASK_QUEUED,
@@ -27,7 +28,6 @@ from backend.db.models import (
     SchedulerRun,
     TaskRun,
     Worker,
-    utcnow,
 )
 
 WORKER_LOST = "lost"

@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from backend.catalogue import Line, UnknownLineError, get_catalogue
+from backend.clock import utcnow
 from backend.config import Settings
 from backend.db.engine import DATABASE_ERRORS, Database
 from backend.livedata.repository import departures_source, record_failed_fetch, stop_list, store_line_result
@@ -37,10 +38,6 @@ class LineFetcher(Protocol):
     async def fetch_line(self, line: Line, stops: StopList | None = None) -> LineFetchResult: ...
 
     async def aclose(self) -> None: ...
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def lease_for(settings: Settings) -> timedelta:

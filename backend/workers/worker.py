@@ -15,6 +15,7 @@ import asyncio
 import logging
 import sys
 
+from backend.clock import utcnow
 from backend.config import Settings, get_settings
 from backend.db.engine import DATABASE_ERRORS, Database
 from backend.db.migrate import SchemaNotReadyError, wait_for_schema
@@ -22,7 +23,7 @@ from backend.lifecycle import install_stop_signals
 from backend.logs import CentralizedLogging, configure_logging
 from backend.tasks import repository as tasks
 from backend.workers.database_loop import DatabaseTaskLoop
-from backend.workers.execution import LineFetcher, TaskExecutor, lease_for, utcnow
+from backend.workers.execution import LineFetcher, TaskExecutor, lease_for
 from backend.workers.kafka_loop import KafkaTaskLoop
 from backend.workers.registry import WorkerState, new_worker_id, write_heartbeat
 

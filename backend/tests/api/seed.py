@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from backend.clock import utcnow
 from backend.db.engine import Database
 from backend.db.models import (
     Departure,
@@ -15,7 +16,6 @@ from backend.db.models import (
     TrafficStatus,
     VehiclePosition,
     Worker,
-    utcnow,
 )
 
 

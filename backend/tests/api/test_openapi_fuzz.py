@@ -26,8 +26,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from backend.api.app import create_app
 from backend.api.routers import logs as logs_router
+from backend.clock import utcnow
 from backend.db.engine import Database
-from backend.db.models import utcnow
 from backend.livedata.catalogue_sync import sync_catalogue
 from backend.scaling.fleet import write_supervisor_beat
 from backend.tests.api import seed

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 import httpx
 
 from backend.catalogue import get_catalogue
+from backend.clock import utcnow
 from backend.db.engine import Database
-from backend.db.models import LineStation, Station, utcnow
+from backend.db.models import LineStation, Station
 from backend.tests.api import seed
 
 

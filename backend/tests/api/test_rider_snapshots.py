@@ -17,8 +17,9 @@ import pytest
 from backend.api import snapshots as snapshots_module
 from backend.api.app import create_app
 from backend.api.schemas import LineDetail, LinesResponse, StationDetail
+from backend.clock import utcnow
 from backend.db.engine import Database
-from backend.db.models import LineSnapshot, StopBoard, utcnow
+from backend.db.models import LineSnapshot, StopBoard
 from backend.livedata import queries
 from backend.tests.api.conftest import api_settings_for, running
 from backend.tests.api.seed import add, departure, snapshot

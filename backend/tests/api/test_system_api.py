@@ -15,8 +15,9 @@ import pytest
 
 from backend.api.app import create_app
 from backend.bus.kafka import TaskPublisher, ensure_topic, message_for
+from backend.clock import utcnow
 from backend.db.engine import Database
-from backend.db.models import StopBoard, utcnow
+from backend.db.models import StopBoard
 from backend.tests.api import seed
 from backend.tests.api.conftest import ADMIN, READONLY, api_settings_for, running
 from backend.tests.support.services import KafkaBroker, free_port
