@@ -14,10 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 from pydantic_core import PydanticCustomError
 
 from backend.services.records import FreshnessReason
+from backend.vocabulary import BusKind, DepartureStatus, TaskStatus, TrafficLevel, WorkerStatus
 
 Network = Literal["metro", "rer", "tram", "bus"]
 DirectionCode = Literal["A", "R"]
-DepartureStatus = Literal["on_time", "delayed", "cancelled", "at_platform", "unknown"]
 FreshnessStatus = Literal["ok", "partial", "stale", "no_data", "failed", "never"]
 StopFreshnessStatus = Literal["ok", "stale", "no_data", "failed", "never"]
 FRESHNESS_STATUS_DESCRIPTION = (
@@ -34,10 +34,6 @@ REASON_DESCRIPTION = (
     "`blocked` (refused, e.g. a bot challenge), `upstream_error` (error or unusable answers), `paused` (a source "
     "paused after repeated failures), `no_stop_ids` (no upstream stop id known), `not_fetched` (not refreshed)."
 )
-TrafficLevel = Literal["normal", "disrupted", "closed", "unknown"]
-TaskStatus = Literal["queued", "running", "succeeded", "partial", "failed", "expired"]
-WorkerStatus = Literal["starting", "idle", "busy", "draining", "stopped", "lost"]
-BusKind = Literal["kafka", "database"]
 
 LINE_ID_DESCRIPTION = "Line id `<network>:<code>`, e.g. `metro:1`, `metro:3bis`, `rer:A`, `tram:T3a`, `bus:38`."
 

@@ -165,11 +165,31 @@ class PartitionLag:
 
 @dataclass(frozen=True)
 class GroupLag:
+    """The worker group's lag on the task topic (the system API's `KafkaLag` reads it as is)."""
+
     topic: str
     partitions: int
     members: int
-    by_partition: list[PartitionLag]
-    total: int
+    lag_by_partition: list[PartitionLag]
+    lag_total: int
+
+
+async def read_group_lag(settings: Settings, *, timeout: float) -> tuple[GroupLag | None, str | None]:
+    """The worker group's lag, or (None, why) when the broker does not answer within `timeout`; (None, None) on
+    the database queue."""
+    if not settings.uses_kafka:
+        return None, None
+    try:
+        return await asyncio.wait_for(consumer_group_lag(settings), timeout), None
+    except TimeoutError:
+        return None, (
+            f"the consumer group lag could not be read from {settings.kafka_bootstrap_servers} within {timeout:g} s "
+            "(the broker is down or slow, or the task topic does not exist yet)"
+        )
+    except Exception as exc:  # noqa: BLE001 - any broker failure is reported, never raised to the client
+        return None, f"could not read the consumer group lag from {settings.kafka_bootstrap_servers}: " + (
+            f"{type(exc).__name__}: {exc}"[:300]
+        )
 
 
 async def consumer_group_lag(settings: Settings) -> GroupLag | None:

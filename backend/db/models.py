@@ -7,6 +7,7 @@ All datetimes are timezone-aware UTC (`UTCDateTime` keeps them so on SQLite too)
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -27,21 +28,10 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-# Task states. `queued` and `running` are "active": at most one active task per line.
-TASK_QUEUED = "queued"
-TASK_RUNNING = "running"
-TASK_SUCCEEDED = "succeeded"
-TASK_PARTIAL = "partial"  # some of the line's stops were refreshed, others failed: final, not retried
-TASK_FAILED = "failed"
-TASK_EXPIRED = "expired"
-TASK_STATUSES = (TASK_QUEUED, TASK_RUNNING, TASK_SUCCEEDED, TASK_PARTIAL, TASK_FAILED, TASK_EXPIRED)
-TASK_ACTIVE_STATUSES = (TASK_QUEUED, TASK_RUNNING)
-TASK_FINAL_STATUSES = (TASK_SUCCEEDED, TASK_PARTIAL, TASK_FAILED, TASK_EXPIRED)
+from backend.vocabulary import BusKind, DepartureStatus, LogLevel, TaskStatus, TrafficLevel, WorkerStatus
+
 TASK_PRIORITY_PERIODIC = 0
 TASK_PRIORITY_DEMAND = 10
-
-# Worker states as written by the worker itself; `lost` is derived from a stale heartbeat when read.
-WORKER_STATUSES = ("starting", "idle", "busy", "draining", "stopped")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -62,6 +52,35 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class StoredEnum(TypeDecorator[StrEnum]):
+    """A `StrEnum` kept as its plain string in a VARCHAR: the columns and stored values are the same as before the
+    enums (no migration, no database enum type), and rows read back as members. A value this release does not know
+    (written by a newer one) reads back as the string, for the readers that tolerate it (a worker's status)."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: StrEnum | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> StrEnum | None:
+        if value is None:
+            return None
+        try:
+            return self.enum(value)
+        except ValueError:
+            return value  # type: ignore[return-value]
+
+
+def active_task_predicate() -> Any:
+    """The SQL predicate of an active task (queued or running), from the enum: the partial indexes' WHERE clause."""
+    return text("status IN (" + ", ".join(f"'{status.value}'" for status in TaskStatus.active()) + ")")
 
 
 # JSON on SQLite, JSONB on Postgres.
@@ -144,7 +163,7 @@ class Departure(Base):
     destination: Mapped[str] = mapped_column(String(160))
     expected_at: Mapped[datetime]
     aimed_at: Mapped[datetime | None]
-    status: Mapped[str] = mapped_column(String(16))  # on_time, delayed, cancelled, at_platform, unknown
+    status: Mapped[DepartureStatus] = mapped_column(StoredEnum(DepartureStatus, 16))
     is_realtime: Mapped[bool] = mapped_column(Boolean)
     vehicle_at_stop: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[str] = mapped_column(String(32))
@@ -177,7 +196,7 @@ class TrafficStatus(Base):
     __tablename__ = "traffic_status"
 
     line_id: Mapped[str] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"), primary_key=True)
-    level: Mapped[str] = mapped_column(String(16))  # normal, disrupted, closed, unknown
+    level: Mapped[TrafficLevel] = mapped_column(StoredEnum(TrafficLevel, 16))
     message: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(32))
     updated_at: Mapped[datetime]
@@ -234,8 +253,8 @@ class TaskRun(Base):
             "uq_task_runs_active_line",
             "line_id",
             unique=True,
-            postgresql_where=text("status IN ('queued', 'running')"),
-            sqlite_where=text("status IN ('queued', 'running')"),
+            postgresql_where=active_task_predicate(),
+            sqlite_where=active_task_predicate(),
         ),
         Index("ix_task_runs_status_available", "status", "available_at"),
         Index("ix_task_runs_scheduled_at", "scheduled_at"),
@@ -243,14 +262,14 @@ class TaskRun(Base):
         Index(
             "ix_task_runs_unpublished",
             "available_at",
-            postgresql_where=text("status = 'queued' AND published_at IS NULL"),
-            sqlite_where=text("status = 'queued' AND published_at IS NULL"),
+            postgresql_where=text(f"status = '{TaskStatus.QUEUED.value}' AND published_at IS NULL"),
+            sqlite_where=text(f"status = '{TaskStatus.QUEUED.value}' AND published_at IS NULL"),
         ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     line_id: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[TaskStatus] = mapped_column(StoredEnum(TaskStatus, 16))
     attempt: Mapped[int] = mapped_column(Integer, default=0)  # attempts started so far
     max_attempts: Mapped[int] = mapped_column(Integer)
     worker_id: Mapped[str | None] = mapped_column(String(128))
@@ -294,8 +313,8 @@ class Worker(Base):
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     host: Mapped[str] = mapped_column(String(255))
     pid: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16))
-    bus: Mapped[str] = mapped_column(String(16))  # kafka | database
+    status: Mapped[WorkerStatus] = mapped_column(StoredEnum(WorkerStatus, 16))  # never `lost`: derived when read
+    bus: Mapped[BusKind] = mapped_column(StoredEnum(BusKind, 16))
     started_at: Mapped[datetime]
     last_heartbeat_at: Mapped[datetime]
     stopped_at: Mapped[datetime | None]
@@ -332,7 +351,7 @@ class SystemLog(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime]
     service: Mapped[str] = mapped_column(String(32))
-    level: Mapped[str] = mapped_column(String(10))
+    level: Mapped[LogLevel] = mapped_column(StoredEnum(LogLevel, 10))
     level_no: Mapped[int] = mapped_column(Integer)
     logger: Mapped[str] = mapped_column(String(128))
     message: Mapped[str] = mapped_column(Text)

@@ -33,6 +33,7 @@ from backend.db.models import (
     VehiclePosition,
 )
 from backend.services.records import FreshnessReason
+from backend.vocabulary import DepartureStatus, TrafficLevel
 
 # A train a recent answer saw at the platform stays listed up to this long after its time (it has not left yet).
 AT_PLATFORM_GRACE = timedelta(minutes=1)
@@ -40,11 +41,11 @@ BOARD_DEPARTURES = 4
 NETWORK_LABELS = {"metro": "Métro", "rer": "RER", "tram": "Tramway", "bus": "Bus"}
 NETWORK_ORDER = tuple(NETWORK_LABELS)
 
-_DEPARTURE_STATUSES = frozenset({"on_time", "delayed", "cancelled", "at_platform", "unknown"})
+_DEPARTURE_STATUSES = frozenset(DepartureStatus)
 _FETCH_STATUSES = frozenset({"ok", "partial", "no_data", "failed"})
 _STOP_STATUSES = frozenset({"ok", "no_data", "failed"})
 _REASONS: frozenset[str] = frozenset(get_args(FreshnessReason))
-_TRAFFIC_LEVELS = frozenset({"normal", "disrupted", "closed", "unknown"})
+_TRAFFIC_LEVELS = frozenset(TrafficLevel)
 _DIRECTIONS = frozenset({"A", "R"})
 
 

@@ -13,7 +13,8 @@ from sqlalchemy import ColumnElement, CursorResult, and_, delete, or_, select
 from backend.clock import utcnow
 from backend.config import Settings
 from backend.db.engine import Database
-from backend.db.models import TASK_FINAL_STATUSES, SystemLog, TaskRun
+from backend.db.models import SystemLog, TaskRun
+from backend.vocabulary import TaskStatus
 
 DEFAULT_BATCH_SIZE = 5_000
 
@@ -41,7 +42,7 @@ async def prune_task_runs(
     old_finished = (
         select(TaskRun.id)
         .where(
-            TaskRun.status.in_(TASK_FINAL_STATUSES),
+            TaskRun.status.in_(TaskStatus.final()),
             or_(
                 TaskRun.finished_at < cutoff,
                 and_(TaskRun.finished_at.is_(None), TaskRun.scheduled_at < cutoff),

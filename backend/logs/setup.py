@@ -10,14 +10,12 @@ import atexit
 import logging
 import sys
 import threading
-from typing import Any, Literal, get_args
+from typing import Any
 
 from backend.config import Settings
 from backend.logs.records import LineFormatter, StdoutHandler
 from backend.logs.sink import DatabaseLogHandler, LogWriter
-
-ServiceName = Literal["api", "scheduler", "worker", "supervisor", "migrate"]
-SERVICES: tuple[str, ...] = get_args(ServiceName)
+from backend.vocabulary import Service
 
 # Libraries that are too chatty at INFO (SQLAlchemy even logs every statement when its logger is enabled for INFO).
 # Only applied when the logger has no level of its own, so `echo=True` or an explicit level still wins.
@@ -122,8 +120,8 @@ def configure_logging(settings: Settings, service: str) -> CentralizedLogging:
     setup (never adding a second pair of handlers). A console handler left by `logging.basicConfig()` is replaced.
     """
     global _active
-    if service not in SERVICES:
-        raise ValueError(f"unknown service {service!r}: expected one of {', '.join(SERVICES)}")
+    if service not in set(Service):
+        raise ValueError(f"unknown service {service!r}: expected one of {', '.join(Service)}")
     key = (
         service,
         settings.resolved_database_url,

@@ -23,8 +23,8 @@ from typing import Literal
 
 from backend.config import Settings
 from backend.db.engine import Database
+from backend.registry import worker_counts
 from backend.scaling.base import ScaleOutcome, ScalingError, ScalingUnavailableError
-from backend.tasks.queries import worker_counts
 
 logger = logging.getLogger("backend.scaling.docker")
 

@@ -15,9 +15,9 @@ from typing import Literal
 
 from backend.config import Settings
 from backend.db.engine import Database
+from backend.registry import worker_counts
 from backend.scaling.base import ScaleOutcome, ScalingUnavailableError
 from backend.scaling.fleet import read_desired_workers, read_supervisor_beat, write_desired_workers
-from backend.tasks.queries import worker_counts
 
 
 class LocalScaler:

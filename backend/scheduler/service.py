@@ -28,9 +28,9 @@ from backend.config import Settings
 from backend.db.engine import DATABASE_ERRORS, Database
 from backend.lifecycle import sleep_or_stop
 from backend.logs.retention import prune_logs, prune_task_runs
+from backend.registry import prune_workers
 from backend.scheduler.planner import RefreshPlanner, tick_seconds
 from backend.tasks import repository as tasks
-from backend.workers.registry import prune_workers
 
 logger = logging.getLogger("backend.scheduler")
 

@@ -32,21 +32,11 @@ from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from backend.db.engine import dialect_insert
-from backend.db.models import (
-    TASK_ACTIVE_STATUSES,
-    TASK_EXPIRED,
-    TASK_FAILED,
-    TASK_FINAL_STATUSES,
-    TASK_PARTIAL,
-    TASK_PRIORITY_PERIODIC,
-    TASK_QUEUED,
-    TASK_RUNNING,
-    TASK_SUCCEEDED,
-    TaskRun,
-    Worker,
-)
+from backend.db.models import TASK_PRIORITY_PERIODIC, TaskRun, Worker, active_task_predicate
+from backend.registry import is_lost
+from backend.vocabulary import TaskStatus, WorkerStatus
 
-_ACTIVE_PREDICATE = text("status IN ('queued', 'running')")
+_ACTIVE_PREDICATE = active_task_predicate()
 # Postgres NOTIFY channel: tasks are ready to publish now (delivered at commit; the relay listens on it).
 TASKS_QUEUED_CHANNEL = "task_runs_queued"
 
@@ -108,7 +98,7 @@ async def enqueue(
         {
             "id": str(uuid.uuid4()),
             "line_id": line_id,
-            "status": TASK_QUEUED,
+            "status": TaskStatus.QUEUED,
             "attempt": 0,
             "max_attempts": max_attempts,
             "trigger": trigger,
@@ -133,7 +123,7 @@ async def enqueue(
             update(TaskRun)
             .where(
                 TaskRun.line_id.in_([row["line_id"] for row in rows]),
-                TaskRun.status == TASK_QUEUED,
+                TaskRun.status == TaskStatus.QUEUED,
                 TaskRun.priority < priority,
             )
             .values(priority=priority)
@@ -159,7 +149,7 @@ async def unpublished(session: AsyncSession, *, now: datetime, limit: int) -> li
     """Queued tasks the bus has not accepted yet (new, retried or reaped), oldest first."""
     statement = (
         select(TaskRun)
-        .where(TaskRun.status == TASK_QUEUED, TaskRun.published_at.is_(None), TaskRun.available_at <= now)
+        .where(TaskRun.status == TaskStatus.QUEUED, TaskRun.published_at.is_(None), TaskRun.available_at <= now)
         .order_by(TaskRun.priority.desc(), TaskRun.available_at)
         .limit(limit)
     )
@@ -180,7 +170,7 @@ async def mark_published(session: AsyncSession, published: Mapping[str, int], *,
             .where(
                 TaskRun.id.in_(task_ids),
                 TaskRun.published_at.is_(None),
-                or_(TaskRun.status != TASK_QUEUED, TaskRun.attempt == attempt),
+                or_(TaskRun.status != TaskStatus.QUEUED, TaskRun.attempt == attempt),
             )
             .values(published_at=now)
             .execution_options(synchronize_session=False)
@@ -193,7 +183,7 @@ async def _owner_stopped(session: AsyncSession, worker_id: str | None) -> bool:
     if worker_id is None:
         return True
     owner = await session.get(Worker, worker_id)
-    return owner is None or owner.status == "stopped"
+    return owner is None or owner.status == WorkerStatus.STOPPED
 
 
 async def start(
@@ -219,10 +209,12 @@ async def start(
 _START_DUE = (
     update(TaskRun)
     .where(
-        TaskRun.id == bindparam("p_task_id"), TaskRun.status == TASK_QUEUED, TaskRun.available_at <= bindparam("p_now")
+        TaskRun.id == bindparam("p_task_id"),
+        TaskRun.status == TaskStatus.QUEUED,
+        TaskRun.available_at <= bindparam("p_now"),
     )
     .values(
-        status=TASK_RUNNING,
+        status=TaskStatus.RUNNING,
         attempt=TaskRun.attempt + 1,
         worker_id=bindparam("p_worker_id"),
         started_at=bindparam("p_now"),
@@ -236,7 +228,7 @@ _START_DUE = (
 )
 _OWNED = and_(
     TaskRun.id == bindparam("p_task_id"),
-    TaskRun.status == TASK_RUNNING,
+    TaskRun.status == TaskStatus.RUNNING,
     TaskRun.worker_id == bindparam("p_worker_id"),
     TaskRun.attempt == bindparam("p_attempt"),
 )
@@ -282,20 +274,20 @@ async def _start_otherwise(
     row = (await session.execute(select(TaskRun).where(TaskRun.id == task_id).with_for_update())).scalar()
     if row is None:
         return StartRefusal.UNKNOWN
-    if row.status in TASK_FINAL_STATUSES:
+    if row.status in TaskStatus.final():
         return StartRefusal.FINISHED
-    if row.status == TASK_QUEUED and row.available_at > now:
+    if row.status == TaskStatus.QUEUED and row.available_at > now:
         return StartRefusal.NOT_DUE
-    if row.status == TASK_RUNNING:
+    if row.status == TaskStatus.RUNNING:
         lease_over = row.lease_expires_at is None or row.lease_expires_at < now
         if not lease_over and not await _owner_stopped(session, row.worker_id):
             return StartRefusal.OWNED
         if row.attempt >= row.max_attempts:
             await session.execute(
                 update(TaskRun)
-                .where(TaskRun.id == task_id, TaskRun.status == TASK_RUNNING, TaskRun.attempt == row.attempt)
+                .where(TaskRun.id == task_id, TaskRun.status == TaskStatus.RUNNING, TaskRun.attempt == row.attempt)
                 .values(
-                    status=TASK_FAILED,
+                    status=TaskStatus.FAILED,
                     finished_at=now,
                     lease_expires_at=None,
                     error=f"worker {row.worker_id} was lost during the last attempt ({row.attempt}/{row.max_attempts})",
@@ -308,7 +300,7 @@ async def _start_otherwise(
         update(TaskRun)
         .where(TaskRun.id == task_id, TaskRun.status == previous_status, TaskRun.attempt == previous_attempt)
         .values(
-            status=TASK_RUNNING,
+            status=TaskStatus.RUNNING,
             attempt=previous_attempt + 1,
             worker_id=worker_id,
             started_at=now,
@@ -327,7 +319,7 @@ async def _start_otherwise(
         line_id=row.line_id,
         attempt=previous_attempt + 1,
         max_attempts=row.max_attempts,
-        taken_over_from=(previous_owner or "?") if previous_status == TASK_RUNNING else None,
+        taken_over_from=(previous_owner or "?") if previous_status == TaskStatus.RUNNING else None,
     )
 
 
@@ -338,7 +330,7 @@ async def claim_next(
     serialised by the write transaction's BEGIN IMMEDIATE)."""
     candidate = (
         select(TaskRun.id)
-        .where(TaskRun.status == TASK_QUEUED, TaskRun.available_at <= now)
+        .where(TaskRun.status == TaskStatus.QUEUED, TaskRun.available_at <= now)
         .order_by(TaskRun.priority.desc(), TaskRun.available_at, TaskRun.scheduled_at)
         .limit(1)
     )
@@ -346,9 +338,9 @@ async def claim_next(
         candidate = candidate.with_for_update(skip_locked=True)
     statement = (
         update(TaskRun)
-        .where(TaskRun.id == candidate.scalar_subquery(), TaskRun.status == TASK_QUEUED)
+        .where(TaskRun.id == candidate.scalar_subquery(), TaskRun.status == TaskStatus.QUEUED)
         .values(
-            status=TASK_RUNNING,
+            status=TaskStatus.RUNNING,
             attempt=TaskRun.attempt + 1,
             worker_id=worker_id,
             started_at=now,
@@ -366,7 +358,7 @@ async def claim_next(
 def _owned_by(assignment: TaskAssignment, worker_id: str) -> Any:
     return and_(
         TaskRun.id == assignment.task_id,
-        TaskRun.status == TASK_RUNNING,
+        TaskRun.status == TaskStatus.RUNNING,
         TaskRun.worker_id == worker_id,
         TaskRun.attempt == assignment.attempt,
     )
@@ -383,7 +375,7 @@ async def succeed(
 ) -> bool:
     """Write the final state once: `succeeded`, or `partial` (with what failed) when `partial_error` is given.
     False when this worker no longer owns the attempt (then roll back)."""
-    status = TASK_PARTIAL if partial_error is not None else TASK_SUCCEEDED
+    status = TaskStatus.PARTIAL if partial_error is not None else TaskStatus.SUCCEEDED
     parameters = {
         "p_task_id": assignment.task_id,
         "p_worker_id": worker_id,
@@ -411,7 +403,7 @@ async def fail(
     if assignment.attempt < assignment.max_attempts:
         delay = retry_backoff * (2 ** (assignment.attempt - 1))
         values: dict[str, Any] = {
-            "status": TASK_QUEUED,
+            "status": TaskStatus.QUEUED,
             "available_at": now + delay,
             "published_at": None,
             "lease_expires_at": None,
@@ -421,7 +413,7 @@ async def fail(
         }
     else:
         values = {
-            "status": TASK_FAILED,
+            "status": TaskStatus.FAILED,
             "finished_at": now,
             "lease_expires_at": None,
             "error": f"failed after {assignment.attempt} attempts: {error}",
@@ -437,7 +429,7 @@ async def hand_back(session: AsyncSession, assignment: TaskAssignment, *, worker
         update(TaskRun)
         .where(_owned_by(assignment, worker_id))
         .values(
-            status=TASK_QUEUED,
+            status=TaskStatus.QUEUED,
             attempt=assignment.attempt - 1,
             available_at=now,
             published_at=None,
@@ -458,7 +450,7 @@ async def renew_leases(
     if task_ids:
         await session.execute(
             update(TaskRun)
-            .where(TaskRun.id.in_(task_ids), TaskRun.worker_id == worker_id, TaskRun.status == TASK_RUNNING)
+            .where(TaskRun.id.in_(task_ids), TaskRun.worker_id == worker_id, TaskRun.status == TaskStatus.RUNNING)
             .values(lease_expires_at=now + lease)
         )
 
@@ -475,10 +467,10 @@ class ReapOutcome:
 def _why_lost(owner: Worker | None, worker_id: str, *, now: datetime, lost_after: timedelta) -> str:
     if owner is None:
         return f"worker {worker_id} is gone from the registry"
-    if owner.status == "stopped":
+    if owner.status == WorkerStatus.STOPPED:
         return f"worker {worker_id} stopped without finishing it"
-    silent = (now - owner.last_heartbeat_at).total_seconds()
-    if silent > lost_after.total_seconds():
+    if is_lost(owner.status, owner.last_heartbeat_at, now=now, lost_after=lost_after):
+        silent = (now - owner.last_heartbeat_at).total_seconds()
         return f"worker {worker_id} stopped heartbeating {silent:.0f} s ago"
     return f"worker {worker_id} is alive but no longer renews its lease (it does not hold the task any more)"
 
@@ -489,7 +481,8 @@ async def extend_leases(session: AsyncSession, *, until: datetime) -> int:
     extended = await session.execute(
         update(TaskRun)
         .where(
-            TaskRun.status == TASK_RUNNING, or_(TaskRun.lease_expires_at.is_(None), TaskRun.lease_expires_at < until)
+            TaskRun.status == TaskStatus.RUNNING,
+            or_(TaskRun.lease_expires_at.is_(None), TaskRun.lease_expires_at < until),
         )
         .values(lease_expires_at=until)
         .execution_options(synchronize_session=False)
@@ -517,7 +510,7 @@ async def reap(
     lapsed = (
         await session.execute(
             select(TaskRun.id, TaskRun.worker_id, TaskRun.attempt, TaskRun.max_attempts).where(
-                TaskRun.status == TASK_RUNNING,
+                TaskRun.status == TaskStatus.RUNNING,
                 or_(TaskRun.lease_expires_at.is_(None), TaskRun.lease_expires_at < now),
             )
         )
@@ -529,13 +522,13 @@ async def reap(
         why = _why_lost(owner, worker_id or "?", now=now, lost_after=lost_after)
         guard = and_(
             TaskRun.id == task_id,
-            TaskRun.status == TASK_RUNNING,
+            TaskRun.status == TaskStatus.RUNNING,
             TaskRun.attempt == attempt,
             or_(TaskRun.lease_expires_at.is_(None), TaskRun.lease_expires_at < now),
         )
         if attempt < max_attempts:
             values: dict[str, Any] = {
-                "status": TASK_QUEUED,
+                "status": TaskStatus.QUEUED,
                 "available_at": now,
                 "published_at": None,
                 "lease_expires_at": None,
@@ -544,7 +537,7 @@ async def reap(
             }
         else:
             values = {
-                "status": TASK_FAILED,
+                "status": TaskStatus.FAILED,
                 "finished_at": now,
                 "lease_expires_at": None,
                 "error": f"last attempt ({attempt}/{max_attempts}) lost: {why}",
@@ -554,7 +547,7 @@ async def reap(
         )
         if _affected(done) == 1:
             taken_back.append((task_id, worker_id or "?", why))
-            if values["status"] == TASK_QUEUED:
+            if values["status"] == TaskStatus.QUEUED:
                 requeued += 1
             else:
                 failed += 1
@@ -570,8 +563,10 @@ async def reap(
         expired = _affected(
             await session.execute(
                 update(TaskRun)
-                .where(TaskRun.status == TASK_QUEUED, waited_since.is_not(None), waited_since < now - queued_expiry)
-                .values(status=TASK_EXPIRED, finished_at=now, error=reason)
+                .where(
+                    TaskRun.status == TaskStatus.QUEUED, waited_since.is_not(None), waited_since < now - queued_expiry
+                )
+                .values(status=TaskStatus.EXPIRED, finished_at=now, error=reason)
                 .execution_options(synchronize_session=False)
             )
         )
@@ -579,5 +574,5 @@ async def reap(
 
 
 async def active_count(session: AsyncSession) -> int:
-    statement = select(func.count()).select_from(TaskRun).where(TaskRun.status.in_(TASK_ACTIVE_STATUSES))
+    statement = select(func.count()).select_from(TaskRun).where(TaskRun.status.in_(TaskStatus.active()))
     return int((await session.execute(statement)).scalar_one())

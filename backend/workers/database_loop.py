@@ -11,9 +11,10 @@ import logging
 
 from backend.config import Settings
 from backend.lifecycle import sleep_or_stop
+from backend.registry import WorkerState
 from backend.tasks.repository import TaskAssignment
+from backend.vocabulary import WorkerStatus
 from backend.workers.execution import DatabaseUnavailableError, TaskExecutor
-from backend.workers.registry import WorkerState
 
 logger = logging.getLogger("backend.workers.database")
 
@@ -43,12 +44,12 @@ class DatabaseTaskLoop:
                 continue
             backoff = IDLE_POLL_SECONDS
             if assignment is None:
-                self._state.status = "busy" if self._tasks else "idle"
+                self._state.status = WorkerStatus.BUSY if self._tasks else WorkerStatus.IDLE
                 await sleep_or_stop(stopping, IDLE_POLL_SECONDS)
                 continue
-            self._state.status = "busy"
+            self._state.status = WorkerStatus.BUSY
             self._tasks[assignment.task_id] = asyncio.create_task(self._run(assignment))
-        self._state.status = "draining"
+        self._state.status = WorkerStatus.DRAINING
         await self._drain()
 
     async def _run(self, assignment: TaskAssignment) -> None:

@@ -21,11 +21,11 @@ from backend.clock import utcnow
 from backend.config import Settings
 from backend.db.engine import DATABASE_ERRORS, Database
 from backend.livedata.repository import departures_source, record_failed_fetch, stop_list, store_line_result
+from backend.registry import WorkerState
 from backend.services.records import LineFetchResult, StopList
 from backend.services.resilience import describe_failures
 from backend.tasks import repository as tasks
 from backend.tasks.repository import StartRefusal, TaskAssignment
-from backend.workers.registry import WorkerState
 
 logger = logging.getLogger("backend.workers.execution")
 

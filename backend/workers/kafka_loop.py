@@ -32,9 +32,10 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from backend.bus.kafka import TaskMessage, ensure_topic, group_members
 from backend.config import Settings
 from backend.lifecycle import sleep_or_stop
+from backend.registry import WorkerState
 from backend.tasks.repository import StartRefusal
+from backend.vocabulary import WorkerStatus
 from backend.workers.execution import DatabaseUnavailableError, TaskExecutor
-from backend.workers.registry import WorkerState
 
 logger = logging.getLogger("backend.workers.kafka")
 
@@ -144,7 +145,7 @@ class KafkaTaskLoop:
                     progress.highest_seen = max(progress.highest_seen, message.offset)
                     key = (tp, message.offset)
                     self._tasks[key] = asyncio.create_task(self._handle(tp, message.offset, message.value, stopping))
-            self._state.status = "busy" if self._tasks else "idle"
+            self._state.status = WorkerStatus.BUSY if self._tasks else WorkerStatus.IDLE
             if time.monotonic() - self._committed_at >= self._settings.kafka_commit_interval_ms / 1000:
                 await self._commit(consumer)
             await self._check_membership(consumer)
@@ -161,7 +162,7 @@ class KafkaTaskLoop:
         if consumer is None:
             return
         if draining:
-            self._state.status = "draining"
+            self._state.status = WorkerStatus.DRAINING
         with contextlib.suppress(KafkaError, OSError):
             consumer.pause(*consumer.assignment())
         await self.release(set(self._progress), consumer=consumer, final=draining)

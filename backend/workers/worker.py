@@ -21,11 +21,12 @@ from backend.db.engine import DATABASE_ERRORS, Database
 from backend.db.migrate import SchemaNotReadyError, wait_for_schema
 from backend.lifecycle import install_stop_signals
 from backend.logs import CentralizedLogging, configure_logging
+from backend.registry import WorkerState, new_worker_id, write_heartbeat
 from backend.tasks import repository as tasks
+from backend.vocabulary import WorkerStatus
 from backend.workers.database_loop import DatabaseTaskLoop
 from backend.workers.execution import LineFetcher, TaskExecutor, lease_for
 from backend.workers.kafka_loop import KafkaTaskLoop
-from backend.workers.registry import WorkerState, new_worker_id, write_heartbeat
 
 logger = logging.getLogger("backend.workers.worker")
 
@@ -94,7 +95,7 @@ async def run_worker(
     finally:
         beat.cancel()
         await asyncio.gather(beat, return_exceptions=True)
-        state.status = "stopped"
+        state.status = WorkerStatus.STOPPED
         state.in_flight.clear()
         try:
             await asyncio.wait_for(write_state(database, settings, state), timeout=10)

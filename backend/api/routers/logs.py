@@ -8,20 +8,19 @@ import datetime as dt
 import re
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import Field
 
-from backend.api.routers.deps import AppDatabase, database_unavailable, known_query_parameters
+from backend.api.routers.deps import AppDatabase, database_unavailable, invalid_input, known_query_parameters
 from backend.api.schemas import ApiModel, ErrorResponse
 from backend.api.security import ReadCaller, require_read_key
 from backend.db.engine import DATABASE_ERRORS, Database
+from backend.db.keyset import InvalidCursorError
 from backend.db.models import SystemLog
 from backend.logs.repository import (
-    InvalidCursorError,
     LiveTail,
     LogCursor,
     LogFilters,
@@ -29,7 +28,7 @@ from backend.logs.repository import (
     newest_logs,
     search_logs,
 )
-from backend.logs.setup import ServiceName
+from backend.vocabulary import LogLevel, Service
 
 router = APIRouter(
     prefix="/api/system/logs",
@@ -48,10 +47,9 @@ STREAM_HEARTBEAT_SECONDS = 15.0
 STREAM_BACKLOG_LIMIT = 1000
 
 # Upper case, as stored: the query side compares exactly.
-LevelName = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
-Level = LevelName | None
-Service = Annotated[
-    ServiceName | None,
+Level = LogLevel | None
+ServiceQuery = Annotated[
+    Service | None,
     Query(description="Only logs of this service."),
 ]
 LevelQuery = Annotated[Level, Query(description="Only logs of exactly this level.")]
@@ -112,13 +110,17 @@ def _parse_time(parameter: str, value: str | None) -> dt.datetime | None:
             raise ValueError(value)
         parsed = dt.datetime.fromisoformat(value)
     except ValueError as exc:
-        raise _invalid(
-            parameter, "expected an ISO 8601 time, e.g. 2026-03-01T12:00:00Z or 2026-03-01 (UTC when no offset)", value
+        raise invalid_input(
+            ("query", parameter),
+            "expected an ISO 8601 time, e.g. 2026-03-01T12:00:00Z or 2026-03-01 (UTC when no offset)",
+            value,
         ) from exc
     try:
         return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
     except OverflowError as exc:
-        raise _invalid(parameter, "out of range: the time in UTC must fall between years 1 and 9999", value) from exc
+        raise invalid_input(
+            ("query", parameter), "out of range: the time in UTC must fall between years 1 and 9999", value
+        ) from exc
 
 
 def _since(
@@ -144,15 +146,10 @@ def _resume_after(
     if not resume:
         return None
     if not resume.isascii() or not resume.isdigit() or int(resume) > MAX_LOG_ID:
-        raise RequestValidationError(
-            [
-                {
-                    "loc": ("header", "Last-Event-ID"),
-                    "msg": "expected the id of an event of this stream: digits 0-9, at most 2^63-1",
-                    "type": "value_error",
-                    "input": last_event_id,
-                }
-            ]
+        raise invalid_input(
+            ("header", "Last-Event-ID"),
+            "expected the id of an event of this stream: digits 0-9, at most 2^63-1",
+            last_event_id,
         )
     return int(resume)
 
@@ -161,12 +158,6 @@ def _resume_after(
 Since = Annotated[dt.datetime | None, Depends(_since)]
 Until = Annotated[dt.datetime | None, Depends(_until)]
 ResumeAfter = Annotated[int | None, Depends(_resume_after)]
-
-
-def _invalid(parameter: str, message: str, value: object) -> RequestValidationError:
-    return RequestValidationError(
-        [{"loc": ("query", parameter), "msg": message, "type": "value_error", "input": value}]
-    )
 
 
 @router.get(
@@ -181,7 +172,7 @@ async def list_logs(
     database: AppDatabase,
     _caller: ReadCaller,
     limit: Annotated[int, Query(ge=1, le=1000, description="Records per page (1 to 1000).")] = 100,
-    service: Service = None,
+    service: ServiceQuery = None,
     level: LevelQuery = None,
     min_level: MinLevelQuery = None,
     search: Search = None,
@@ -199,13 +190,13 @@ async def list_logs(
     ] = None,
 ) -> LogPage:
     if since is not None and until is not None and until <= since:
-        raise _invalid("until", "until must be after since", until.isoformat())
+        raise invalid_input(("query", "until"), "until must be after since", until.isoformat())
     position = None
     if cursor is not None:
         try:
             position = LogCursor.decode(cursor)
         except InvalidCursorError as exc:
-            raise _invalid("cursor", str(exc), cursor) from exc
+            raise invalid_input(("query", "cursor"), str(exc), cursor) from exc
     filters = LogFilters(service=service, level=level, min_level=min_level, search=search, since=since, until=until)
     try:
         page = await search_logs(database, filters, limit=limit, cursor=position)
@@ -228,7 +219,7 @@ async def stream_logs(
     request: Request,
     database: AppDatabase,
     _caller: ReadCaller,
-    service: Service = None,
+    service: ServiceQuery = None,
     level: LevelQuery = None,
     min_level: MinLevelQuery = None,
     search: Search = None,

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 
+from backend import registry
 from backend.api.ratelimit import RateLimitedAdminCaller
 from backend.api.routers.deps import (
     AppDatabase,
@@ -29,16 +30,18 @@ from backend.api.schemas import (
     ScaleResult,
     SchedulerRunInfo,
     TaskRunPage,
-    TaskStatus,
     WorkerInfo,
 )
 from backend.api.security import Caller, ReadCaller, require_read_key
+from backend.bus.kafka import read_group_lag
 from backend.catalogue import UnknownLineError, get_catalogue
 from backend.db.engine import DATABASE_ERRORS
+from backend.db.keyset import InvalidCursorError
 from backend.livedata.queries import line_health, live_data_counts, recent_departures
 from backend.scaling import InvalidScaleRequestError, ScalingError, scale_workers, scaler_for
 from backend.scheduler.cycle import run_cycle
 from backend.tasks import queries as tasks
+from backend.vocabulary import TaskStatus
 
 audit = logging.getLogger("backend.api.audit")
 
@@ -132,7 +135,7 @@ async def scale(
 @router.get("/db/summary", response_model=DbSummary, summary="Task, worker and departure counts")
 async def db_summary(_caller: ReadCaller, session: ReadSession, settings: AppSettings) -> DbSummary:
     task_counts = await tasks.task_counts(session)
-    worker_counts = await tasks.worker_counts(session, lost_after_seconds=settings.worker_lost_after_seconds)
+    worker_counts = await registry.worker_counts(session, lost_after_seconds=settings.worker_lost_after_seconds)
     live = await live_data_counts(session)
     highlights = await recent_departures(session, limit=10)
     return DbSummary.model_validate(
@@ -166,14 +169,14 @@ async def list_line_health(
 
 @router.get("/workers", response_model=list[WorkerInfo], summary="The worker registry")
 async def list_workers(_caller: ReadCaller, session: ReadSession, settings: AppSettings) -> list[WorkerInfo]:
-    workers = await tasks.list_workers(session, lost_after_seconds=settings.worker_lost_after_seconds)
+    workers = await registry.list_workers(session, lost_after_seconds=settings.worker_lost_after_seconds)
     return [WorkerInfo.model_validate(worker) for worker in workers]
 
 
 @router.get("/queue", response_model=QueueInfo, summary="Queued and running tasks, last schedule, Kafka lag")
 async def queue(_caller: ReadCaller, session: ReadSession, settings: AppSettings) -> QueueInfo:
     state = await tasks.queue_state(session)
-    lag, lag_error = await tasks.kafka_lag(settings, timeout=KAFKA_LAG_TIMEOUT_SECONDS)
+    lag, lag_error = await read_group_lag(settings, timeout=KAFKA_LAG_TIMEOUT_SECONDS)
     return QueueInfo.model_validate(
         {
             "bus": "kafka" if settings.uses_kafka else "database",
@@ -220,7 +223,7 @@ async def list_tasks(
             raise invalid_input(("query", "line"), str(exc), line) from exc
     try:
         page = await tasks.list_task_runs(session, limit=limit, status=status_filter, line_id=line_id, cursor=cursor)
-    except tasks.InvalidCursorError as exc:
+    except InvalidCursorError as exc:
         raise invalid_input(("query", "cursor"), str(exc), cursor) from exc
     return TaskRunPage.model_validate(page)
 

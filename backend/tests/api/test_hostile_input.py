@@ -12,7 +12,7 @@ import pytest
 
 from backend.api.app import create_app
 from backend.config import Settings
-from backend.logs.repository import _checksum
+from backend.db.keyset import checksum
 from backend.tests.api.conftest import ADMIN, ADMIN_KEY, READONLY, READONLY_KEY, api_settings_for, running
 
 LOGS = "/api/system/logs"
@@ -39,15 +39,18 @@ async def test_a_time_that_overflows_in_utc_is_a_422(
     assert f"query.{parameter}: out of range" in message
 
 
-def _log_cursor(created_at: str, row_id: int = 5) -> str:
+def _cursor(at: str, row_id: str) -> str:
     # Shaped as the API issues them (with a valid checksum), carrying a time it could never have issued.
-    payload = f"{created_at}|{row_id}"
-    return base64.urlsafe_b64encode(f"{payload}|{_checksum(payload)}".encode()).decode().rstrip("=")
+    payload = f"{at}|{row_id}"
+    return base64.urlsafe_b64encode(f"{payload}|{checksum(payload)}".encode()).decode().rstrip("=")
+
+
+def _log_cursor(created_at: str, row_id: int = 5) -> str:
+    return _cursor(created_at, str(row_id))
 
 
 def _task_cursor(scheduled_at: str) -> str:
-    raw = json.dumps([scheduled_at, "a-task"], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return _cursor(scheduled_at, "a-task")
 
 
 @pytest.mark.parametrize("value", OVERFLOWING_TIMES)
