@@ -14,3 +14,4 @@ trap 'rm -f "$tmp"' EXIT
 node -e 'const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); if (!s.openapi || !s.paths) { console.error("not an OpenAPI document"); process.exit(1); }' "$tmp"
 cp "$tmp" "$frontend_dir/lib/api/openapi.json"
 npx --no-install openapi-typescript lib/api/openapi.json -o lib/api/schema.d.ts
+node scripts/gen-vocabulary.mjs lib/api/openapi.json lib/api/vocabulary.ts

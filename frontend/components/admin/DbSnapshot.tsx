@@ -1,9 +1,10 @@
 import { useTranslations } from "next-intl";
 
 import type { DbSummary } from "@/lib/api/types";
+import { TaskStatusValues, WorkerStatusValues } from "@/lib/api/vocabulary";
 
-const TASK_KEYS = ["queued", "running", "succeeded", "partial", "failed", "expired", "total"] as const;
-const WORKER_KEYS = ["starting", "idle", "busy", "draining", "stopped", "lost", "total"] as const;
+const TASK_KEYS = [...TaskStatusValues, "total"] as const;
+const WORKER_KEYS = [...WorkerStatusValues, "total"] as const;
 
 export function DbSnapshot({ summary }: { summary: DbSummary }) {
   const t = useTranslations("admin.db");

@@ -11,7 +11,8 @@ import {
 } from "@tanstack/react-query";
 
 import { api, unwrap } from "./client";
-import type { ScaleRequest, TaskStatus } from "./types";
+import type { ScaleRequest } from "./types";
+import { TaskStatusValues } from "./vocabulary";
 
 /** How often each kind of page refreshes on its own. */
 export const REFRESH_MS = {
@@ -143,7 +144,7 @@ export function useLineHealth(problemsOnly = true) {
   });
 }
 
-export const TASK_STATUSES = ["queued", "running", "succeeded", "partial", "failed", "expired"] as const satisfies readonly TaskStatus[];
+export const TASK_STATUSES = TaskStatusValues;
 export type TaskStatusFilter = (typeof TASK_STATUSES)[number] | "";
 
 export function useTaskRuns(status: TaskStatusFilter, limit = 20) {

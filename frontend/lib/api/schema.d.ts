@@ -402,6 +402,12 @@ export interface components {
             lines: components["schemas"]["LineRefresh"][];
         };
         /**
+         * BusKind
+         * @description The task bus: Kafka, or the database-backed queue (`tasks/` and `workers/database_loop.py`).
+         * @enum {string}
+         */
+        BusKind: "kafka" | "database";
+        /**
          * DbSummary
          * @description Counts from the database, to confirm scaling and see the pipeline work.
          */
@@ -459,11 +465,7 @@ export interface components {
              * @description The timetabled time, when known.
              */
             aimed_at: string | null;
-            /**
-             * Status
-             * @enum {string}
-             */
-            status: "on_time" | "delayed" | "cancelled" | "at_platform" | "unknown";
+            status: components["schemas"]["DepartureStatus"];
             /** Is Realtime */
             is_realtime: boolean;
             /**
@@ -504,14 +506,15 @@ export interface components {
              * Format: date-time
              */
             expected_at: string;
-            /**
-             * Status
-             * @enum {string}
-             */
-            status: "on_time" | "delayed" | "cancelled" | "at_platform" | "unknown";
+            status: components["schemas"]["DepartureStatus"];
             /** Is Realtime */
             is_realtime: boolean;
         };
+        /**
+         * DepartureStatus
+         * @enum {string}
+         */
+        DepartureStatus: "on_time" | "delayed" | "cancelled" | "at_platform" | "unknown";
         /** DependencyStatus */
         DependencyStatus: {
             /**
@@ -903,6 +906,11 @@ export interface components {
             last_success_at: string | null;
         };
         /**
+         * LogLevel
+         * @enum {string}
+         */
+        LogLevel: "DEBUG" | "INFO" | "WARNING" | "ERROR" | "CRITICAL";
+        /**
          * LogPage
          * @description Logs, newest first; pass `next_cursor` as `cursor` for the next (older) page (null on the last page).
          */
@@ -969,12 +977,8 @@ export interface components {
              * @description True when the data is replayed from recordings (`serve.sh up --demo`).
              */
             demo_mode: boolean;
-            /**
-             * Bus
-             * @description The task bus in use: Kafka, or the database-backed queue.
-             * @enum {string}
-             */
-            bus: "kafka" | "database";
+            /** @description The task bus in use: Kafka, or the database-backed queue. */
+            bus: components["schemas"]["BusKind"];
             /**
              * Version
              * @description API version.
@@ -1155,11 +1159,7 @@ export interface components {
          * @description The task queue: what waits, what runs, when the scheduler last ran, and the Kafka lag.
          */
         QueueInfo: {
-            /**
-             * Bus
-             * @enum {string}
-             */
-            bus: "kafka" | "database";
+            bus: components["schemas"]["BusKind"];
             /** Queued */
             queued: number;
             /** Running */
@@ -1255,6 +1255,12 @@ export interface components {
             /** Error */
             error: string | null;
         };
+        /**
+         * Service
+         * @description The processes that write to the central log (`system_logs.service`).
+         * @enum {string}
+         */
+        Service: "api" | "scheduler" | "worker" | "supervisor" | "migrate";
         /**
          * SourceAttempt
          * @description How one source did during the line's latest fetch.
@@ -1453,11 +1459,7 @@ export interface components {
             id: string;
             /** Line Id */
             line_id: string;
-            /**
-             * Status
-             * @enum {string}
-             */
-            status: "queued" | "running" | "succeeded" | "partial" | "failed" | "expired";
+            status: components["schemas"]["TaskStatus"];
             /** Attempt */
             attempt: number;
             /** Max Attempts */
@@ -1493,15 +1495,17 @@ export interface components {
             next_cursor: string | null;
         };
         /**
+         * TaskStatus
+         * @description A task run's state; `queued` and `running` are active (at most one active task per line).
+         * @enum {string}
+         */
+        TaskStatus: "queued" | "running" | "succeeded" | "partial" | "failed" | "expired";
+        /**
          * TrafficInfo
          * @description The line's current traffic status.
          */
         TrafficInfo: {
-            /**
-             * Level
-             * @enum {string}
-             */
-            level: "normal" | "disrupted" | "closed" | "unknown";
+            level: components["schemas"]["TrafficLevel"];
             /**
              * Message
              * @description The operator's message, when there is one.
@@ -1518,6 +1522,11 @@ export interface components {
              */
             updated_at: string;
         };
+        /**
+         * TrafficLevel
+         * @enum {string}
+         */
+        TrafficLevel: "normal" | "disrupted" | "closed" | "unknown";
         /** ValidationError */
         ValidationError: {
             /** Location */
@@ -1592,11 +1601,7 @@ export interface components {
             host: string;
             /** Pid */
             pid: number;
-            /**
-             * Status
-             * @enum {string}
-             */
-            status: "starting" | "idle" | "busy" | "draining" | "stopped" | "lost";
+            status: components["schemas"]["WorkerStatus"];
             /**
              * Bus
              * @example kafka
@@ -1631,6 +1636,12 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /**
+         * WorkerStatus
+         * @description A worker's state: written by the worker itself, except `lost`, derived when read from a stale heartbeat.
+         * @enum {string}
+         */
+        WorkerStatus: "starting" | "idle" | "busy" | "draining" | "stopped" | "lost";
     };
     responses: never;
     parameters: never;
@@ -1675,11 +1686,11 @@ export interface operations {
                 /** @description Records per page (1 to 1000). */
                 limit?: number;
                 /** @description Only logs of this service. */
-                service?: ("api" | "scheduler" | "worker" | "supervisor" | "migrate") | null;
+                service?: components["schemas"]["Service"] | null;
                 /** @description Only logs of exactly this level. */
-                level?: ("DEBUG" | "INFO" | "WARNING" | "ERROR" | "CRITICAL") | null;
+                level?: components["schemas"]["LogLevel"] | null;
                 /** @description Only logs of this level or more severe: DEBUG < INFO < WARNING < ERROR < CRITICAL. */
-                min_level?: ("DEBUG" | "INFO" | "WARNING" | "ERROR" | "CRITICAL") | null;
+                min_level?: components["schemas"]["LogLevel"] | null;
                 /** @description Plain text looked for, case-insensitively, in the message and the extra fields (no control characters). `%`, `_`, quotes and backslashes match themselves. */
                 search?: string | null;
                 /** @description `next_cursor` of the previous page, unchanged: an opaque URL-safe base64 token (A-Z, a-z, 0-9, `-`, `_`, no padding). Any other value is a 422. */
@@ -1737,11 +1748,11 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Only logs of this service. */
-                service?: ("api" | "scheduler" | "worker" | "supervisor" | "migrate") | null;
+                service?: components["schemas"]["Service"] | null;
                 /** @description Only logs of exactly this level. */
-                level?: ("DEBUG" | "INFO" | "WARNING" | "ERROR" | "CRITICAL") | null;
+                level?: components["schemas"]["LogLevel"] | null;
                 /** @description Only logs of this level or more severe: DEBUG < INFO < WARNING < ERROR < CRITICAL. */
-                min_level?: ("DEBUG" | "INFO" | "WARNING" | "ERROR" | "CRITICAL") | null;
+                min_level?: components["schemas"]["LogLevel"] | null;
                 /** @description Plain text looked for, case-insensitively, in the message and the extra fields (no control characters). `%`, `_`, quotes and backslashes match themselves. */
                 search?: string | null;
                 /** @description Only logs created at or after this time. ISO 8601, e.g. `2026-03-01T12:00:00Z` or `2026-03-01` (UTC when no offset). */
@@ -2380,7 +2391,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Only runs in this state */
-                status?: ("queued" | "running" | "succeeded" | "partial" | "failed" | "expired") | null;
+                status?: components["schemas"]["TaskStatus"] | null;
                 /** @description Only runs of this line */
                 line?: string | null;
                 /** @description Runs per page */

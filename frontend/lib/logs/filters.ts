@@ -3,10 +3,12 @@
  * (service, level, min_level, search, since, until), so a shared URL reproduces the exact view.
  */
 
-export const LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] as const;
+import { LogLevelValues, ServiceValues } from "@/lib/api/vocabulary";
+
+export const LOG_LEVELS = LogLevelValues;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-export const KNOWN_SERVICES = ["api", "scheduler", "worker", "supervisor", "migrate"] as const;
+export const KNOWN_SERVICES = ServiceValues;
 
 export interface LogFilters {
   service: string;
