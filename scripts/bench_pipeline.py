@@ -40,7 +40,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from backend.catalogue import get_catalogue  # noqa: E402
 from backend.db.models import TaskRun  # noqa: E402
 from backend.livedata.catalogue_sync import sync_catalogue  # noqa: E402
-from backend.scheduler.cycle import run_cycle  # noqa: E402
+from backend.tasks.cycle import run_cycle  # noqa: E402
 from backend.tests.pipeline.probe import PipelineProbe  # noqa: E402
 from backend.tests.support.databases import PostgresDatabases, settings_for  # noqa: E402
 from backend.tests.support.processes import Services, eventually, service_env  # noqa: E402

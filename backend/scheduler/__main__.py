@@ -12,8 +12,8 @@ from backend.db.engine import Database
 from backend.db.migrate import SchemaNotReadyError, wait_for_schema
 from backend.lifecycle import install_stop_signals
 from backend.logs import configure_logging
-from backend.scheduler.cycle import cycle_lines
 from backend.scheduler.service import SchedulerService, prepare_bus
+from backend.tasks.cycle import cycle_lines
 
 logger = logging.getLogger("backend.scheduler")
 

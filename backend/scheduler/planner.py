@@ -22,8 +22,8 @@ from backend.catalogue import Catalogue, get_catalogue
 from backend.config import Settings
 from backend.db.engine import Database
 from backend.db.models import TASK_PRIORITY_DEMAND, TASK_PRIORITY_PERIODIC, SchedulerRun
-from backend.scheduler.cycle import cycle_lines
 from backend.tasks import repository as tasks
+from backend.tasks.cycle import cycle_lines, queue_run
 
 logger = logging.getLogger("backend.scheduler.planner")
 
@@ -132,24 +132,9 @@ class RefreshPlanner:
         return chosen
 
     async def _queue(self, line_ids: list[str], trigger: str, priority: int, total: int, now: datetime) -> SchedulerRun:
-        started = time.perf_counter()
-        async with self._database.write_sessions() as session, session.begin():
-            run = SchedulerRun(trigger=trigger, started_at=now, lines_total=total)
-            session.add(run)
-            await session.flush()
-            outcome = await tasks.enqueue(
-                session,
-                line_ids,
-                now=now,
-                max_attempts=self._settings.task_max_attempts,
-                trigger=trigger,
-                scheduler_run_id=run.id,
-                priority=priority,
-            )
-            run.enqueued = len(outcome.task_ids)
-            run.coalesced = outcome.coalesced
-            run.finished_at = datetime.now(UTC)
-            run.duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        run = await queue_run(
+            self._database, self._settings, line_ids, trigger=trigger, lines_total=total, priority=priority, now=now
+        )
         logger.info(
             "%s: %d of %d lines due, %d queued, %d coalesced (still in progress)",
             "viewed lines" if trigger == "demand" else "cycle",

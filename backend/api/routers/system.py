@@ -39,8 +39,8 @@ from backend.db.engine import DATABASE_ERRORS
 from backend.db.keyset import InvalidCursorError
 from backend.livedata.queries import line_health, live_data_counts, recent_departures
 from backend.scaling import InvalidScaleRequestError, ScalingError, scale_workers, scaler_for
-from backend.scheduler.cycle import run_cycle
 from backend.tasks import queries as tasks
+from backend.tasks.cycle import run_cycle
 from backend.vocabulary import TaskStatus
 
 audit = logging.getLogger("backend.api.audit")
