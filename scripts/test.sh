@@ -2,7 +2,7 @@
 # The one command that runs every test: ./scripts/test.sh
 #
 # Bootstraps what is missing (backend virtualenv, Chromium, npm packages, Kafka jars), starts a throwaway PostgreSQL
-# and a Kafka broker, runs ruff, mypy and pytest, the dashboard's type-check, lint, unit tests and bundle check, then
+# and a Kafka broker, runs ruff, mypy, the import contracts and pytest, the dashboard's type-check, lint, unit tests and bundle check, then
 # the full-stack Playwright run (scripts/run_e2e.sh, local processes), and stops what it started. Last, the Docker
 # stage (scripts/docker_stage.sh): the Compose stack on a real engine, started here when none answers and this is a
 # Debian machine where we are root; RATP_TEST_DOCKER=0 skips it, and it says so in one line when no engine can be had.
@@ -58,6 +58,8 @@ venv/bin/ruff check . ../scripts
 venv/bin/ruff format --check . ../scripts
 section "mypy"
 venv/bin/mypy .
+section "import contracts (lint-imports, backend/pyproject.toml)"
+PYTHONPATH=.. venv/bin/lint-imports --no-cache
 section "pytest"
 venv/bin/pytest "$@"
 (($# == 0)) || exit 0

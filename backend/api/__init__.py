@@ -1,5 +1,6 @@
 """The HTTP API: app factory, routers (health, public, system) and their response models.
 
-May import: backend.config, backend.db, backend.bus, backend.catalogue, backend.scaling, backend.logs.
+May import any domain package (tasks, registry, livedata, budget, bus, logs, scaling, catalogue, db, config);
+of the scheduler only its refresh plan (`scheduler.planner`), never the workers (checked by `lint-imports`).
 Routers are thin: validate, call a repository or service, shape the response.
 """

@@ -1,6 +1,7 @@
 """Database: engines, the data model and its migrations.
 
-May import: backend.config. Imported by every process; imports no other backend package.
+May import: backend.config, backend.clock, backend.vocabulary. Imported by every process; imports no other backend
+package (checked by `lint-imports`).
 """
 
 from backend.db.engine import Database, create_engine, is_sqlite

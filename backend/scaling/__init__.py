@@ -7,7 +7,8 @@
 - `supervisor`: `python -m backend.scaling.supervisor`, the process that keeps that many local workers running.
 - `fleet`: the `fleet_settings` rows shared by `local` and `supervisor`.
 
-May import: backend.config, backend.db, backend.tasks (the worker registry's read side).
+May import: backend.config, backend.db, backend.registry (the worker registry), backend.logs (checked by
+`lint-imports`).
 """
 
 from backend.scaling.base import (
