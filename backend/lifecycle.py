@@ -1,4 +1,5 @@
-"""Process lifecycle helpers shared by the long-running services: stop signals and interruptible sleeps."""
+"""Process lifecycle helpers shared by the long-running services: the body of their `main()`, stop signals and
+interruptible sleeps."""
 
 from __future__ import annotations
 
@@ -6,8 +7,28 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from backend.config import Settings, get_settings
+from backend.logs import CentralizedLogging, configure_logging
+from backend.vocabulary import Service
 
 logger = logging.getLogger("backend.lifecycle")
+
+
+def run_process(
+    service: Service,
+    main: Callable[[CentralizedLogging], Coroutine[Any, Any, int]],
+    settings: Settings | None = None,
+) -> int:
+    """Every process's `main()`: logging set up as `service`, `main(logs)` run to its exit code, and the logs flushed
+    and closed however it ends."""
+    handle = configure_logging(settings or get_settings(), service)
+    try:
+        return asyncio.run(main(handle))
+    finally:
+        handle.close()
 
 
 def install_stop_signals(stopping: asyncio.Event, name: str) -> None:

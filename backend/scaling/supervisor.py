@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from backend.config import Settings, get_settings, host_name
 from backend.db.engine import Database
-from backend.logs import configure_logging
+from backend.lifecycle import run_process
 from backend.scaling.fleet import (
     clear_supervisor_beat,
     read_desired_workers,
@@ -37,6 +37,7 @@ from backend.scaling.fleet import (
     write_desired_workers,
     write_supervisor_beat,
 )
+from backend.vocabulary import Service
 
 logger = logging.getLogger("backend.scaling.supervisor")
 
@@ -341,11 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     if not command or shutil.which(command[0]) is None:
         print(f"--worker-command: {command[0] if command else 'nothing'} is not an executable", file=sys.stderr)
         return 2
-    logging_handle = configure_logging(settings, "supervisor")
-    try:
-        return asyncio.run(_main(settings, args))
-    finally:
-        logging_handle.close()
+    return run_process(Service.SUPERVISOR, lambda _logs: _main(settings, args), settings)
 
 
 if __name__ == "__main__":

@@ -10,10 +10,10 @@ from backend.catalogue import UnknownLineError
 from backend.config import get_settings
 from backend.db.engine import Database
 from backend.db.migrate import SchemaNotReadyError, wait_for_schema
-from backend.lifecycle import install_stop_signals
-from backend.logs import configure_logging
+from backend.lifecycle import install_stop_signals, run_process
 from backend.scheduler.service import SchedulerService, prepare_bus
 from backend.tasks.cycle import cycle_lines
+from backend.vocabulary import Service
 
 logger = logging.getLogger("backend.scheduler")
 
@@ -38,7 +38,7 @@ async def _main() -> int:
             "scheduler started: %d lines every %g s on the %s bus",
             len(lines),
             settings.scheduler_interval_seconds,
-            "kafka" if settings.uses_kafka else "database",
+            settings.bus,
         )
         await SchedulerService(settings, database).run(stopping)
     except SchemaNotReadyError as exc:
@@ -51,11 +51,7 @@ async def _main() -> int:
 
 
 def main() -> int:
-    handle = configure_logging(get_settings(), "scheduler")
-    try:
-        return asyncio.run(_main())
-    finally:
-        handle.close()
+    return run_process(Service.SCHEDULER, lambda _logs: _main())
 
 
 if __name__ == "__main__":

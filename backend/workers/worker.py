@@ -19,11 +19,11 @@ from backend.clock import utcnow
 from backend.config import Settings, get_settings
 from backend.db.engine import DATABASE_ERRORS, Database
 from backend.db.migrate import SchemaNotReadyError, wait_for_schema
-from backend.lifecycle import install_stop_signals
-from backend.logs import CentralizedLogging, configure_logging
+from backend.lifecycle import install_stop_signals, run_process
+from backend.logs import CentralizedLogging
 from backend.registry import WorkerState, new_worker_id, write_heartbeat
 from backend.tasks import repository as tasks
-from backend.vocabulary import WorkerStatus
+from backend.vocabulary import Service, WorkerStatus
 from backend.workers.database_loop import DatabaseTaskLoop
 from backend.workers.execution import LineFetcher, TaskExecutor, lease_for
 from backend.workers.kafka_loop import KafkaTaskLoop
@@ -71,7 +71,7 @@ async def run_worker(
     logs: CentralizedLogging | None = None,
 ) -> int:
     stopping = stopping or asyncio.Event()
-    state = WorkerState(id=new_worker_id(settings), bus="kafka" if settings.uses_kafka else "database")
+    state = WorkerState(id=new_worker_id(settings), bus=settings.bus)
     # No ping before each transaction: a worker runs two per task, and a connection found dead fails one statement,
     # which the worker retries (DatabaseUnavailableError) on a fresh connection after the pool dropped the dead ones.
     database = Database(settings, f"worker {state.id}", pre_ping=False)
@@ -128,11 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         help="live: fetch from the configured sources (default); none: pipeline benchmark mode",
     )
     args = parser.parse_args(argv)
-    handle = configure_logging(get_settings(), "worker")
-    try:
-        return asyncio.run(_main(args, handle))
-    finally:
-        handle.close()
+    return run_process(Service.WORKER, lambda logs: _main(args, logs))
 
 
 if __name__ == "__main__":
