@@ -16,6 +16,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from backend.vocabulary import BusKind
+
 BACKEND_DIR = Path(__file__).resolve().parent
 REPO_DIR = BACKEND_DIR.parent
 
@@ -212,6 +214,11 @@ class Settings(BaseSettings):
     @property
     def uses_kafka(self) -> bool:
         return bool(self.kafka_bootstrap_servers.strip())
+
+    @property
+    def bus(self) -> BusKind:
+        """The task bus: Kafka when KAFKA_BOOTSTRAP_SERVERS is set, else the database-backed queue."""
+        return BusKind.KAFKA if self.uses_kafka else BusKind.DATABASE
 
     @property
     def effective_api_token(self) -> str:

@@ -138,7 +138,7 @@ async def health(request: Request, detailed: Annotated[bool, Depends(_has_key)])
         database=db_status,
         broker=broker_status,
         prim=prim_status,
-        bus="kafka" if settings.uses_kafka else "database",
+        bus=settings.bus,
         demo_mode=settings.demo_mode,
         version=request.app.version,
     )

@@ -116,7 +116,7 @@ async def meta(request: Request) -> Response:
         body = (
             MetaInfo(
                 demo_mode=settings.demo_mode,
-                bus="kafka" if settings.uses_kafka else "database",
+                bus=settings.bus,
                 version=request.app.version,
                 scheduler_interval_seconds=settings.scheduler_interval_seconds,
                 stale_after_seconds=settings.stale_after_seconds,

@@ -179,7 +179,7 @@ async def queue(_caller: ReadCaller, session: ReadSession, settings: AppSettings
     lag, lag_error = await read_group_lag(settings, timeout=KAFKA_LAG_TIMEOUT_SECONDS)
     return QueueInfo.model_validate(
         {
-            "bus": "kafka" if settings.uses_kafka else "database",
+            "bus": settings.bus,
             "queued": state.queued,
             "running": state.running,
             "last_scheduled_at": state.last_scheduled_at,

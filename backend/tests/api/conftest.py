@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from backend.api.app import create_app
 from backend.config import Settings
 from backend.db.engine import Database
+from backend.tests.support.asgi import running
 from backend.tests.support.databases import settings_for
 
 ADMIN_KEY = "admin-test-key-0001"
@@ -30,14 +29,6 @@ def api_settings_for(database_url: str, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return settings_for(database_url, **values)
-
-
-@asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api", timeout=30) as client:
-            yield client
 
 
 @pytest.fixture

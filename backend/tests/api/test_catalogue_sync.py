@@ -16,8 +16,9 @@ from backend.db.engine import Database
 from backend.db.migrate import upgrade_database
 from backend.db.models import Line, LineStation, Station
 from backend.livedata.catalogue_sync import catalogue_kept_in_sync, sync_catalogue
-from backend.tests.api.conftest import api_settings_for, running
+from backend.tests.api.conftest import api_settings_for
 from backend.tests.api.seed import add
+from backend.tests.support.asgi import running
 
 
 async def _count(database: Database, model: type[object]) -> int:

@@ -13,7 +13,8 @@ import pytest
 from backend.api.app import create_app
 from backend.config import Settings
 from backend.db.keyset import checksum
-from backend.tests.api.conftest import ADMIN, ADMIN_KEY, READONLY, READONLY_KEY, api_settings_for, running
+from backend.tests.api.conftest import ADMIN, ADMIN_KEY, READONLY, READONLY_KEY, api_settings_for
+from backend.tests.support.asgi import running
 
 LOGS = "/api/system/logs"
 STREAM = "/api/system/logs/stream"

@@ -21,8 +21,9 @@ from backend.clock import utcnow
 from backend.db.engine import Database
 from backend.db.models import LineSnapshot, StopBoard
 from backend.livedata import queries
-from backend.tests.api.conftest import api_settings_for, running
+from backend.tests.api.conftest import api_settings_for
 from backend.tests.api.seed import add, departure, snapshot
+from backend.tests.support.asgi import running
 
 LINE = "/api/lines/metro/1"
 STALE_AFTER = 180.0  # 1.5 x the default 120 s interval

@@ -19,7 +19,8 @@ from backend.clock import utcnow
 from backend.db.engine import Database
 from backend.db.models import StopBoard
 from backend.tests.api import seed
-from backend.tests.api.conftest import ADMIN, READONLY, api_settings_for, running
+from backend.tests.api.conftest import ADMIN, READONLY, api_settings_for
+from backend.tests.support.asgi import running
 from backend.tests.support.services import KafkaBroker, free_port
 
 

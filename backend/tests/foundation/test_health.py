@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-import httpx
 import pytest
-from fastapi import FastAPI
 
 from backend.api.app import create_app
 from backend.config import Settings
 from backend.db.migrate import upgrade_database
+from backend.tests.support.asgi import running
 from backend.tests.support.databases import settings_for
 from backend.tests.support.services import KafkaBroker, PostgresServer, free_port
-
-
-@asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
-            yield client
 
 
 async def test_health_is_ok_on_a_migrated_database_without_broker(settings: Settings) -> None:

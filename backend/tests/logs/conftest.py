@@ -3,20 +3,15 @@ over ASGI, Python subprocesses that log as a given service, and polling until so
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import os
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
-import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import func, insert, select
 
 from backend.config import BACKEND_DIR, REPO_DIR
@@ -42,17 +37,6 @@ def isolated_logging() -> Iterator[None]:
     root.setLevel(level)
     for name, saved in levels.items():
         logging.getLogger(name).setLevel(saved)
-
-
-async def wait_for(check: Callable[[], Awaitable[T]], *, timeout: float = 20.0, interval: float = 0.1) -> T:
-    """Poll `check` until it returns something truthy; fail with its last value after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value or time.monotonic() > deadline:
-            assert value, f"condition not met within {timeout}s (last value: {value!r})"
-            return value
-        await asyncio.sleep(interval)
 
 
 async def count_logs(database: Database, **where: Any) -> int:
@@ -93,14 +77,6 @@ def log_row(
 async def insert_logs(database: Database, rows: list[dict[str, Any]]) -> None:
     async with database.engine.execution_options(**WRITE_OPTIONS).begin() as connection:
         await connection.execute(insert(SystemLog), rows)
-
-
-@asynccontextmanager
-async def api_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
-            yield client
 
 
 def python_env(database_url: str, **extra: str) -> dict[str, str]:

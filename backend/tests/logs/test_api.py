@@ -16,7 +16,8 @@ from backend.api.app import create_app
 from backend.config import Settings
 from backend.db.engine import Database
 from backend.logs.repository import LogCursor
-from backend.tests.logs.conftest import API_KEY, all_logs, api_client, insert_logs, log_row
+from backend.tests.logs.conftest import API_KEY, all_logs, insert_logs, log_row
+from backend.tests.support.asgi import running
 from backend.tests.support.databases import settings_for
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
@@ -52,7 +53,7 @@ async def test_filters_by_service_exact_level_minimum_level_and_time_window(
         rows.append(log_row(f"{service} {level}", created_at=created_at, service=service, level=level))
     await insert_logs(database, rows)
 
-    async with api_client(create_app(settings)) as client:
+    async with running(create_app(settings)) as client:
         newest_first = await _messages(client)
         assert newest_first == [row["message"] for row in reversed(rows)]
         assert await _messages(client, service="worker", level="ERROR") == ["worker ERROR"]
@@ -85,7 +86,7 @@ async def test_search_is_case_insensitive_over_message_and_extra_fields(settings
             log_row("nothing here", created_at=NOW - dt.timedelta(seconds=1), extra={"n": 1}),
         ],
     )
-    async with api_client(create_app(settings)) as client:
+    async with running(create_app(settings)) as client:
         assert await _messages(client, search="timeout") == ["Fetch TIMEOUT on prim"]
         assert await _messages(client, search="metro:special") == ["all good"]
 
@@ -119,7 +120,7 @@ async def test_search_takes_wildcards_quotes_and_sql_as_literal_text(
         'he said "hi"',
     ]
     await insert_logs(database, [log_row(m, created_at=NOW - dt.timedelta(seconds=i)) for i, m in enumerate(messages)])
-    async with api_client(create_app(settings)) as client:
+    async with running(create_app(settings)) as client:
         assert await _messages(client, search=search) == expected
         assert len(await _messages(client)) == len(messages)  # and the table is intact
 
@@ -144,7 +145,7 @@ async def test_paging_with_the_cursor_visits_every_matching_row_once_newest_firs
     seen: list[int] = []
     sizes: list[int] = []
     cursor: str | None = None
-    async with api_client(create_app(settings)) as client:
+    async with running(create_app(settings)) as client:
         while True:
             params: dict[str, Any] = {"service": "worker", "limit": 100}
             if cursor:
@@ -209,7 +210,7 @@ async def test_bad_parameters_are_a_422_that_names_the_parameter(
         import base64
 
         params = {"cursor": base64.urlsafe_b64encode(f"{NOW.isoformat()}|41|0000000000000000".encode()).decode()}
-    async with api_client(create_app(settings_for(sqlite_url))) as client:
+    async with running(create_app(settings_for(sqlite_url))) as client:
         response = await _get(client, **params)
     assert response.status_code == 422, response.text
     body = response.json()
@@ -224,7 +225,7 @@ async def test_a_real_cursor_decodes_to_the_position_it_encodes() -> None:
 
 async def test_the_logs_need_a_system_key_and_the_read_only_key_is_enough(sqlite_url: str) -> None:
     settings = settings_for(sqlite_url, system_api_readonly_token="read-only-key")
-    async with api_client(create_app(settings)) as client:
+    async with running(create_app(settings)) as client:
         missing = await client.get("/api/system/logs")
         wrong = await client.get("/api/system/logs", headers={"X-API-Key": "nope"})
         read_only = await client.get("/api/system/logs", headers={"X-API-Key": "read-only-key"})
@@ -236,7 +237,7 @@ async def test_the_logs_need_a_system_key_and_the_read_only_key_is_enough(sqlite
 
 
 async def test_every_response_carries_a_request_id_the_callers_when_it_is_sane(sqlite_url: str) -> None:
-    async with api_client(create_app(settings_for(sqlite_url))) as client:
+    async with running(create_app(settings_for(sqlite_url))) as client:
         given = await client.get("/health", headers={"X-Request-ID": "trace-abc.123"})
         missing = await client.get("/health")
         insane = await client.get("/health", headers={"X-Request-ID": "two words\tand a tab"})

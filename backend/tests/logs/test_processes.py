@@ -18,8 +18,9 @@ from backend.config import BACKEND_DIR
 from backend.db.engine import Database
 from backend.db.migrate import upgrade_database
 from backend.db.models import SystemLog
-from backend.tests.logs.conftest import all_logs, python_env, run_python, wait_for
+from backend.tests.logs.conftest import all_logs, python_env, run_python
 from backend.tests.support.databases import settings_for
+from backend.tests.support.processes import eventually
 from backend.tests.support.services import PostgresServer, free_port
 
 SERVICE_PROGRAM = """
@@ -86,7 +87,7 @@ async def _serve_api(database_url: str) -> tuple[subprocess.Popen[str], str]:
         except httpx.TransportError:
             return False
 
-    await wait_for(healthy, timeout=30)
+    await eventually(healthy, timeout=30, interval=0.1)
     return process, base_url
 
 
@@ -211,19 +212,19 @@ async def test_a_worker_keeps_running_and_logging_while_postgres_is_down_and_cat
 
     try:
         await command("before", 5)
-        await wait_for(lambda: _equals(phase_count("before"), 5))
+        await eventually(lambda: _equals(phase_count("before"), 5), timeout=20, interval=0.1)
 
         await asyncio.to_thread(own_postgres.stop)
         during = await command("during", 50)
         assert during["logs_dropped"] == 0
-        retrying = await wait_for(lambda: _sink_state(command("probe", 0), "retrying"), timeout=30)
+        retrying = await eventually(lambda: _sink_state(command("probe", 0), "retrying"), timeout=30, interval=0.1)
         assert retrying["logs_written"] == 5
         assert process.returncode is None
 
         await asyncio.to_thread(own_postgres.start)
         await command("after", 5)
-        await wait_for(lambda: _equals(phase_count("during"), 50), timeout=60)
-        await wait_for(lambda: _equals(phase_count("after"), 5), timeout=30)
+        await eventually(lambda: _equals(phase_count("during"), 50), timeout=60, interval=0.1)
+        await eventually(lambda: _equals(phase_count("after"), 5), timeout=30, interval=0.1)
     finally:
         process.stdin.close()
         rest = (await asyncio.wait_for(process.stdout.read(), 30)).decode()

@@ -26,7 +26,8 @@ from backend.scaling.docker import DockerScaler, compose_project, scale_command
 from backend.scaling.local import LocalScaler
 from backend.scaling.service import scaler_for
 from backend.tests.api import seed
-from backend.tests.api.conftest import ADMIN, api_settings_for, running
+from backend.tests.api.conftest import ADMIN, api_settings_for
+from backend.tests.support.asgi import running
 
 SCALE = "/api/system/workers/scale"
 

@@ -27,7 +27,9 @@ from backend.scaling.fleet import read_desired_workers, write_desired_workers, w
 from backend.scaling.local import LocalScaler
 from backend.scaling.supervisor import AnotherSupervisorError, Supervisor
 from backend.tests.api import seed
-from backend.tests.api.conftest import ADMIN, api_settings_for, running
+from backend.tests.api.conftest import ADMIN, api_settings_for
+from backend.tests.support.asgi import running
+from backend.tests.support.processes import eventually
 from backend.tests.support.services import REPO_DIR
 
 SCALE = "/api/system/workers/scale"
@@ -57,17 +59,6 @@ def supervisor_log(tmp_path: Path) -> Iterator[Path]:
     log = tmp_path / "supervisor.log"
     yield log
     print(log.read_text() if log.exists() else "(no supervisor output)")
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float, what: str, interval: float = 0.25) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"{what} did not happen within {timeout} s (last: {last!r})")
 
 
 async def live_workers(client: httpx.AsyncClient) -> list[dict[str, Any]]:
@@ -110,18 +101,18 @@ async def test_the_registry_follows_scaling_through_the_endpoint(postgres_url: s
 
                 return check
 
-            first = await eventually(await count_is(1), timeout=30, what="the first worker registering")
+            first = await eventually(await count_is(1), timeout=30, message="the first worker registering")
 
             grown = await client.post(SCALE, json={"count": 4}, headers=ADMIN)
             assert grown.status_code == 200, grown.text
             assert (grown.json()["backend"], grown.json()["previous"], grown.json()["requested"]) == ("local", 1, 4)
-            four = await eventually(await count_is(4), timeout=8 * HEARTBEAT + 10, what="scaling to 4")
+            four = await eventually(await count_is(4), timeout=8 * HEARTBEAT + 10, message="scaling to 4")
             assert len({w["pid"] for w in four}) == 4
 
             shrunk = await client.post(SCALE, json={"delta": -2}, headers=ADMIN)
             assert shrunk.status_code == 200, shrunk.text
             assert (shrunk.json()["previous"], shrunk.json()["requested"]) == (4, 2)
-            two = await eventually(await count_is(2), timeout=8 * HEARTBEAT + 10, what="scaling to 2")
+            two = await eventually(await count_is(2), timeout=8 * HEARTBEAT + 10, message="scaling to 2")
             # Two of the new workers were stopped (newest first: the first worker stays) and recorded it.
             workers = (await client.get("/api/system/workers", headers=ADMIN)).json()
             assert sum(1 for w in workers if w["status"] == "stopped") == 2
@@ -136,7 +127,7 @@ async def test_the_registry_follows_scaling_through_the_endpoint(postgres_url: s
                 ids = {w["id"] for w in live}
                 return live if len(live) == 2 and victim["id"] not in ids else None
 
-            await eventually(replaced, timeout=LOST_AFTER + 15, what="the killed worker being replaced")
+            await eventually(replaced, timeout=LOST_AFTER + 15, message="the killed worker being replaced")
 
             # `serve.sh down` signals the supervisor's whole process group; every worker stops gracefully once.
             os.killpg(supervisor.pid, signal.SIGTERM)
@@ -163,7 +154,7 @@ async def test_workers_stop_when_their_supervisor_is_killed(postgres_url: str, s
                 live = await live_workers(client)
                 return live if len(live) == 2 else None
 
-            workers = await eventually(two_live, timeout=30, what="two workers registering")
+            workers = await eventually(two_live, timeout=30, message="two workers registering")
             supervisor.kill()
             supervisor.wait()
 
@@ -171,7 +162,7 @@ async def test_workers_stop_when_their_supervisor_is_killed(postgres_url: str, s
                 rows = (await client.get("/api/system/workers", headers=ADMIN)).json()
                 return rows if rows and all(w["status"] == "stopped" for w in rows) else None
 
-            await eventually(all_stopped, timeout=20, what="the orphaned workers stopping")
+            await eventually(all_stopped, timeout=20, message="the orphaned workers stopping")
             for worker in workers:
                 for _ in range(50):
                     if not _pid_alive(worker["pid"]):
