@@ -32,7 +32,7 @@ from backend.db.models import (
     TrafficStatus,
     VehiclePosition,
 )
-from backend.services.records import FreshnessReason
+from backend.services.records import FreshnessReason, SourceAttempt
 from backend.vocabulary import DepartureStatus, TrafficLevel
 
 # A train a recent answer saw at the platform stays listed up to this long after its time (it has not left yet).
@@ -155,16 +155,6 @@ class DirectionView:
     direction: str
     terminus: str
     branches: list[BranchView]
-
-
-@dataclass(frozen=True)
-class SourceAttemptView:
-    source: str
-    ok: bool
-    error: str | None
-    duration_ms: float
-    requests: int
-    items: int
 
 
 @dataclass(frozen=True)
@@ -430,7 +420,7 @@ _STATION_DEPARTURES = _next_departures_query(
 )
 
 
-def _attempt(raw: Any) -> SourceAttemptView | None:
+def _attempt(raw: Any) -> SourceAttempt | None:
     if not isinstance(raw, dict) or not raw.get("source"):
         return None
 
@@ -439,7 +429,7 @@ def _attempt(raw: Any) -> SourceAttemptView | None:
         return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
     error = raw.get("error")
-    return SourceAttemptView(
+    return SourceAttempt(
         source=str(raw["source"]),
         ok=bool(raw.get("ok")),
         error=str(error) if error is not None else None,
@@ -854,7 +844,7 @@ class LineHealthView:
     last_success_at: datetime | None
     age_seconds: float | None
     task_run_id: str | None
-    attempts: list[SourceAttemptView]
+    attempts: list[SourceAttempt]
     failed_stops: list[StopProblemView]
     stations_without_ids: list[StationRefView]
 
