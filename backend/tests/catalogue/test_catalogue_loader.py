@@ -91,15 +91,34 @@ def test_out_of_range_coordinate_is_rejected(data_dir: Path) -> None:
         load_catalogue(data_dir)
 
 
-def test_bad_colour_names_the_csv_line(data_dir: Path) -> None:
-    _replace_text(data_dir / "lines.csv", "FFCD00", "yellow")
-    with pytest.raises(CatalogueDataError, match=r"lines\.csv: line 2 \(metro:1\): colour_hex"):
-        load_catalogue(data_dir)
-
-
-def test_bad_idfm_line_id_is_rejected(data_dir: Path) -> None:
-    _replace_text(data_dir / "lines.csv", "C01371", "1371")
-    with pytest.raises(CatalogueDataError, match=r"lines\.csv: line 2 \(metro:1\): idfm_line_id '1371'"):
+@pytest.mark.parametrize(
+    ("file_name", "old", "new", "message"),
+    [
+        pytest.param("lines.csv", "FFCD00", "yellow", r"lines\.csv: line 2 \(metro:1\): colour_hex", id="bad-colour"),
+        pytest.param(
+            "lines.csv", "C01371", "1371", r"lines\.csv: line 2 \(metro:1\): idfm_line_id '1371'", id="bad-idfm-id"
+        ),
+        pytest.param(
+            "bus_lines.csv",
+            "code,name,idfm_line_id",
+            "code,label,idfm_line_id",
+            r"bus_lines\.csv: header must be code,name,idfm_line_id",
+            id="wrong-header",
+        ),
+        pytest.param(
+            "bus_lines.csv",
+            "\n20,Bus 20,",
+            "\nvingt,Bus 20,",
+            r"bus_lines\.csv: line 2 \(bus:vingt\)",
+            id="bad-bus-code",
+        ),
+    ],
+)
+def test_a_bad_csv_value_names_the_file_and_line(
+    data_dir: Path, file_name: str, old: str, new: str, message: str
+) -> None:
+    _replace_text(data_dir / file_name, old, new)
+    with pytest.raises(CatalogueDataError, match=message):
         load_catalogue(data_dir)
 
 
@@ -109,18 +128,6 @@ def test_duplicate_line_is_rejected(data_dir: Path) -> None:
     with lines_csv.open("a", encoding="utf-8") as handle:
         handle.write(first_line.replace("C01371", "C09999") + "\n")
     with pytest.raises(CatalogueDataError, match=r"lines\.csv: duplicate line 'metro:1'"):
-        load_catalogue(data_dir)
-
-
-def test_wrong_csv_header_is_rejected(data_dir: Path) -> None:
-    _replace_text(data_dir / "bus_lines.csv", "code,name,idfm_line_id", "code,label,idfm_line_id")
-    with pytest.raises(CatalogueDataError, match=r"bus_lines\.csv: header must be code,name,idfm_line_id"):
-        load_catalogue(data_dir)
-
-
-def test_bad_bus_code_names_the_csv_line(data_dir: Path) -> None:
-    _replace_text(data_dir / "bus_lines.csv", "\n20,Bus 20,", "\nvingt,Bus 20,")
-    with pytest.raises(CatalogueDataError, match=r"bus_lines\.csv: line 2 \(bus:vingt\)"):
         load_catalogue(data_dir)
 
 
