@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+# The sources write these as string literals; `backend.vocabulary` has them as enums for the database and the API
+# (tests/foundation/test_vocabulary.py keeps the two equal until the sources build the enums' members).
 DepartureStatus = Literal["on_time", "delayed", "cancelled", "at_platform", "unknown"]
 TrafficLevel = Literal["normal", "disrupted", "closed", "unknown"]
 # What became of a line's departures in one fetch: every stop answered ("ok"; "no_data" when none announced any),
