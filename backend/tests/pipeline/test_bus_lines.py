@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from backend.db.models import Departure, LineSnapshot, LineStation, LineStopList, StopBoard
 from backend.tests.pipeline.probe import PipelineProbe
-from backend.tests.pipeline.test_kafka_pipeline import configure, start_stub, stub_env
+from backend.tests.support.pipeline import configure, start_stub, stub_env
 from backend.tests.support.processes import eventually, service_env, services
 from backend.tests.support.services import free_port
 

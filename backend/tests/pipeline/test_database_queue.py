@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from backend.tests.pipeline.probe import PipelineProbe, lines_for
-from backend.tests.pipeline.test_kafka_pipeline import slow_fleet_with_a_running_task
+from backend.tests.support.pipeline import slow_fleet_with_a_running_task
 from backend.tests.support.processes import eventually, service_env, services
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from backend.catalogue import get_catalogue
 from backend.db.models import Departure, LineSnapshot, LineStation, TrafficStatus, VehiclePosition
 from backend.tests.pipeline.probe import PipelineProbe
-from backend.tests.pipeline.test_kafka_pipeline import configure, start_stub, stub_env
+from backend.tests.support.pipeline import configure, start_stub, stub_env
 from backend.tests.support.processes import eventually, service_env, services
 
 LINES = ["metro:1", "rer:A", "tram:T3a"]

@@ -17,8 +17,8 @@ import pytest
 from backend.db.migrate import upgrade_database
 from backend.db.models import TaskRun
 from backend.tests.pipeline.probe import PipelineProbe, lines_for
-from backend.tests.pipeline.test_kafka_pipeline import configure, kafka_env, start_stub, stub_env, wait_for_fleet
 from backend.tests.support.databases import settings_for
+from backend.tests.support.pipeline import configure, kafka_env, start_stub, stub_env, wait_for_fleet
 from backend.tests.support.processes import Services, eventually, services
 from backend.tests.support.services import KafkaBroker, PostgresServer
 

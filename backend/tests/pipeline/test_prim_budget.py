@@ -26,10 +26,9 @@ from backend.budget import ledger
 from backend.db.models import TaskRun
 from backend.tests.api.conftest import ADMIN, READONLY, api_settings_for
 from backend.tests.pipeline.probe import PipelineProbe
-from backend.tests.pipeline.test_kafka_pipeline import configure, stub_env
 from backend.tests.support.asgi import running
-from backend.tests.support.processes import Services, eventually, service_env, services
-from backend.tests.support.services import free_port
+from backend.tests.support.pipeline import configure, start_stub, stub_env
+from backend.tests.support.processes import eventually, service_env, services
 
 DAY_SECONDS = 360
 DAILY_LIMIT = 1000
@@ -50,28 +49,13 @@ SETTINGS: dict[str, Any] = {
 }
 
 
-async def start_limited_stub(stack: Services, *args: str) -> int:
-    port = free_port()
-    stack.start("upstream", "--port", str(port), *args)
-
-    async def answering() -> bool:
-        try:
-            async with httpx.AsyncClient() as client:
-                return (await client.get(f"http://127.0.0.1:{port}/__stub/limits")).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    await eventually(answering, timeout=30, message="the stub upstream")
-    return port
-
-
 async def test_a_fresh_key_lives_through_a_simulated_day_without_a_refusal(postgres_url: str, tmp_path: Path) -> None:
     probe = PipelineProbe(postgres_url)
     env = service_env(database_url=postgres_url, **SETTINGS)
     reports: list[dict[str, Any]] = []
     try:
         with services(tmp_path, env) as stack:
-            port = await start_limited_stub(
+            port = await start_stub(
                 stack,
                 "--daily-limit",
                 str(DAILY_LIMIT),
@@ -174,7 +158,7 @@ async def test_a_rejected_key_is_named_and_stops_prim_until_an_operator_retries(
     probe = PipelineProbe(postgres_url)
     try:
         with services(tmp_path, env) as stack:
-            port = await start_limited_stub(stack, "--api-key", "the-right-key")
+            port = await start_stub(stack, "--api-key", "the-right-key")
             configure(stack, **{**stub_env(port), **settings_values, "prim_api_key": "a-wrong-key"})
             settings = api_settings_for(
                 postgres_url, **{**stub_env(port), **settings_values, "prim_api_key": "a-wrong-key"}

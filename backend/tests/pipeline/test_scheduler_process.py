@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from backend.tests.pipeline.probe import PipelineProbe
-from backend.tests.pipeline.test_kafka_pipeline import configure, start_stub, stub_env
+from backend.tests.support.pipeline import configure, start_stub, stub_env
 from backend.tests.support.processes import eventually, service_env, services
 
 

@@ -26,8 +26,8 @@ from backend.catalogue import get_catalogue
 from backend.db.models import StopBoard, SystemLog, TaskRun
 from backend.tests.api.conftest import ADMIN, READONLY, api_settings_for
 from backend.tests.pipeline.probe import PipelineProbe
-from backend.tests.pipeline.test_kafka_pipeline import configure, start_stub, stub_env
 from backend.tests.support.asgi import running
+from backend.tests.support.pipeline import configure, start_stub, stub_env
 from backend.tests.support.processes import Services, eventually, service_env, services
 
 LINE = "metro:1"
