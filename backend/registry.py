@@ -102,44 +102,23 @@ def status_seen(status: str, last_heartbeat_at: datetime, *, now: datetime, lost
 
 
 @dataclass(frozen=True)
-class WorkerView:
-    """A registry row with its status as seen now (`lost` derived from the heartbeat's age)."""
+class SeenWorker:
+    """A registry row with its status as seen now (`lost` derived from the heartbeat's age) and the heartbeat's age;
+    every other attribute is the row's, so the API's `WorkerInfo` reads it as it would the row."""
 
-    id: str
-    host: str
-    pid: int
+    row: Worker
     status: WorkerStatus
-    bus: str
-    started_at: datetime
-    last_heartbeat_at: datetime
     heartbeat_age_seconds: float
-    current_task_id: str | None
-    current_line_id: str | None
-    processed_count: int
-    failed_count: int
-    last_error: str | None
-    assigned_partitions: list[int]
-    metrics: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.row, name)
 
 
-def _worker_view(worker: Worker, *, now: datetime, lost_after: timedelta) -> WorkerView:
-    partitions = worker.assigned_partitions if isinstance(worker.assigned_partitions, list) else []
-    return WorkerView(
-        id=worker.id,
-        host=worker.host,
-        pid=worker.pid,
+def _seen(worker: Worker, *, now: datetime, lost_after: timedelta) -> SeenWorker:
+    return SeenWorker(
+        row=worker,
         status=status_seen(worker.status, worker.last_heartbeat_at, now=now, lost_after=lost_after),
-        bus=worker.bus,
-        started_at=worker.started_at,
-        last_heartbeat_at=worker.last_heartbeat_at,
         heartbeat_age_seconds=round(max(0.0, (now - worker.last_heartbeat_at).total_seconds()), 3),
-        current_task_id=worker.current_task_id,
-        current_line_id=worker.current_line_id,
-        processed_count=worker.processed_count or 0,
-        failed_count=worker.failed_count or 0,
-        last_error=worker.last_error,
-        assigned_partitions=[int(p) for p in partitions if isinstance(p, int)],
-        metrics=worker.metrics if isinstance(worker.metrics, dict) else {},
     )
 
 
@@ -153,12 +132,12 @@ _STATUS_ORDER = {
 }
 
 
-async def list_workers(session: AsyncSession, *, lost_after_seconds: float) -> list[WorkerView]:
+async def list_workers(session: AsyncSession, *, lost_after_seconds: float) -> list[SeenWorker]:
     """Every worker in the registry: live ones first, then lost, then stopped; oldest first within each."""
     now = utcnow()
     rows = (await session.execute(select(Worker))).scalars().all()
-    views = [_worker_view(row, now=now, lost_after=timedelta(seconds=lost_after_seconds)) for row in rows]
-    return sorted(views, key=lambda view: (_STATUS_ORDER[view.status], view.started_at, view.id))
+    seen = [_seen(row, now=now, lost_after=timedelta(seconds=lost_after_seconds)) for row in rows]
+    return sorted(seen, key=lambda worker: (_STATUS_ORDER[worker.status], worker.row.started_at, worker.row.id))
 
 
 @dataclass(frozen=True)
