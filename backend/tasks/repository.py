@@ -119,13 +119,14 @@ async def enqueue(
         }
         for line_id in dict.fromkeys(line_ids)
     ]
+    # One statement compiled once and cached, its rows sent in batches (SQLAlchemy's "insertmanyvalues"): a VALUES
+    # list of every line compiles anew on every cycle, ~0.1 s of the scheduler's CPU for the catalogue.
     statement = (
-        dialect_insert(session)(TaskRun)
-        .values(rows)
+        dialect_insert(session)(TaskRun.__table__)
         .on_conflict_do_nothing(index_elements=["line_id"], index_where=_ACTIVE_PREDICATE)
-        .returning(TaskRun.id)
+        .returning(TaskRun.__table__.c.id)
     )
-    inserted = list((await session.execute(statement)).scalars())
+    inserted = list((await session.execute(statement, rows)).scalars())
     if inserted:
         await _notify_queued(session)
     if len(inserted) < len(rows) and priority > TASK_PRIORITY_PERIODIC:
