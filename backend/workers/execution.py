@@ -89,6 +89,11 @@ class GroupStart:
                         if not future.done():
                             future.set_exception(exc)
                     continue
+                except asyncio.CancelledError:
+                    for future in [*batch.values(), *self._waiting.values()]:
+                        future.cancel()
+                    self._waiting = {}
+                    raise
                 for task_id, future in batch.items():
                     assignment = started.get(task_id)
                     if not future.done():
