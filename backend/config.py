@@ -105,7 +105,7 @@ class Settings(BaseSettings):
     api_cors_origins: str = "http://localhost:3000,http://127.0.0.1:3000"
     api_mutation_rate_per_minute: int = Field(default=30, ge=1)
     # Rider answers are served from pre-serialised snapshots; each API process checks at most this often whether a
-    # worker wrote new data (0: on every request).
+    # worker wrote new data, in the background of the reads it serves meanwhile (0: every request checks first).
     api_snapshot_check_seconds: float = Field(default=0.5, ge=0)
     # Cache-Control max-age of rider answers: at most this, and never past the first departure leaving the board or
     # the first board turning stale.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import math
 from collections.abc import AsyncIterator
@@ -23,7 +24,8 @@ from backend.api.routers import logs as logs_router
 from backend.api.routers import public as public_router
 from backend.api.routers import system as system_router
 from backend.api.security import resolve_system_keys
-from backend.api.snapshots import RiderSnapshots
+from backend.api.snapshot_hits import SnapshotHitMiddleware
+from backend.api.snapshots import RiderSnapshots, read_line_versions
 from backend.api.views import RefreshPlans, ViewLeases
 from backend.config import Settings, get_settings
 from backend.db.engine import Database
@@ -43,15 +45,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.logging = configure_logging(settings, "api")
         database = Database(settings, "api")
         app.state.database = database
-        app.state.view_leases = ViewLeases(database, settings)
+        app.state.view_leases = view_leases = ViewLeases(database, settings)
         app.state.refresh_plans = RefreshPlans(database, settings)
+        snapshots: RiderSnapshots | None = None
         try:
             # Lines and stations for the public API; a database that is down or unmigrated is retried in the
             # background (GET /health reports the database meanwhile).
             async with catalogue_kept_in_sync(database) as catalogue_sync:
                 app.state.catalogue_sync = catalogue_sync
+                app.state.rider_snapshots = snapshots = RiderSnapshots(
+                    check_seconds=settings.api_snapshot_check_seconds,
+                    read_versions=lambda: read_line_versions(database),
+                    synced_at=lambda: catalogue_sync.synced_at,
+                )
+                # What the process holds once started is never garbage: the collector no longer walks it, so
+                # its passes (which stop every request) stay short.
+                gc.freeze()
                 yield
         finally:
+            gc.unfreeze()
+            if snapshots is not None:
+                await snapshots.close()
+            await view_leases.close()
             await database.dispose()
             await asyncio.to_thread(app.state.logging.close)
 
@@ -66,7 +81,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json" if settings.api_docs_enabled else None,
     )
     app.state.settings = settings
-    app.state.rider_snapshots = RiderSnapshots(check_seconds=settings.api_snapshot_check_seconds)
     # Refuses to build an app without a real key outside development (InsecureConfigurationError).
     app.state.system_keys = resolve_system_keys(settings)
     app.add_middleware(
@@ -75,6 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["GET", "POST"],
         allow_headers=["X-API-Key", "Content-Type"],
     )
+    # Inside the request id, body limit and security headers, outside CORS (a request with an Origin passes on).
+    app.add_middleware(SnapshotHitMiddleware, cache_max_age_seconds=settings.api_cache_max_age_seconds)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -4,7 +4,9 @@ process and rebuilt when the data under them changes.
 Data changes when a worker writes a line (every write upserts the line's `line_snapshots` row with a new
 `fetched_at` and `task_run_id`). Each process checks those versions, every `API_SNAPSHOT_CHECK_SECONDS` at most,
 with one small query over `lines LEFT JOIN line_snapshots`; a line's answer is rebuilt when its own version moved,
-a station's answer and the lines list when any version moved (or the catalogue was synced again).
+a station's answer and the lines list when any version moved (or the catalogue was synced again). A request that
+finds its answer kept never waits for that check (backend/api/snapshot_hits.py): a due check runs in the
+background, so a worker's write shows within one interval plus one query.
 
 What the clock alone changes is never served wrong from a snapshot:
 - `age_seconds` is written into the bytes at serve time, from the `last_success_at` beside it;
@@ -21,7 +23,9 @@ for the same answer waiting for that one build.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Hashable
@@ -35,8 +39,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.clock import utcnow
+from backend.db.engine import DATABASE_ERRORS, Database
 from backend.db.models import Line, LineSnapshot
 from backend.livedata.queries import AT_PLATFORM_GRACE
+
+logger = logging.getLogger("backend.api.snapshots")
 
 # Where an age goes: a string value for the key `age_seconds`, which no data can produce (in JSON an unescaped
 # `"age_seconds":"` is a key and its string value, and every real `age_seconds` is a number or null).
@@ -163,25 +170,40 @@ async def line_versions(session: AsyncSession) -> LineVersions:
     return {line_id: (fetched_at, task_run_id) for line_id, fetched_at, task_run_id in rows}
 
 
+async def read_line_versions(database: Database) -> LineVersions:
+    async with database.sessions() as session:
+        return await line_versions(session)
+
+
 @dataclass
 class RiderSnapshots:
-    """The process's snapshots and the data versions they were built from."""
+    """The process's snapshots and the data versions they were built from.
+
+    `read_versions` reads every line's version (`line_versions`); `synced_at` says when the catalogue was last
+    synced (a new sync drops every snapshot)."""
 
     check_seconds: float
+    read_versions: Callable[[], Awaitable[LineVersions]]
+    synced_at: Callable[[], datetime | None]
     versions: LineVersions = field(default_factory=dict)
     generation: int = 0  # moves whenever any line's version (or the catalogue) moves
     catalogue_synced_at: datetime | None = None
     _checked_at: float = float("-inf")
     _check: asyncio.Future[None] | None = None
+    _background_check: asyncio.Task[None] | None = None
     _entries: dict[SnapshotKey, Snapshot] = field(default_factory=dict)
     _building: dict[SnapshotKey, asyncio.Future[Snapshot | None]] = field(default_factory=dict)
 
-    async def refresh_versions(self, read: Callable[[], Awaitable[LineVersions]], synced_at: datetime | None) -> None:
-        """Read the versions when the last read is older than `check_seconds` (one read at a time)."""
+    def _note_catalogue_sync(self) -> None:
+        synced_at = self.synced_at()
         if synced_at != self.catalogue_synced_at:
             self.catalogue_synced_at = synced_at
             self._entries.clear()
             self.generation += 1
+
+    async def refresh_versions(self) -> None:
+        """Read the versions when the last read is older than `check_seconds` (one read at a time)."""
+        self._note_catalogue_sync()
         if time.monotonic() - self._checked_at < self.check_seconds:
             return
         if self._check is not None:
@@ -190,7 +212,7 @@ class RiderSnapshots:
         self._check = asyncio.get_running_loop().create_future()
         try:
             started = time.monotonic()
-            versions = await read()
+            versions = await self.read_versions()
             if versions != self.versions:
                 changed = {
                     line
@@ -209,6 +231,40 @@ class RiderSnapshots:
             raise
         finally:
             self._check = None
+
+    def hit(self, key: SnapshotKey) -> tuple[Snapshot, datetime] | None:
+        """The kept answer for `key` when the clock and the data leave it true, without waiting for anything: when
+        the versions are due for a check, the check runs in the background (one at a time) and this answer, built
+        from data at most one check old, is served meanwhile. None when a request must go the full way: nothing
+        kept, a kept answer the clock or the data made untrue, or `check_seconds` 0 (every read checks first)."""
+        if self.check_seconds <= 0:
+            return None
+        self._note_catalogue_sync()
+        if time.monotonic() - self._checked_at >= self.check_seconds and self._background_check is None:
+            self._background_check = asyncio.get_running_loop().create_task(self._check_in_background())
+        kept = self._entries.get(key)
+        if kept is None:
+            return None
+        now = utcnow()
+        if now < kept.valid_until and kept.tag == self.tag_for(key):
+            return kept, now
+        return None
+
+    async def _check_in_background(self) -> None:
+        try:
+            await self.refresh_versions()
+        except DATABASE_ERRORS as exc:
+            # Kept answers stay true by the clock; a failed check is tried again one interval later.
+            self._checked_at = time.monotonic()
+            logger.warning("data versions not checked: %s: %s", type(exc).__name__, exc)
+        finally:
+            self._background_check = None
+
+    async def close(self) -> None:
+        if self._background_check is not None:
+            self._background_check.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._background_check
 
     def tag_for(self, key: SnapshotKey) -> Hashable:
         """What an answer depends on: a line's answer on its line's version, the others on every version."""

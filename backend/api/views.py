@@ -7,15 +7,17 @@ Each answer of `GET /api/lines/{network}/{code}` and `GET /api/stations/{id}` st
 lines it shows (backend/budget/ledger.py); the dashboard's polling keeps it alive, and it ends VIEW_LEASE_SECONDS
 after the last view. The scheduler fetches viewed lines on demand, at a higher priority, within the share of the
 PRIM budget kept for them. A process writes a line's lease at most once every `RENEW_EVERY_SECONDS` (polls in
-between change nothing), and a lease that cannot be written never fails the page.
+between change nothing), in the background: a page never waits for it, and a lease that cannot be written never
+fails the page.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from backend.budget import ledger
@@ -35,24 +37,41 @@ class ViewLeases:
         self._lease = timedelta(seconds=settings.view_lease_seconds)
         self._renew_every = min(RENEW_EVERY_SECONDS, settings.view_lease_seconds / 4)
         self._written: dict[str, float] = {}
+        self._due: dict[str, None] = {}  # in the order they fell due
+        self._writing: asyncio.Task[None] | None = None
 
-    async def viewed(self, line_ids: Sequence[str]) -> None:
+    def viewed(self, line_ids: Iterable[str]) -> None:
+        """Someone is looking at `line_ids`: their leases are written in the background when due (one write at a
+        time, taking every line that fell due meanwhile), so that a page never waits for the database."""
         clock = time.monotonic()
-        due = [
-            line_id
-            for line_id in dict.fromkeys(line_ids)
-            if clock - self._written.get(line_id, -1e18) >= self._renew_every
-        ]
-        if not due:
-            return
+        written = self._written
+        for line_id in line_ids:
+            if clock - written.get(line_id, -1e18) >= self._renew_every:
+                written[line_id] = clock
+                self._due[line_id] = None
+        if self._due and self._writing is None:
+            self._writing = asyncio.get_running_loop().create_task(self._write_due())
+
+    async def _write_due(self) -> None:
         try:
-            async with self._database.write_sessions() as session, session.begin():
-                await ledger.record_views(session, due, now=datetime.now(UTC), lease=self._lease)
-        except DATABASE_ERRORS as exc:
-            logger.warning("viewing lease of %s not recorded: %s", ", ".join(due), exc)
-            return
-        for line_id in due:
-            self._written[line_id] = clock
+            while self._due:
+                due = list(self._due)
+                self._due.clear()
+                try:
+                    async with self._database.write_sessions() as session, session.begin():
+                        await ledger.record_views(session, due, now=datetime.now(UTC), lease=self._lease)
+                except DATABASE_ERRORS as exc:
+                    logger.warning("viewing lease of %s not recorded: %s", ", ".join(due), exc)
+                    for line_id in due:
+                        self._written.pop(line_id, None)  # the next view tries again
+                    return
+        finally:
+            self._writing = None
+
+    async def close(self) -> None:
+        """Lets a lease being written finish (before the database is disposed of)."""
+        if self._writing is not None:
+            await asyncio.wait([self._writing])
 
 
 class RefreshPlans:

@@ -30,7 +30,8 @@ _LIBRARY_LEVELS = {
     "websockets": logging.INFO,
     "asyncio": logging.WARNING,
 }
-# uvicorn installs its own handlers; its records go through ours instead (its access lines to stdout only).
+# uvicorn installs its own handlers; its records go through ours instead (its access lines to stdout only, unless
+# `--no-access-log` turned them off).
 _UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 _lock = threading.Lock()
@@ -176,5 +177,7 @@ def _tame_libraries() -> None:
             library_logger.setLevel(level)
     for name in _UVICORN_LOGGERS:
         uvicorn_logger = logging.getLogger(name)
+        if name == "uvicorn.access" and not uvicorn_logger.handlers and not uvicorn_logger.propagate:
+            continue  # `uvicorn --no-access-log`: no record is even made for a request
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True

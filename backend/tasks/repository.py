@@ -109,13 +109,14 @@ async def enqueue(
         }
         for line_id in dict.fromkeys(line_ids)
     ]
+    # One statement compiled once and cached, its rows sent in batches (SQLAlchemy's "insertmanyvalues"): a VALUES
+    # list of every line compiles anew on every cycle, ~0.1 s of the scheduler's CPU for the catalogue.
     statement = (
-        dialect_insert(session)(TaskRun)
-        .values(rows)
+        dialect_insert(session)(TaskRun.__table__)
         .on_conflict_do_nothing(index_elements=["line_id"], index_where=_ACTIVE_PREDICATE)
-        .returning(TaskRun.id)
+        .returning(TaskRun.__table__.c.id)
     )
-    inserted = list((await session.execute(statement)).scalars())
+    inserted = list((await session.execute(statement, rows)).scalars())
     if inserted:
         await _notify_queued(session)
     if len(inserted) < len(rows) and priority > TASK_PRIORITY_PERIODIC:
@@ -205,11 +206,12 @@ async def start(
     return await _start_otherwise(session, task_id, worker_id=worker_id, now=now, lease=lease)
 
 
-# The worker's two statements per task, built once (only their parameters change).
+# The worker's two statements per task, built once (only their parameters change). A start takes one task or many
+# at once (a group start, backend/workers/execution.py): each row is guarded on its own, as if started alone.
 _START_DUE = (
     update(TaskRun)
     .where(
-        TaskRun.id == bindparam("p_task_id"),
+        TaskRun.id.in_(bindparam("p_task_ids", expanding=True)),
         TaskRun.status == TaskStatus.QUEUED,
         TaskRun.available_at <= bindparam("p_now"),
     )
@@ -223,7 +225,7 @@ _START_DUE = (
         # Delivered by the bus, so published (see `_start_otherwise`).
         published_at=func.coalesce(TaskRun.published_at, bindparam("p_now")),
     )
-    .returning(TaskRun.line_id, TaskRun.attempt, TaskRun.max_attempts)
+    .returning(TaskRun.id, TaskRun.line_id, TaskRun.attempt, TaskRun.max_attempts)
     .execution_options(synchronize_session=False)
 )
 _OWNED = and_(
@@ -251,13 +253,24 @@ async def start_due(
 ) -> TaskAssignment | None:
     """queued (and due) -> running in one guarded `UPDATE ... RETURNING`, on a session or a Core connection; None
     when the task is in any other state (see `start`)."""
-    parameters = {"p_task_id": task_id, "p_now": now, "p_worker_id": worker_id, "p_lease_until": now + lease}
-    claimed_row = (await connection.execute(_START_DUE, parameters)).first()
-    if claimed_row is None:
-        return None
-    return TaskAssignment(
-        task_id=task_id, line_id=claimed_row.line_id, attempt=claimed_row.attempt, max_attempts=claimed_row.max_attempts
-    )
+    started = await start_due_many(connection, [task_id], worker_id=worker_id, now=now, lease=lease)
+    return started.get(task_id)
+
+
+async def start_due_many(
+    connection: AsyncSession | AsyncConnection,
+    task_ids: Sequence[str],
+    *,
+    worker_id: str,
+    now: datetime,
+    lease: timedelta,
+) -> dict[str, TaskAssignment]:
+    """`start_due` for several tasks in one statement: the ones started, by id (the others are in another state)."""
+    parameters = {"p_task_ids": list(task_ids), "p_now": now, "p_worker_id": worker_id, "p_lease_until": now + lease}
+    return {
+        row.id: TaskAssignment(task_id=row.id, line_id=row.line_id, attempt=row.attempt, max_attempts=row.max_attempts)
+        for row in await connection.execute(_START_DUE, parameters)
+    }
 
 
 async def _start_otherwise(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -45,6 +46,61 @@ def lease_for(settings: Settings) -> timedelta:
     return timedelta(seconds=max(3 * settings.worker_heartbeat_seconds, 5.0))
 
 
+class GroupStart:
+    """`queued -> running` for every task a worker starts at about the same moment, in one statement: the starts
+    asked for in one turn of the event loop, and those asked for while the previous statement is in flight (a group
+    commit). Slots freed together (a batch of messages, tasks finishing together) start their next tasks together,
+    one round trip for all of them. A start whose caller was cancelled meanwhile is handed back (`orphaned`), so
+    that no task stays running without anyone running it."""
+
+    def __init__(
+        self,
+        run: Callable[[list[str]], Awaitable[dict[str, TaskAssignment]]],
+        *,
+        orphaned: Callable[[TaskAssignment], Awaitable[None]],
+    ) -> None:
+        self._run = run
+        self._orphaned = orphaned
+        self._waiting: dict[str, asyncio.Future[TaskAssignment | None]] = {}
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def start(self, task_id: str) -> TaskAssignment | None:
+        """The task's assignment when it was queued and due, else None (it is in another state)."""
+        if task_id in self._waiting:  # the same task delivered twice at once: the first delivery starts it
+            return None
+        future: asyncio.Future[TaskAssignment | None] = asyncio.get_running_loop().create_future()
+        self._waiting[task_id] = future
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            await asyncio.sleep(0)  # the other starts of this turn of the loop join
+            while self._waiting:
+                batch, self._waiting = self._waiting, {}
+                try:
+                    started = await self._run(list(batch))
+                except Exception as exc:  # noqa: BLE001 - raised to every start of the batch, which decides
+                    for future in batch.values():
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                except asyncio.CancelledError:
+                    for future in [*batch.values(), *self._waiting.values()]:
+                        future.cancel()
+                    self._waiting = {}
+                    raise
+                for task_id, future in batch.items():
+                    assignment = started.get(task_id)
+                    if not future.done():
+                        future.set_result(assignment)
+                    elif assignment is not None:
+                        await self._orphaned(assignment)
+        finally:
+            self._flushing = None
+
+
 class TaskExecutor:
     """Runs tasks for one worker replica and keeps its counters in `state`."""
 
@@ -55,14 +111,19 @@ class TaskExecutor:
         # None: pipeline benchmark mode, tasks do no upstream work and write no live data.
         self._fetcher = fetcher
         self._catalogue = get_catalogue()
+        self._group_start = GroupStart(self._start_due, orphaned=self.hand_back)
+
+    async def _start_due(self, task_ids: list[str]) -> dict[str, TaskAssignment]:
+        async with self._database.statement_engine.begin() as connection:
+            return await tasks.start_due_many(
+                connection, task_ids, worker_id=self._state.id, now=utcnow(), lease=lease_for(self._settings)
+            )
 
     async def start_delivered(self, task_id: str) -> TaskAssignment | StartRefusal:
         try:
-            # The usual case in one statement on a Core connection; any other state through the full decision.
-            async with self._database.statement_engine.begin() as connection:
-                due = await tasks.start_due(
-                    connection, task_id, worker_id=self._state.id, now=utcnow(), lease=lease_for(self._settings)
-                )
+            # The usual case in one statement shared with the other starts of the moment; any other state through
+            # the full decision.
+            due = await self._group_start.start(task_id)
             if due is not None:
                 return due
             async with self._database.write_sessions() as session, session.begin():

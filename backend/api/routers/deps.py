@@ -29,12 +29,12 @@ async def app_database(request: Request) -> Database:
     return database
 
 
-def view_leases(request: Request) -> ViewLeases:
+async def view_leases(request: Request) -> ViewLeases:
     leases: ViewLeases = request.app.state.view_leases
     return leases
 
 
-def refresh_plans(request: Request) -> RefreshPlans:
+async def refresh_plans(request: Request) -> RefreshPlans:
     plans: RefreshPlans = request.app.state.refresh_plans
     return plans
 

@@ -1,6 +1,7 @@
 """The public API (no key): lines, boards, stations, freshness and `/api/meta`, as in docs/API_CONTRACT.md.
 
-A line or station page renews the viewing lease of the lines it shows (backend/api/views.py)."""
+A line or station page renews the viewing lease of the lines it shows (backend/api/views.py). The rider reads
+build and keep their answers here; a kept answer is served before routing (backend/api/snapshot_hits.py)."""
 
 from __future__ import annotations
 
@@ -31,8 +32,18 @@ from backend.api.schemas import (
     StationDetail,
     StationMatch,
 )
-from backend.api.snapshots import RiderSnapshots, Snapshot, line_versions, snapshot_of
-from backend.catalogue import UnknownLineError, get_catalogue
+from backend.api.snapshot_hits import (
+    LINE_PART_MAX_LENGTH,
+    LINES_KEY,
+    STATION_ID_MAX_LENGTH,
+    cache_control,
+    etag_matches,
+    line_key,
+    lines_viewed,
+    station_key,
+)
+from backend.api.snapshots import RiderSnapshots, Snapshot, snapshot_of
+from backend.catalogue import UnknownLineError
 from backend.config import Settings
 from backend.db.engine import DATABASE_ERRORS, Database
 from backend.livedata import queries
@@ -71,11 +82,12 @@ async def rider_context(request: Request) -> RiderContext:
     """The app's settings, database and pre-serialised rider answers, their data versions checked at most every
     `API_SNAPSHOT_CHECK_SECONDS` (see backend/api/snapshots.py)."""
     state = request.app.state
-    database: Database = state.database
     snapshots: RiderSnapshots = state.rider_snapshots
-    sync = getattr(state, "catalogue_sync", None)
-    await snapshots.refresh_versions(lambda: _read(database, line_versions), getattr(sync, "synced_at", None))
-    return RiderContext(state.settings, database, snapshots)
+    try:
+        await snapshots.refresh_versions()
+    except DATABASE_ERRORS as exc:
+        raise database_unavailable(exc) from exc
+    return RiderContext(state.settings, state.database, snapshots)
 
 
 Rider = Annotated[RiderContext, Depends(rider_context)]
@@ -90,20 +102,10 @@ async def _read(database: Database, work: Callable[[AsyncSession], Awaitable[T]]
         raise database_unavailable(exc) from exc
 
 
-def _etag_matches(header: str | None, etag: str) -> bool:
-    """If-None-Match, weak comparison (RFC 9110 13.1.2): any listed tag, or `*`."""
-    if not header:
-        return False
-    opaque = etag.removeprefix("W/")
-    return any(tag.strip() == "*" or tag.strip().removeprefix("W/") == opaque for tag in header.split(","))
-
-
 def _answer(request: Request, snapshot: Snapshot, now: datetime, settings: Settings) -> Response:
-    headers = {
-        "ETag": snapshot.etag,
-        "Cache-Control": f"public, max-age={snapshot.max_age(now, settings.api_cache_max_age_seconds)}",
-    }
-    if _etag_matches(request.headers.get("if-none-match"), snapshot.etag):
+    """What backend/api/snapshot_hits.py sends for a kept answer, for a request that came the full way."""
+    headers = {"ETag": snapshot.etag, "Cache-Control": cache_control(snapshot, now, settings.api_cache_max_age_seconds)}
+    if etag_matches(request.headers.get("if-none-match"), snapshot.etag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     return Response(snapshot.body(now), media_type=JSON, headers=headers)
 
@@ -150,7 +152,7 @@ async def list_lines(request: Request, rider: Rider) -> Response:
         model = LinesResponse.model_validate({"networks": networks, "summary": summary})
         return snapshot_of(model, stale_after_seconds=stale_after, now=now, tag=tag, until=turning_stale)
 
-    snapshot, now = await rider.snapshots.get(("lines",), build)
+    snapshot, now = await rider.snapshots.get(LINES_KEY, build)
     assert snapshot is not None
     return _answer(request, snapshot, now, settings)
 
@@ -163,38 +165,43 @@ async def list_lines(request: Request, rider: Rider) -> Response:
 )
 async def get_line(
     request: Request,
-    network: Annotated[str, Path(max_length=32, description="`metro`, `rer`, `tram` or `bus`", examples=["metro"])],
-    code: Annotated[str, Path(max_length=32, description="Line code, case-insensitive", examples=["1"])],
+    network: Annotated[
+        str, Path(max_length=LINE_PART_MAX_LENGTH, description="`metro`, `rer`, `tram` or `bus`", examples=["metro"])
+    ],
+    code: Annotated[
+        str, Path(max_length=LINE_PART_MAX_LENGTH, description="Line code, case-insensitive", examples=["1"])
+    ],
     rider: Rider,
     leases: Leases,
     plans: Plans,
 ) -> Response:
     try:
-        line = get_catalogue().find(network, code)
+        key = line_key(network, code)
     except UnknownLineError as exc:
         raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    line_id = key[1]
     settings, database = rider.settings, rider.database
     stale_after = stale_after_seconds(settings)
 
     async def build(tag: Hashable, now: datetime) -> Snapshot | None:
         async def work(session: AsyncSession) -> queries.LineDetailView | None:
-            return await queries.line_detail(session, line.id, stale_after_seconds=stale_after)
+            return await queries.line_detail(session, line_id, stale_after_seconds=stale_after)
 
         detail = await _read(database, work)
         if detail is None:
             return None
         model = LineDetail.model_validate(detail)
         # The plan changes slowly; the interval of when the snapshot was built is close enough to tell a rider.
-        model.refresh_interval_seconds = await plans.interval_of(line.id)
+        model.refresh_interval_seconds = await plans.interval_of(line_id)
         return snapshot_of(model, stale_after_seconds=stale_after, now=now, tag=tag)
 
-    snapshot, now = await rider.snapshots.get(("line", line.id), build)
+    snapshot, now = await rider.snapshots.get(key, build)
     if snapshot is None:
         raise HTTPException(
             status_code=status.HTTP_404_NOT_FOUND,
-            detail=f"line {line.id} is not in the database yet (the catalogue is synced when the API starts)",
+            detail=f"line {line_id} is not in the database yet (the catalogue is synced when the API starts)",
         )
-    await leases.viewed([line.id])  # someone is looking (a 304 too): the scheduler keeps it fresh while they do
+    leases.viewed(lines_viewed(key))  # someone is looking (a 304 too): the scheduler keeps it fresh while they do
     return _answer(request, snapshot, now, settings)
 
 
@@ -227,14 +234,6 @@ async def search_stations(
     return [StationMatch.model_validate(match) for match in matches]
 
 
-def _lines_at(station_id: str) -> list[str]:
-    """The catalogue's lines at a station (none for an id the catalogue does not know)."""
-    try:
-        return [line.id for line in get_catalogue().lines_at(station_id)]
-    except KeyError:
-        return []
-
-
 @router.get(
     "/stations/near",
     response_model=list[NearbyStation],
@@ -263,12 +262,15 @@ async def near_stations(
 )
 async def get_station(
     request: Request,
-    station_id: Annotated[str, Path(max_length=96, description="Station id (a slug)", examples=["chatelet"])],
+    station_id: Annotated[
+        str, Path(max_length=STATION_ID_MAX_LENGTH, description="Station id (a slug)", examples=["chatelet"])
+    ],
     rider: Rider,
     leases: Leases,
 ) -> Response:
     settings, database = rider.settings, rider.database
-    wanted = station_id.strip().lower()
+    key = station_key(station_id)
+    wanted = key[1]
     stale_after = stale_after_seconds(settings)
 
     async def build(tag: Hashable, now: datetime) -> Snapshot | None:
@@ -282,13 +284,13 @@ async def get_station(
 
     snapshot = None
     if "\x00" not in station_id:  # no station id holds a NUL, and Postgres refuses one in a text parameter
-        snapshot, now = await rider.snapshots.get(("station", wanted), build)
+        snapshot, now = await rider.snapshots.get(key, build)
     if snapshot is None:
         raise HTTPException(
             status_code=status.HTTP_404_NOT_FOUND,
             detail=f"unknown station {station_id!r}: find station ids with GET /api/stations/search?q=...",
         )
-    await leases.viewed(_lines_at(wanted))
+    leases.viewed(lines_viewed(key))
     return _answer(request, snapshot, now, settings)
 
 

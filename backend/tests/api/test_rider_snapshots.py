@@ -7,19 +7,22 @@ waiting; the app checks data versions on every request unless a test says otherw
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import delete, select
 
 from backend.api import snapshots as snapshots_module
 from backend.api.app import create_app
 from backend.api.schemas import LineDetail, LinesResponse, StationDetail
+from backend.api.snapshot_hits import lines_viewed, station_key
 from backend.clock import utcnow
 from backend.db.engine import Database
-from backend.db.models import LineSnapshot, StopBoard
+from backend.db.models import LineSnapshot, LineView, StopBoard
 from backend.livedata import queries
 from backend.tests.api.conftest import api_settings_for
 from backend.tests.api.seed import add, departure, snapshot
@@ -207,3 +210,79 @@ async def test_the_snapshot_is_the_answer_the_models_would_give(
     assert responses[LINE].content == line.model_dump_json().encode()
     assert responses["/api/lines"].content == lines.model_dump_json().encode()
     assert responses["/api/stations/chatelet"].content == station.model_dump_json().encode()
+
+
+async def test_a_kept_answer_is_the_full_answer_with_every_header(
+    clock: ApiClock, cached_client: httpx.AsyncClient, db: Database
+) -> None:
+    """The second read is answered before routing (backend/api/snapshot_hits.py): same bytes, same tag, and the
+    headers every answer carries; a request from a browser origin gets its CORS headers too."""
+    now = clock.now
+    await add(db, snapshot("metro:1", success_age_seconds=1), departure("metro:1", "chatelet", "A", 5, now=now))
+    built = await cached_client.get(LINE, headers={"X-Request-ID": "first-read"})
+    kept = await cached_client.get(LINE, headers={"X-Request-ID": "second-read"})
+    assert (kept.status_code, kept.content, kept.headers["etag"]) == (200, built.content, built.headers["etag"])
+    assert kept.headers["x-request-id"] == "second-read"
+    for name in (
+        "content-type",
+        "cache-control",
+        "x-content-type-options",
+        "content-security-policy",
+        "x-frame-options",
+    ):
+        assert kept.headers[name] == built.headers[name], name
+    not_modified = await cached_client.get(LINE, headers={"If-None-Match": built.headers["etag"]})
+    assert (not_modified.status_code, not_modified.content) == (304, b"")
+    assert not_modified.headers["x-content-type-options"] == "nosniff"
+
+    from_browser = await cached_client.get(LINE, headers={"Origin": "http://localhost:3000"})
+    assert from_browser.content == built.content
+    assert from_browser.headers["access-control-allow-origin"] == "http://localhost:3000"
+    # A path the routes refuse is refused the same way, kept answers or not.
+    assert (await cached_client.get("/api/lines/metro/" + "1" * 40)).status_code == 422
+    assert (await cached_client.get("/api/lines/metro/99")).status_code == 404
+
+
+async def test_a_write_reaches_kept_answers_without_a_read_waiting_for_the_check(
+    database_url: str, db: Database
+) -> None:
+    """Versions are checked in the background of kept answers: a worker's write shows within one check."""
+    now = utcnow()
+    async with running(create_app(api_settings_for(database_url, api_snapshot_check_seconds=0.05))) as http:
+        await add(db, snapshot("metro:1", success_age_seconds=1), departure("metro:1", "chatelet", "A", 5, now=now))
+        first = await http.get(LINE)
+        async with db.write_sessions() as session, session.begin():
+            row = await session.get(LineSnapshot, "metro:1")
+            assert row is not None
+            row.fetched_at, row.task_run_id = utcnow(), "task-2"
+            session.add(departure("metro:1", "chatelet", "A", 9, now=now, destination="New"))
+        for _ in range(400):
+            answer = await http.get(LINE)
+            if answer.headers["etag"] != first.headers["etag"]:
+                break
+            await asyncio.sleep(0.025)
+        assert "New" in [d["destination"] for d in chatelet_board(answer.json())["departures"]]
+
+
+async def test_a_kept_answer_renews_the_viewing_lease_of_its_lines(database_url: str, db: Database) -> None:
+    """A lease renewed on every read (VIEW_LEASE_SECONDS tiny): rows deleted after the first read come back from
+    kept answers alone."""
+    settings = api_settings_for(database_url, api_snapshot_check_seconds=3600, view_lease_seconds=0.04)
+    async with running(create_app(settings)) as http:
+        await add(db, snapshot("metro:1", success_age_seconds=1), departure("metro:1", "chatelet", "A", 5))
+        for path in (LINE, "/api/stations/chatelet"):
+            assert (await http.get(path)).status_code == 200
+        await asyncio.sleep(0.1)  # the built reads' leases are written
+        async with db.write_sessions() as session, session.begin():
+            await session.execute(delete(LineView))
+        leased: set[str] = set()
+        for _ in range(400):
+            for path in (LINE, "/api/stations/chatelet"):
+                assert (await http.get(path)).status_code == 200
+            async with db.sessions() as session:
+                leased = set((await session.execute(select(LineView.line_id))).scalars())
+            if leased >= set(lines_viewed(station_key("chatelet"))):
+                break
+            await asyncio.sleep(0.025)
+    assert "metro:1" in leased
+    assert leased >= set(lines_viewed(station_key("chatelet")))

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
+from backend.config import Settings
 from backend.db.engine import Database
 from backend.db.models import TaskRun, Worker
 from backend.tasks import repository as tasks
 from backend.tasks.repository import StartRefusal, TaskAssignment
+from backend.workers.execution import TaskExecutor
+from backend.workers.registry import WorkerState
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=10)
@@ -251,3 +254,30 @@ async def test_published_tasks_leave_the_outbox(database: Database) -> None:
         await tasks.mark_published(session, {ids[0]: 0}, now=NOW)
     async with database.sessions() as session:
         assert [t.id for t in await tasks.unpublished(session, now=NOW, limit=10)] == ids[1:]
+
+
+async def test_starts_asked_together_share_one_statement_and_start_each_task_once(
+    database: Database, settings: Settings
+) -> None:
+    queued = await enqueue(database, ["metro:1", "metro:2", "metro:3", "metro:4"])
+    await heartbeat(database, "w1", datetime.now(UTC))
+    executor = TaskExecutor(settings, database, WorkerState(id="w1", bus="kafka"), fetcher=None)
+    updates: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE TASK_RUNS"):
+            updates.append(statement)
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        outcomes = await asyncio.gather(*(executor.start_delivered(task_id) for task_id in queued.task_ids))
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", count)
+    assert len(updates) == 1
+    assert all(isinstance(outcome, TaskAssignment) and outcome.attempt == 1 for outcome in outcomes)
+    assert sorted(o.task_id for o in outcomes if isinstance(o, TaskAssignment)) == sorted(queued.task_ids)
+    for task_id in queued.task_ids:
+        started = await row(database, task_id)
+        assert (started.status, started.worker_id, started.attempt) == ("running", "w1", 1)
+    # The same message delivered again (a redelivery) starts nothing: the task is this live worker's.
+    assert await executor.start_delivered(queued.task_ids[0]) is StartRefusal.OWNED
