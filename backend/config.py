@@ -143,7 +143,7 @@ class Settings(BaseSettings):
     upstream_breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
     # A 429 whose Retry-After is at most this is waited for; a longer one pauses the source for that long.
     upstream_retry_after_max_seconds: float = Field(default=5.0, ge=0)
-    # PRIM's Navitia plan (stop areas of a line, looked up once per line and process; a bus line's routes).
+    # PRIM's Navitia plan (stop areas of a line, looked up once for the fleet; a bus line's routes).
     prim_daily_quota_navitia: int = Field(default=20_000, ge=1)
     # Stop ids looked up at run time (kept in the database for every worker) are looked up again once this old.
     stop_refs_refresh_hours: float = Field(default=168.0, gt=0)

@@ -35,6 +35,9 @@ class StopRef:
 
 
 SHIPPED_SOURCE = "catalogue"
+# A line whose looked-up stop area PRIM then says it does not know is looked up again, but not sooner than this after
+# the look-up that named it (it would name it again).
+RETRY_LOOK_UP_AFTER = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,7 @@ class StopRefRegistry:
 
     def clear_stop_areas(self, line_id: str, station_ids: Iterable[str], *, look_up: str | None = None) -> None:
         """Forgets the PRIM stop areas of these stations (PRIM said it does not know them), and that the line was
-        looked up at `look_up`, so that the next fetch looks them up again."""
+        looked up at `look_up` (unless within RETRY_LOOK_UP_AFTER), so that the next fetch looks them up again."""
         known = self._by_line.get(line_id, {})
         cleared = False
         for station_id in station_ids:
@@ -131,8 +134,10 @@ class StopRefRegistry:
                 cleared = True
         if cleared:
             self._changed.add(line_id)
-            if look_up is not None:
-                self._looked_up.get(line_id, {}).pop(look_up, None)
+            when = self._looked_up.get(line_id, {}).get(look_up or "")
+            # A look-up of the last hour is not made again at once: it would name the same id.
+            if when is not None and self._clock() - when >= RETRY_LOOK_UP_AFTER:
+                del self._looked_up[line_id][look_up or ""]
 
     def forget(self, line_id: str) -> None:
         """Drops the line's refs (an upstream said one of them is unknown) so the next fetch resolves them again."""

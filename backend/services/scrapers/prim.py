@@ -6,8 +6,9 @@ are kept `PRIM_STOP_CACHE_SECONDS` and concurrent askers share one request. Ever
 `PrimBudget` first (the fleet's, in the database, for workers: see backend/budget), which paces requests and refuses
 those the key's allowance cannot cover; every answer's rate-limit headers go back to it.
 A line's stop areas come from the registry: the IDFM ids shipped in the catalogue (`stop_areas.csv`), ids learnt
-from ratp.fr's stop list, and, for stations still without one, one look-up per process of PRIM's Navitia
-`lines/<line>/stop_areas`, matched to stations by name (accents, punctuation and official long names allowed).
+from ratp.fr's stop list, and, for stations still without one, one look-up of PRIM's Navitia `lines/<line>/stop_areas`
+(kept in the database for the whole fleet, see `stop_refs`), matched to stations by name (accents, punctuation and
+official long names allowed); the stops already known are asked while it runs.
 """
 
 from __future__ import annotations
