@@ -410,6 +410,9 @@ async def bench_full_cycle(
                 "busiest worker": max(worker_cpu, default=0.0),
             },
             "load_before": load_before,
+            "not_succeeded": [
+                f"{r.line_id} {r.status}: {(r.error or '')[:160]}" for r in measured if r.status != "succeeded"
+            ],
             "slowest": [
                 f"{r.line_id} {(r.finished_at - r.started_at).total_seconds():.2f} s "
                 f"({(r.result or {}).get('stops_total', '?')} stops, "
@@ -507,6 +510,8 @@ async def main() -> None:
             f"   (load average {r['load_before']} before, {load_average()} after)"
         )
         print(f"   upstream requests {r['requests']} {r['by_source']}; by route {r['by_route']}")
+        for line in r["not_succeeded"]:
+            print(f"   {line}")
         print(f"   longest queue wait {r['wait_max']:.2f} s; slowest fetches:")
         for line in r["slowest"]:
             print(f"     {line}")
