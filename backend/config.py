@@ -129,7 +129,13 @@ class Settings(BaseSettings):
     vmtr_socket_url: str = "wss://api.vmtr.ratp.fr/socket.io/"
     vmtr_origin: str = "https://vmtr.ratp.fr"
     upstream_timeout_seconds: float = Field(default=10.0, gt=0)
-    upstream_max_concurrency: int = Field(default=8, ge=1)
+    # HTTP requests one worker process has in flight at once, all its line fetches together (a ceiling).
+    upstream_max_concurrency: int = Field(default=64, ge=1)
+    # Requests one line fetch has in flight at once, per source: a long line (RER C: 70 stops) fans out on its own
+    # slots instead of queueing behind the process's other fetches. PRIM's pacing (PRIM_RATE_LIMIT_PER_SECOND, shared
+    # by the fleet) still applies to every PRIM request.
+    prim_line_concurrency: int = Field(default=16, ge=1, le=256)
+    ratp_line_concurrency: int = Field(default=4, ge=1, le=64)
     # Vehicle-socket sessions one worker process keeps open at once (apart from the HTTP requests' slots).
     vmtr_max_concurrency: int = Field(default=4, ge=1)
     # One line fetch ends within this (and within 85% of TASK_TIMEOUT_SECONDS), whatever the upstreams do.
@@ -139,8 +145,10 @@ class Settings(BaseSettings):
     upstream_breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
     # A 429 whose Retry-After is at most this is waited for; a longer one pauses the source for that long.
     upstream_retry_after_max_seconds: float = Field(default=5.0, ge=0)
-    # PRIM's Navitia plan (stop areas of a line, looked up once per line and process; a bus line's routes).
+    # PRIM's Navitia plan (stop areas of a line, looked up once for the fleet; a bus line's routes).
     prim_daily_quota_navitia: int = Field(default=20_000, ge=1)
+    # Stop ids looked up at run time (kept in the database for every worker) are looked up again once this old.
+    stop_refs_refresh_hours: float = Field(default=168.0, gt=0)
     # A bus line's stops (from PRIM's Navitia, kept in the database) are asked for again once this old.
     bus_stops_refresh_hours: float = Field(default=24.0, gt=0)
     # Only for a LiveDataService used without the database (scripts): it keeps to 1/N of every daily quota. Workers

@@ -1,8 +1,9 @@
 """The PRIM budget in the database: one row per API, taken from by every PRIM request of the fleet.
 
-A worker takes a request from the budget (`FleetBudget.acquire`) before sending it: one guarded UPDATE takes one unit
-of what remains until the reset and the fleet's next pacing slot, so the daily allowance and the per-second limit
-hold whatever the number of workers (scale 1 -> 8 -> 2: the row does not care). Each PRIM answer's rate-limit
+A worker takes a request from the budget (`FleetBudget.acquire`) before sending it: one transaction on the row takes
+one unit of what remains until the reset and the fleet's next pacing slot for each request of the process waiting
+then, so the daily allowance and the per-second limit hold whatever the number of workers (scale 1 -> 8 -> 2: the
+row does not care). Each PRIM answer's rate-limit
 headers (`x-ratelimit-limit-day`, `x-ratelimit-remaining-day`, `ratelimit-limit`, `ratelimit-reset`) then correct
 the row: the key's real allowance replaces the configured quota (an upper bound), PRIM's count of what remains
 lowers ours, and the reset time is PRIM's. A request the budget cannot cover is not sent ("not attempted"): the
@@ -22,10 +23,11 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import case, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.budget.plan import PER_SECOND_USE, Allowance
@@ -42,6 +44,8 @@ KEY_SOURCE = "prim"
 NEW_DAY_THRESHOLD = timedelta(seconds=30)
 # Ours ends this much after PRIM's announced reset (its header is rounded to the second).
 RESET_MARGIN = timedelta(seconds=1)
+# The headers of a PRIM answer that say something of the key's allowance.
+RATE_LIMIT_HEADERS = ("x-ratelimit-limit-day", "x-ratelimit-remaining-day", "ratelimit-limit", "ratelimit-reset")
 # How long a worker trusts what it read of the key's state.
 KEY_STATE_TTL_SECONDS = 2.0
 
@@ -65,6 +69,12 @@ def next_utc_midnight(now: datetime) -> datetime:
 
 def spacing_for(per_second_limit: int | None) -> float:
     return 1.0 / (PER_SECOND_USE * per_second_limit) if per_second_limit else 0.0
+
+
+def _unreadable(exc: BaseException) -> UpstreamError:
+    return UpstreamError(
+        "quota", f"not attempted: the shared PRIM budget is unreadable (database: {type(exc).__name__})"
+    )
 
 
 def _int_header(headers: Mapping[str, str], name: str) -> int | None:
@@ -203,8 +213,33 @@ async def prune_views(session: AsyncSession, *, now: datetime, older_than: timed
 # --- the workers' side -----------------------------------------------------------------------------------------
 
 
+@dataclass
+class _Waiter:
+    """A request waiting for its unit of the budget: the longest it may wait for its slot, and where it gets it."""
+
+    max_wait: float
+    slot: asyncio.Future[float]
+
+
+@dataclass
+class _Answers:
+    """PRIM's rate-limit headers of the answers not yet written to the row: the latest answer's, with how many were
+    refused (429) and whether any said this second was full, since the last write."""
+
+    headers: Mapping[str, str]
+    observed_epoch: float
+    refused: int = 0
+    second_full: bool = False
+    written: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
 class FleetBudget:
-    """A worker's handle on the shared budget: `acquire` before a PRIM request, `observe` its answer."""
+    """A worker's handle on the shared budget: `acquire` before a PRIM request, `observe` its answer.
+
+    The row is the fleet's one point of contention, so a process holds at most one transaction on it per API at a
+    time: requests waiting meanwhile are served together by the next (each its own unit and its own slot, in order),
+    and answers observed meanwhile are written together by the next (the latest headers, every 429 counted). The
+    pacing and the daily count are exactly those of one request at a time."""
 
     def __init__(self, database: Database, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
         self._database = database
@@ -216,6 +251,10 @@ class FleetBudget:
         self._reported: str | None = None
         self._replaced_key_marked = False
         self._prepared = False
+        self._waiting: dict[str, list[_Waiter]] = {}
+        self._takers: dict[str, asyncio.Task[None]] = {}
+        self._answers: dict[str, _Answers] = {}
+        self._writers: dict[str, asyncio.Task[None]] = {}
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
@@ -231,13 +270,43 @@ class FleetBudget:
         """Takes one request from `api`'s budget; returns the Unix time of its pacing slot (send it then)."""
         try:
             await self._check_key()
-            return await self._take(api, max_wait)
         except DATABASE_ERRORS as exc:
-            raise UpstreamError(
-                "quota", f"not attempted: the shared PRIM budget is unreadable (database: {type(exc).__name__})"
-            ) from exc
+            raise _unreadable(exc) from exc
+        waiter = _Waiter(max_wait, asyncio.get_running_loop().create_future())
+        self._waiting.setdefault(api, []).append(waiter)
+        if api not in self._takers:
+            self._takers[api] = asyncio.create_task(self._serve_waiting(api))
+        return await waiter.slot
 
-    async def _take(self, api: str, max_wait: float) -> float:
+    async def _serve_waiting(self, api: str) -> None:
+        """Serves `api`'s waiting requests, all those waiting at once in one transaction, until none waits."""
+        try:
+            while waiting := [waiter for waiter in self._waiting.pop(api, []) if not waiter.slot.done()]:
+                try:
+                    verdicts = await self._take(api, [waiter.max_wait for waiter in waiting])
+                except DATABASE_ERRORS as exc:
+                    verdicts = [_unreadable(exc)] * len(waiting)
+                except Exception as exc:  # noqa: BLE001 - a bug must reach the requests, not die in this task
+                    verdicts = [exc] * len(waiting)
+                except BaseException:
+                    for waiter in waiting:
+                        waiter.slot.cancel()
+                    raise
+                for waiter, verdict in zip(waiting, verdicts, strict=True):
+                    if waiter.slot.done():  # its request gave up meanwhile (deadline); the unit is spent
+                        continue
+                    if isinstance(verdict, BaseException):
+                        waiter.slot.set_exception(verdict)
+                    else:
+                        waiter.slot.set_result(verdict)
+        finally:
+            del self._takers[api]
+            for waiter in self._waiting.pop(api, []):  # only when cancelled (the process is stopping)
+                waiter.slot.cancel()
+
+    async def _take(self, api: str, waits: Sequence[float]) -> list[float | Exception]:
+        """One unit and one pacing slot for each request, in order, or why it must not go: the Unix time of its
+        slot, or an `UpstreamError` (the day is spent, or its slot is further off than it can wait)."""
         for _ in range(3):
             now_epoch = self._clock()
             now = datetime.fromtimestamp(now_epoch, UTC)
@@ -245,56 +314,50 @@ class FleetBudget:
                 if not self._prepared:
                     await ensure_budgets(session, self._settings, now)
                     self._prepared = True
-                start = case(
-                    (UpstreamBudget.next_slot_epoch > now_epoch, UpstreamBudget.next_slot_epoch), else_=now_epoch
-                )
-                taken = (
-                    await session.execute(
-                        update(UpstreamBudget)
-                        .where(
-                            UpstreamBudget.api == api,
-                            UpstreamBudget.remaining > 0,
-                            UpstreamBudget.reset_at > now,
-                            UpstreamBudget.next_slot_epoch <= now_epoch + max_wait,
-                        )
-                        .values(
-                            remaining=UpstreamBudget.remaining - 1,
-                            used_today=UpstreamBudget.used_today + 1,
-                            next_slot_epoch=start + UpstreamBudget.spacing_seconds,
-                            updated_at=now,
-                        )
-                        .returning(UpstreamBudget.next_slot_epoch, UpstreamBudget.spacing_seconds)
-                    )
-                ).first()
-                if taken is not None:
-                    return float(taken.next_slot_epoch - taken.spacing_seconds)
-                row = await session.get(UpstreamBudget, api)
+                row = await session.get(UpstreamBudget, api, with_for_update=True)
                 if row is None:
                     self._prepared = False
                     continue
                 if row.reset_at <= now:
                     await roll_over(session, now)
                     continue
-                if row.remaining <= 0:
-                    row.held_back_today += 1  # committed as the block ends; the refusal is raised after
-                    refusal = UpstreamError(
-                        "quota",
-                        f"not attempted: PRIM {api}: the key's {row.daily_limit} requests of the day are spent; "
-                        f"PRIM counts again from {row.reset_at.strftime('%H:%M:%S')} UTC",
-                        short="PRIM allowance spent",
-                    )
-                else:
-                    refusal = UpstreamError(
-                        "quota",
-                        f"not attempted: PRIM {api} paced at {row.per_second_limit}/s across the fleet: "
-                        f"next free slot in {row.next_slot_epoch - now_epoch:.1f} s",
-                        short="PRIM pacing",
-                    )
-            raise refusal
+                start = max(row.next_slot_epoch, now_epoch)
+                verdicts: list[float | Exception] = []
+                granted = 0
+                for max_wait in waits:
+                    slot = start + granted * row.spacing_seconds
+                    if granted >= row.remaining:
+                        row.held_back_today += 1
+                        verdicts.append(
+                            UpstreamError(
+                                "quota",
+                                f"not attempted: PRIM {api}: the key's {row.daily_limit} requests of the day are "
+                                f"spent; PRIM counts again from {row.reset_at.strftime('%H:%M:%S')} UTC",
+                                short="PRIM allowance spent",
+                            )
+                        )
+                    elif slot > now_epoch + max_wait:
+                        verdicts.append(
+                            UpstreamError(
+                                "quota",
+                                f"not attempted: PRIM {api} paced at {row.per_second_limit}/s across the fleet: "
+                                f"next free slot in {slot - now_epoch:.1f} s",
+                                short="PRIM pacing",
+                            )
+                        )
+                    else:
+                        verdicts.append(slot)
+                        granted += 1
+                row.remaining -= granted
+                row.used_today += granted
+                row.next_slot_epoch = start + granted * row.spacing_seconds if granted else row.next_slot_epoch
+                row.updated_at = now
+            return verdicts
         raise UpstreamError("quota", f"not attempted: PRIM {api}: the shared budget row could not be taken from")
 
     async def observe(self, api: str, response: httpx.Response) -> None:
-        """Reads PRIM's rate-limit headers (and a 401 or 429) into the shared budget."""
+        """Reads PRIM's rate-limit headers (and a 401 or 429) into the shared budget; returns once they are written
+        (with those of the answers observed meanwhile)."""
         try:
             if response.status_code == 401:
                 await self._reject_key(rejection_message(response))
@@ -306,22 +369,48 @@ class FleetBudget:
             logger.warning("could not record PRIM's rate-limit headers: %s", exc)
 
     async def _record_headers(self, api: str, response: httpx.Response) -> None:
-        headers = response.headers
+        refused = response.status_code == 429
+        if not refused and not any(name in response.headers for name in RATE_LIMIT_HEADERS):
+            return
+        answers = self._answers.get(api)
+        if answers is None:
+            answers = self._answers[api] = _Answers(response.headers, self._clock())
+        else:
+            answers.headers, answers.observed_epoch = response.headers, self._clock()
+        answers.refused += int(refused)
+        answers.second_full |= refused or _int_header(response.headers, "ratelimit-remaining") == 0
+        if api not in self._writers:
+            self._writers[api] = asyncio.create_task(self._write_answers(api))
+        await asyncio.shield(answers.written)
+
+    async def _write_answers(self, api: str) -> None:
+        """Writes `api`'s observed answers, those observed while writing in the next transaction, until none is left."""
+        try:
+            while (answers := self._answers.pop(api, None)) is not None:
+                try:
+                    await self._write_headers(api, answers)
+                except BaseException as exc:
+                    answers.written.set_exception(exc)
+                    answers.written.exception()  # retrieved: every observer logs it
+                    if not isinstance(exc, Exception):
+                        raise
+                else:
+                    answers.written.set_result(None)
+        finally:
+            del self._writers[api]
+
+    async def _write_headers(self, api: str, answers: _Answers) -> None:
+        headers = answers.headers
         day_limit = _int_header(headers, "x-ratelimit-limit-day")
         day_remaining = _int_header(headers, "x-ratelimit-remaining-day")
         per_second = _int_header(headers, "ratelimit-limit")
-        second_left = _int_header(headers, "ratelimit-remaining")
         reset_in = _int_header(headers, "ratelimit-reset")
-        refused = response.status_code == 429
-        if day_limit is None and day_remaining is None and per_second is None and reset_in is None and not refused:
-            return
-        now = self._now()
+        now = datetime.fromtimestamp(answers.observed_epoch, UTC)
         async with self._database.write_sessions() as session, session.begin():
             row = await session.get(UpstreamBudget, api, with_for_update=True)
             if row is None:
                 return
-            if refused:
-                row.refused_today += 1
+            row.refused_today += answers.refused
             if day_limit is not None and day_limit > 0:
                 row.daily_limit = min(day_limit, configured_limit(self._settings, api))
                 row.daily_limit_source = "prim"
@@ -333,14 +422,14 @@ class FleetBudget:
                 if reset_at > row.reset_at + NEW_DAY_THRESHOLD and day_remaining is not None:
                     row.remaining = min(day_remaining, row.daily_limit)  # PRIM's new day: its count is the truth
                     row.used_today = max(0, row.daily_limit - day_remaining)
-                    row.refused_today = 1 if refused else 0
+                    row.refused_today = answers.refused
                     row.held_back_today = 0
                     row.day_started_at = now
                     day_remaining = None
                 row.reset_at = reset_at
             if day_remaining is not None:
                 row.remaining = min(row.remaining, day_remaining)
-            if second_left == 0 or refused:
+            if answers.second_full:
                 # PRIM's second is full (requests arrived later than their slots): the fleet waits for the next.
                 row.next_slot_epoch = max(row.next_slot_epoch, float(int(self._clock()) + 1))
             row.observed_at = now

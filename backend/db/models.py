@@ -147,6 +147,33 @@ class LineStopList(Base):
     stations_count: Mapped[int] = mapped_column(Integer)
 
 
+class LineStopRef(Base):
+    """A line's station as an upstream knows it, learnt at run time (PRIM's Navitia, ratp.fr's stop list) rather than
+    shipped in the catalogue: kept here so that every worker has it, whichever first looked it up."""
+
+    __tablename__ = "line_stop_refs"
+
+    line_id: Mapped[str] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"), primary_key=True)
+    station_id: Mapped[str] = mapped_column(String(96), primary_key=True)
+    upstream_name: Mapped[str] = mapped_column(String(200))
+    stop_area_id: Mapped[str | None] = mapped_column(String(32))  # PRIM's "STIF:StopArea:SP:<n>:"
+    stop_place_ref: Mapped[str | None] = mapped_column(String(64))  # ratp.fr's "ART:IDFM:<n>"
+    ratp_line_ref: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(32))
+    resolved_at: Mapped[datetime]
+
+
+class LineStopLookup(Base):
+    """When a line's stop ids were last looked up at an upstream (`prim:stop_areas`, `ratp_http:stop_points`), found
+    or not: no worker asks again until STOP_REFS_REFRESH_HOURS passed or an answer says an id is wrong."""
+
+    __tablename__ = "line_stop_lookups"
+
+    line_id: Mapped[str] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    looked_up_at: Mapped[datetime]
+
+
 class Departure(Base):
     """A next departure on a line's current board; replaced as a whole by each successful fetch of the line."""
 

@@ -23,12 +23,15 @@ from backend.db.models import (
     LineSnapshot,
     LineStation,
     LineStopList,
+    LineStopLookup,
+    LineStopRef,
     Station,
     StopBoard,
     TrafficStatus,
     VehiclePosition,
 )
 from backend.services.records import LineFetchResult, StationRecord, StopList, StopOutcome
+from backend.services.stop_refs import LineStopRefs, StopRef
 
 
 def departures_source(result: LineFetchResult) -> str | None:
@@ -40,6 +43,8 @@ async def store_line_result(session: AsyncSession, result: LineFetchResult, *, t
     line_id = result.line_id
     if result.stations:
         await _store_fetched_stations(session, result, now)
+    if result.stop_refs is not None:
+        await store_stop_refs(session, result.stop_refs, now=now)
     answered = {stop.station_id for stop in result.stops if stop.answered}
     if answered:
         await session.execute(
@@ -338,4 +343,65 @@ async def stop_list(session: AsyncSession, line_id: str) -> StopList | None:
             )
             for place, station in rows.tuples()
         ),
+    )
+
+
+async def store_stop_refs(session: AsyncSession, known: LineStopRefs, *, now: datetime) -> None:
+    """Replaces what the database knows of a line's run-time stop ids with what the fetch knows (learnt, or
+    corrected after an upstream said an id was unknown)."""
+    await session.execute(delete(LineStopRef).where(LineStopRef.line_id == known.line_id))
+    await session.execute(delete(LineStopLookup).where(LineStopLookup.line_id == known.line_id))
+    if known.refs:
+        await session.execute(
+            insert(LineStopRef),
+            [
+                {
+                    "line_id": known.line_id,
+                    "station_id": ref.station_id,
+                    "upstream_name": ref.upstream_name[:200],
+                    "stop_area_id": ref.stop_area_id,
+                    "stop_place_ref": ref.stop_place_ref,
+                    "ratp_line_ref": ref.ratp_line_ref,
+                    "source": ref.source,
+                    "resolved_at": now,
+                }
+                for ref in known.refs
+            ],
+        )
+    if known.looked_up:
+        await session.execute(
+            insert(LineStopLookup),
+            [
+                {"line_id": known.line_id, "source": look_up, "looked_up_at": at}
+                for look_up, at in known.looked_up.items()
+            ],
+        )
+
+
+async def stored_stop_refs(session: AsyncSession, line_id: str, *, since: datetime) -> LineStopRefs:
+    """The line's run-time stop ids and look-ups recorded since `since` (older ones are looked up again)."""
+    refs = (
+        await session.execute(
+            select(LineStopRef).where(LineStopRef.line_id == line_id, LineStopRef.resolved_at >= since)
+        )
+    ).scalars()
+    lookups = (
+        await session.execute(
+            select(LineStopLookup).where(LineStopLookup.line_id == line_id, LineStopLookup.looked_up_at >= since)
+        )
+    ).scalars()
+    return LineStopRefs(
+        line_id,
+        tuple(
+            StopRef(
+                station_id=row.station_id,
+                upstream_name=row.upstream_name,
+                stop_place_ref=row.stop_place_ref,
+                stop_area_id=row.stop_area_id,
+                ratp_line_ref=row.ratp_line_ref,
+                source=row.source,
+            )
+            for row in refs
+        ),
+        {row.source: row.looked_up_at for row in lookups},
     )

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -53,10 +53,10 @@ from backend.services.resilience import (
 )
 from backend.services.scrapers import prim, ratp_http, vmtr
 from backend.services.scrapers.cloudflare import BrowserSessionStore
-from backend.services.stop_refs import ResolvedHook, StopRef, StopRefRegistry, shipped_stop_refs
+from backend.services.stop_refs import LineStopRefs, ResolvedHook, StopRef, StopRefRegistry, shipped_stop_refs
 from backend.services.times import utc_now
 from backend.services.topology import LineTopology
-from backend.services.upstream_http import UpstreamHttp
+from backend.services.upstream_http import UpstreamHttp, line_fan_out
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class LiveDataService:
         self.client = client or httpx.AsyncClient(
             timeout=settings.upstream_timeout_seconds,
             limits=httpx.Limits(
-                max_connections=settings.upstream_max_concurrency * 2,
+                max_connections=settings.upstream_max_concurrency,
                 max_keepalive_connections=settings.upstream_max_concurrency,
             ),
             follow_redirects=False,
@@ -146,7 +146,9 @@ class LiveDataService:
             "traffic": DailyQuota("PRIM traffic", settings.prim_daily_quota_traffic, processes=processes),
             "navitia": DailyQuota("PRIM Navitia", settings.prim_daily_quota_navitia, processes=processes),
         }
-        self.registry = StopRefRegistry(on_resolved=on_stop_refs_resolved)
+        self.registry = StopRefRegistry(
+            on_resolved=on_stop_refs_resolved, refresh_after=timedelta(hours=settings.stop_refs_refresh_hours)
+        )
         # The IDFM stop-area ids shipped in the catalogue: no look-up, no name matching for those stations.
         self.registry.load(
             {
@@ -156,6 +158,8 @@ class LiveDataService:
             }
         )
         self._reported_without_ids: dict[str, frozenset[str]] = {}
+        # Each line fetch's own requests in flight per source; the process's ceiling over all its fetches.
+        self.line_concurrency = {"prim": settings.prim_line_concurrency, "ratp_http": settings.ratp_line_concurrency}
         semaphore = asyncio.Semaphore(settings.upstream_max_concurrency)
         http = UpstreamHttp(
             self.client,
@@ -211,6 +215,10 @@ class LiveDataService:
         """Upstream ids resolved so far for the line's stations (persist them with `registry.export()`)."""
         return self.registry.for_line(line_id)
 
+    def load_stop_refs(self, stored: LineStopRefs) -> None:
+        """What another worker learnt of a line's stop ids (from the database), before this process fetches it."""
+        self.registry.load_line(stored)
+
     def breaker_snapshots(self) -> list[BreakerSnapshot]:
         return [breaker.snapshot() for breaker in self.breakers.values()]
 
@@ -224,11 +232,18 @@ class LiveDataService:
 
         `stops`: for a line without catalogue stations (a bus line), the stop list kept from an earlier fetch; it is
         used as long as it is younger than BUS_STOPS_REFRESH_HOURS, and kept should asking again fail."""
+        result = await self._fetch_within_budget(line, stops)
+        if not line.has_station_data:  # a bus line's ids are in its stop list, kept with its stations
+            return result
+        return replace(result, stop_refs=self.registry.changes(line.id))
+
+    async def _fetch_within_budget(self, line: Line, stops: StopList | None) -> LineFetchResult:
         deadline = Deadline(self.budget_seconds)
         try:
             # The deadline bounds every request; this is the backstop should anything not honour it.
             async with asyncio.timeout(self.budget_seconds + 2.0):
-                return await self._fetch(line, deadline, stops)
+                with line_fan_out(self.line_concurrency):
+                    return await self._fetch(line, deadline, stops)
         except TimeoutError:
             error = f"fetch exceeded its {self.budget_seconds:.0f} s time budget"
             code: FreshnessReason = "unreachable"
@@ -445,7 +460,12 @@ class LiveDataService:
             part.attempts.append(meter.finish(ok=False, error=f"skipped: {line.id} has no IDFM line id to ask for"))
             return [], part
         lookups = []
-        if topology and "ratp_http" in self.sources and not self._has_place_refs(line.id):
+        if (
+            topology
+            and "ratp_http" in self.sources
+            and not self._has_place_refs(line.id)
+            and not self.registry.looked_up(line.id, ratp_http.LOOK_UP_SOURCE)
+        ):
             # The socket names stops by stop place; ratp.fr's stop list says which station each one is.
             lookups.append(self._resolve_stop_refs(line, topology, deadline, part))
         *outcomes, _ = await asyncio.gather(

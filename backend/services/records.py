@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from backend.services.stop_refs import LineStopRefs
 
 # The sources write these as string literals; `backend.vocabulary` has them as enums for the database and the API
 # (tests/foundation/test_vocabulary.py keeps the two equal until the sources build the enums' members).
@@ -132,6 +135,7 @@ class LineFetchResult:
     reason: FreshnessReason | None = None  # the main reason when not ok
     dropped: tuple[tuple[str, int], ...] = ()  # upstream entries that could not be used, by reason
     stations_source: str | None = None  # the source of `stations` ("prim", "ratp_http")
+    stop_refs: LineStopRefs | None = None  # stop ids learnt or corrected by this fetch, to persist
 
     @property
     def failed_stops(self) -> tuple[StopOutcome, ...]:

@@ -1,7 +1,11 @@
-"""One guarded HTTP GET for every source: concurrency cap, circuit breaker, deadline, 429 handling, fault naming.
+"""One guarded HTTP GET for every source: concurrency caps, circuit breaker, deadline, 429 handling, fault naming.
 
 Turns every transport or HTTP fault into an `UpstreamError` with a readable reason and feeds the source's
 circuit breaker; sources only parse what comes back. Imports `resilience` only.
+
+Two caps hold a request back: its line fetch's own slots for its source (`line_fan_out`, e.g. PRIM_LINE_CONCURRENCY:
+a long line fans out without waiting behind the other lines' requests, and never takes all of the process's), then
+the process's ceiling (UPSTREAM_MAX_CONCURRENCY, all tasks together).
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ import asyncio
 import email.utils
 import json
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
+from contextlib import AsyncExitStack, contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,12 +47,28 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+# The slots of the line fetch running in this context, by source (breaker) name; unset outside a line fetch.
+_line_slots: ContextVar[Mapping[str, asyncio.Semaphore] | None] = ContextVar("line_slots", default=None)
+
+
+@contextmanager
+def line_fan_out(limits: Mapping[str, int]) -> Iterator[None]:
+    """Within this block (and the tasks it starts), each source's requests run at most `limits[source]` at a time:
+    one line fetch's own slots, apart from the other fetches of the process."""
+    token = _line_slots.set({source: asyncio.Semaphore(limit) for source, limit in limits.items()})
+    try:
+        yield
+    finally:
+        _line_slots.reset(token)
+
+
 def describe_url(url: str) -> str:
     return urlsplit(url).path or "/"
 
 
 class UpstreamHttp:
-    """Sends GETs through the shared client, at most `max_concurrency` at a time across all sources."""
+    """Sends GETs through the shared client: within the line fetch's slots for the source (`line_fan_out`), and at
+    most `semaphore`'s count at a time across the process."""
 
     def __init__(
         self,
@@ -120,7 +142,11 @@ class UpstreamHttp:
         headers: Mapping[str, str] | None,
         before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> httpx.Response:
-        async with self._semaphore:
+        async with AsyncExitStack() as slots:
+            line_slots = (_line_slots.get() or {}).get(breaker.name)
+            if line_slots is not None:  # the line's own first: a line waiting for its own holds none of the process's
+                await slots.enter_async_context(line_slots)
+            await slots.enter_async_context(self._semaphore)
             # Asked once a slot is free, so requests queued behind a failing one see the circuit open.
             breaker.before_request()
             if before_send is not None:

@@ -21,10 +21,17 @@ from backend.catalogue import Line, UnknownLineError, get_catalogue
 from backend.clock import utcnow
 from backend.config import Settings
 from backend.db.engine import DATABASE_ERRORS, Database
-from backend.livedata.repository import departures_source, record_failed_fetch, stop_list, store_line_result
+from backend.livedata.repository import (
+    departures_source,
+    record_failed_fetch,
+    stop_list,
+    store_line_result,
+    stored_stop_refs,
+)
 from backend.registry import WorkerState
 from backend.services.records import LineFetchResult, StopList
 from backend.services.resilience import describe_failures
+from backend.services.stop_refs import LineStopRefs
 from backend.tasks import repository as tasks
 from backend.tasks.repository import StartRefusal, TaskAssignment
 
@@ -37,6 +44,8 @@ class DatabaseUnavailableError(RuntimeError):
 
 class LineFetcher(Protocol):
     async def fetch_line(self, line: Line, stops: StopList | None = None) -> LineFetchResult: ...
+
+    def load_stop_refs(self, stored: LineStopRefs) -> None: ...
 
     async def aclose(self) -> None: ...
 
@@ -112,6 +121,7 @@ class TaskExecutor:
         self._fetcher = fetcher
         self._catalogue = get_catalogue()
         self._group_start = GroupStart(self._start_due, orphaned=self.hand_back)
+        self._stop_refs_loaded: set[str] = set()  # lines whose stored stop ids this process has read
 
     async def _start_due(self, task_ids: list[str]) -> dict[str, TaskAssignment]:
         async with self._database.statement_engine.begin() as connection:
@@ -200,6 +210,8 @@ class TaskExecutor:
             return None, f"unknown line: {exc}"
         timeout = self._settings.task_timeout_seconds
         stops = None if line.has_station_data else await self._kept_stops(line.id)
+        if line.has_station_data and line.id not in self._stop_refs_loaded:
+            await self._load_stop_refs(line.id)
         try:
             async with asyncio.timeout(timeout):
                 result = await self._fetcher.fetch_line(line, stops)
@@ -219,6 +231,19 @@ class TaskExecutor:
                 return await stop_list(session, line_id)
         except DATABASE_ERRORS as exc:
             raise DatabaseUnavailableError(str(exc)) from exc
+
+    async def _load_stop_refs(self, line_id: str) -> None:
+        """What any worker learnt of the line's stop ids, before this process's first fetch of it: a line moving to
+        this worker is not looked up again."""
+        assert self._fetcher is not None
+        since = utcnow() - timedelta(hours=self._settings.stop_refs_refresh_hours)
+        try:
+            async with self._database.sessions() as session:
+                stored = await stored_stop_refs(session, line_id, since=since)
+        except DATABASE_ERRORS as exc:
+            raise DatabaseUnavailableError(str(exc)) from exc
+        self._fetcher.load_stop_refs(stored)
+        self._stop_refs_loaded.add(line_id)
 
     async def _record(
         self, assignment: TaskAssignment, result: LineFetchResult | None, error: str | None, elapsed: float

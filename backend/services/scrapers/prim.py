@@ -6,8 +6,9 @@ are kept `PRIM_STOP_CACHE_SECONDS` and concurrent askers share one request. Ever
 `PrimBudget` first (the fleet's, in the database, for workers: see backend/budget), which paces requests and refuses
 those the key's allowance cannot cover; every answer's rate-limit headers go back to it.
 A line's stop areas come from the registry: the IDFM ids shipped in the catalogue (`stop_areas.csv`), ids learnt
-from ratp.fr's stop list, and, for stations still without one, one look-up per process of PRIM's Navitia
-`lines/<line>/stop_areas`, matched to stations by name (accents, punctuation and official long names allowed).
+from ratp.fr's stop list, and, for stations still without one, one look-up of PRIM's Navitia `lines/<line>/stop_areas`
+(kept in the database for the whole fleet, see `stop_refs`), matched to stations by name (accents, punctuation and
+official long names allowed); the stops already known are asked while it runs.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ from backend.services.topology import LineTopology, name_key
 from backend.services.upstream_http import UpstreamHttp
 
 SOURCE = "prim"
+# The registry's name for "PRIM's Navitia was asked for this line's stop areas".
+LOOK_UP_SOURCE = "prim:stop_areas"
 
 # Longest a request waits for a quota token (or its pacing slot) before it is refused instead; never past the
 # fetch's deadline, less the time an answer takes.
@@ -487,7 +490,6 @@ class PrimSource:
         self._stop_errors: dict[str, tuple[float, UpstreamError]] = {}
         self._in_flight: dict[str, asyncio.Future[StopVisits]] = {}
         self._traffic: dict[str, tuple[float, TrafficStatusRecord]] = {}
-        self._looked_up: set[str] = set()  # lines whose stop areas Navitia was asked for in this process
         self.stop_cache_hits = 0
 
     def forget_stop_answers(self) -> None:
@@ -509,10 +511,25 @@ class PrimSource:
         A station without a known stop area is reported as not attempted (it gets no PRIM departures, and says so)."""
         if not line.idfm_line_id:
             raise UpstreamError("not_configured", f"{line.id} has no IDFM line id, which PRIM needs")
-        areas = await self._stop_areas(line, topology, deadline, meter)
-        outcomes = await asyncio.gather(
-            *(self._stop_visits(area, deadline, meter) for area in areas.values()), return_exceptions=True
-        )
+        known = self._known_areas(line.id, topology)
+        if not known:
+            areas = await self._look_up_stop_areas(line, topology, known, deadline, meter)
+            outcomes = await self._visits(areas, deadline, meter)
+        elif self._needs_look_up(line.id, topology, known):
+            # The known stops are asked at once; only the stations the look-up finds wait for it.
+            async def look_up_then_visit() -> tuple[dict[str, str], list[StopVisits | BaseException]]:
+                found = await self._look_up_stop_areas(line, topology, known, deadline, meter)
+                new = {station_id: area for station_id, area in found.items() if station_id not in known}
+                return new, await self._visits(new, deadline, meter)
+
+            known_outcomes, (new, new_outcomes) = await asyncio.gather(
+                self._visits(known, deadline, meter), look_up_then_visit()
+            )
+            areas = {**known, **new}
+            outcomes = [*known_outcomes, *new_outcomes]
+        else:
+            areas = known
+            outcomes = await self._visits(areas, deadline, meter)
         fetched_at = utc_now()
         departures: list[DepartureRecord] = []
         stops: list[StopOutcome] = []
@@ -541,22 +558,35 @@ class PrimSource:
                 )
         meter.items = len(departures)
         # Only the stop areas PRIM says it does not know are forgotten (and listed as without id from then on).
-        self.registry.clear_stop_areas(line.id, unknown)
+        self.registry.clear_stop_areas(line.id, unknown, look_up=LOOK_UP_SOURCE)
         return DepartureBatch.of(
             departures, stops=stops, unit="stops", unplaced=unplaced, line_id=line.id, dropped=dict(dropped)
         )
 
-    async def _stop_areas(
-        self, line: Line, topology: LineTopology, deadline: Deadline, meter: AttemptMeter
-    ) -> dict[str, str]:
-        """Stop area number by catalogue station id, looked up on PRIM's Navitia when none is known yet."""
-        known = {
+    async def _visits(
+        self, areas: dict[str, str], deadline: Deadline, meter: AttemptMeter
+    ) -> list[StopVisits | BaseException]:
+        return await asyncio.gather(
+            *(self._stop_visits(area, deadline, meter) for area in areas.values()), return_exceptions=True
+        )
+
+    def _known_areas(self, line_id: str, topology: LineTopology) -> dict[str, str]:
+        """Stop area number by catalogue station id, for the line's stations whose stop area is known."""
+        return {
             station_id: ref.stop_area_id
-            for station_id, ref in self.registry.for_line(line.id).items()
+            for station_id, ref in self.registry.for_line(line_id).items()
             if ref.stop_area_id and station_id in topology.stations
         }
-        if known and (len(known) == len(topology.stations) or line.id in self._looked_up):
-            return known
+
+    def _needs_look_up(self, line_id: str, topology: LineTopology, known: dict[str, str]) -> bool:
+        """Whether PRIM's Navitia is to be asked for the line's stop areas: some station has none, and the line was
+        not looked up yet (by this process, or by any worker when the registry was loaded from the database)."""
+        return len(known) < len(topology.stations) and not self.registry.looked_up(line_id, LOOK_UP_SOURCE)
+
+    async def _look_up_stop_areas(
+        self, line: Line, topology: LineTopology, known: dict[str, str], deadline: Deadline, meter: AttemptMeter
+    ) -> dict[str, str]:
+        """Stop area number by catalogue station id: the known ones and those PRIM's Navitia lists by name."""
         try:
             payload = await self._get(
                 f"/v2/navitia/lines/line:IDFM:{line.idfm_line_id}/stop_areas",
@@ -571,13 +601,12 @@ class PrimSource:
             if known:  # the shipped ids still serve; the others stay without one (and say so)
                 return known
             raise
-        self._looked_up.add(line.id)
         refs = []
         for number, name in areas:
             station_id = topology.station_for_name(name)
             if station_id is not None and station_id not in known:
                 refs.append(StopRef(station_id=station_id, upstream_name=name, stop_area_id=number, source=SOURCE))
-        self.registry.merge(line.id, refs)
+        self.registry.merge(line.id, refs, looked_up=LOOK_UP_SOURCE)
         found = {**known, **{ref.station_id: ref.stop_area_id for ref in refs if ref.stop_area_id}}
         if not found:
             raise UpstreamError(

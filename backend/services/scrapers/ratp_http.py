@@ -58,6 +58,8 @@ from backend.services.topology import LineTopology
 from backend.services.upstream_http import UpstreamHttp, describe_url, parse_json
 
 SOURCE = "ratp_http"
+# The registry's name for "ratp.fr's stop list was asked for this line's stop ids".
+LOOK_UP_SOURCE = "ratp_http:stop_points"
 NETWORK_SEGMENTS = {"metro": "metro", "rer": "rer", "tram": "tram", "bus": "busratp"}
 # ratp.fr's own direction letters; which of our directions each serves is read from the destinations.
 BOARD_DIRECTIONS = ("A", "B")
@@ -275,7 +277,7 @@ class RatpHttpSource:
         """Records the upstream ids of the line's stations in the registry; returns how many stations matched."""
         points = await self.stop_points(line, deadline, meter)
         refs = stop_refs_of(points, topology.station_for_name)
-        self.registry.merge(line.id, refs)
+        self.registry.merge(line.id, refs, looked_up=LOOK_UP_SOURCE)
         if not refs:
             raise UpstreamError(
                 "not_found",

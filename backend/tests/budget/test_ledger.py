@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -158,3 +159,31 @@ async def test_viewing_leases_are_renewed_and_lapse(database: Database) -> None:
         later = await ledger.viewed_lines(session, now=now + timedelta(seconds=91))
     assert [(view.line_id, view.views) for view in viewed] == [("metro:1", 3), ("rer:A", 1)]
     assert [view.line_id for view in later] == ["metro:1"]
+
+
+async def test_requests_waiting_together_each_get_their_own_unit_and_slot(database: Database) -> None:
+    clock = Clock()
+    settings = settings_for("sqlite://", prim_api_key="key-one", prim_rate_limit_per_second=5)
+    budget = FleetBudget(database, settings, clock=clock)
+    # One process's burst (a line's stops asked at once) is served together, as if one at a time.
+    slots = await asyncio.gather(*(budget.take("departures", max_wait=60) for _ in range(12)))
+    spacing = 1 / (0.5 * 5)
+    assert sorted(slots) == pytest.approx([NOW + i * spacing for i in range(12)])
+    # Those that cannot wait for their slot are refused, not counted; the others go.
+    outcomes = await asyncio.gather(
+        *(budget.take("departures", max_wait=wait) for wait in (60, 1.0, 60)), return_exceptions=True
+    )
+    assert [isinstance(outcome, UpstreamError) for outcome in outcomes] == [False, True, False]
+    assert (await row(database)).used_today == 14
+
+
+async def test_answers_observed_together_are_all_counted(database: Database) -> None:
+    clock = Clock()
+    budget = FleetBudget(database, settings_for("sqlite://", prim_api_key="key-one"), clock=clock)
+    await budget.take("departures", max_wait=60)
+    answers = [prim_answer(per_second=5, reset=3600, day_limit=1000, day_remaining=990 - n) for n in range(4)]
+    answers += [prim_answer(429, per_second=5, reset=3600, day_limit=1000, day_remaining=980)] * 2
+    await asyncio.gather(*(budget.observe("departures", answer) for answer in answers))
+    seen = await row(database)
+    assert (seen.daily_limit, seen.per_second_limit, seen.refused_today) == (1000, 5, 2)
+    assert seen.remaining == 980

@@ -30,6 +30,8 @@ EXPECTED_TABLES = {
     "scheduler_runs",
     "stop_boards",
     "line_stop_lists",
+    "line_stop_refs",
+    "line_stop_lookups",
     "workers",
     "fleet_settings",
     "system_logs",

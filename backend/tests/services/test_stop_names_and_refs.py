@@ -3,6 +3,9 @@ the catalogue ships for PRIM."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from backend.catalogue import Catalogue, LineStation, Station
@@ -104,3 +107,39 @@ def test_shipped_refs_seed_the_registry(catalogue: Catalogue) -> None:
     registry = StopRefRegistry()
     registry.merge("tram:T3b", shipped_stop_refs(catalogue, "tram:T3b"))
     assert registry.for_line("tram:T3b")["marguerite-long"].stop_area_id == "45496"
+
+
+def test_what_one_process_learnt_is_what_another_loads_and_a_refused_id_is_corrected(catalogue: Catalogue) -> None:
+    now = [datetime(2026, 12, 6, 12, 0, tzinfo=UTC)]
+    shipped = {"tram:T3a": {ref.station_id: asdict(ref) for ref in shipped_stop_refs(catalogue, "tram:T3a")}}
+    first = StopRefRegistry(refresh_after=timedelta(days=7), clock=lambda: now[0])
+    first.load(shipped)
+    assert first.changes("tram:T3a") is None  # the catalogue's own ids are not the database's to keep
+    found = StopRef(station_id="balard", upstream_name="Balard", stop_area_id="71999", source="prim")
+    first.merge("tram:T3a", [found], looked_up="prim:stop_areas")
+    learnt = first.changes("tram:T3a")
+    assert learnt is not None
+    assert learnt.refs == (found,)
+    assert learnt.looked_up == {"prim:stop_areas": now[0]}
+    assert first.changes("tram:T3a") is None  # handed over once
+
+    second = StopRefRegistry(refresh_after=timedelta(days=7), clock=lambda: now[0])
+    second.load(shipped)
+    second.load_line(learnt)
+    assert second.for_line("tram:T3a")["balard"].stop_area_id == "71999"
+    assert second.looked_up("tram:T3a", "prim:stop_areas")
+    assert second.changes("tram:T3a") is None  # loaded, not learnt: nothing to write back
+
+    # PRIM says it does not know the id: forgotten at once (and written), looked up again once the look-up that
+    # named it is an hour old; a week-old look-up is made again whatever happened.
+    second.clear_stop_areas("tram:T3a", ["balard"], look_up="prim:stop_areas")
+    corrected = second.changes("tram:T3a")
+    assert corrected is not None
+    assert [ref.stop_area_id for ref in corrected.refs if ref.station_id == "balard"] == [None]
+    assert second.looked_up("tram:T3a", "prim:stop_areas")
+    now[0] += timedelta(hours=2)
+    second.clear_stop_areas("tram:T3a", ["desnouettes"], look_up="prim:stop_areas")  # a shipped id, refused
+    assert not second.looked_up("tram:T3a", "prim:stop_areas")
+    assert first.looked_up("tram:T3a", "prim:stop_areas")
+    now[0] += timedelta(days=7)
+    assert not first.looked_up("tram:T3a", "prim:stop_areas")
