@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from backend.catalogue import Catalogue, UnknownLineError
@@ -94,12 +94,15 @@ def line_cost(catalogue: Catalogue, line_id: str) -> int:
 
 
 def is_night(moment: datetime) -> bool:
-    """Whether the metro is closed at `moment` (Paris time, summer and winter alike)."""
-    local = moment.astimezone(PARIS)
-    minute = local.hour * 60 + local.minute
+    """Whether the metro is closed at `moment` (Paris time). The closure is taken in real time: from the first 02:15
+    of a night whose clock goes back an hour, and from 03:15 summer time when 02:15 does not exist."""
+    day = moment.astimezone(PARIS).date()
     # Saturday and Sunday mornings follow the Friday and Saturday nights.
-    starts = NIGHT_STARTS_MINUTE_WEEKEND if local.weekday() in (5, 6) else NIGHT_STARTS_MINUTE
-    return starts <= minute < NIGHT_ENDS_MINUTE
+    starts = NIGHT_STARTS_MINUTE_WEEKEND if day.weekday() in (5, 6) else NIGHT_STARTS_MINUTE
+    closes = datetime.combine(day, time(starts // 60, starts % 60), PARIS)  # fold 0: the first of a repeated hour
+    opens = datetime.combine(day, time(NIGHT_ENDS_MINUTE // 60, NIGHT_ENDS_MINUTE % 60), PARIS)
+    # Compared in UTC: aware datetimes of one zone would be compared by their wall-clock times.
+    return closes.astimezone(UTC) <= moment.astimezone(UTC) < opens.astimezone(UTC)
 
 
 def service_weight(moment: datetime, night_weight: float) -> float:
