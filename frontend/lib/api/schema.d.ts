@@ -2479,7 +2479,7 @@ export interface operations {
             query?: {
                 /** @description Only runs in this state */
                 status?: ("queued" | "running" | "succeeded" | "partial" | "failed" | "expired") | null;
-                /** @description Only runs of this line */
+                /** @description Only runs of this line (`feed:traffic`: the reads of PRIM's traffic feed) */
                 line?: string | null;
                 /** @description Runs per page */
                 limit?: number;
