@@ -17,8 +17,9 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.config import Settings
-from backend.db.engine import DATABASE_ERRORS, Database, dialect_insert
-from backend.db.models import LineDisruption, TrafficFeed, TrafficStatus
+from backend.db.engine import DATABASE_ERRORS, Database
+from backend.db.models import LineDisruption, TrafficFeed
+from backend.livedata.repository import upsert_traffic
 from backend.services.scrapers.prim_disruptions import DisruptionRecord, traffic_summary
 
 FEED_SOURCE = "prim"
@@ -69,19 +70,7 @@ async def store_feed(
         statuses.append(
             {"line_id": line_id, "level": level, "message": message, "source": TRAFFIC_SOURCE, "updated_at": now}
         )
-    if statuses:
-        statement = dialect_insert(session)(TrafficStatus).values(statuses)
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["line_id"],
-                set_={
-                    "level": statement.excluded.level,
-                    "message": statement.excluded.message,
-                    "source": statement.excluded.source,
-                    "updated_at": statement.excluded.updated_at,
-                },
-            )
-        )
+    await upsert_traffic(session, statuses)
     await _mark(
         session,
         now,

@@ -18,6 +18,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from backend.catalogue import Line, UnknownLineError, get_catalogue
 from backend.config import Settings
 from backend.db.engine import DATABASE_ERRORS, Database
@@ -186,15 +188,7 @@ class TaskExecutor:
                     status = "succeeded" if owned else None
                 else:
                     await record_feed_failure(session, error, now=now)
-                    status = await tasks.fail(
-                        session,
-                        assignment,
-                        worker_id=self._state.id,
-                        now=now,
-                        error=error,
-                        retry_backoff=timedelta(seconds=self._settings.task_retry_backoff_seconds),
-                        result=summary,
-                    )
+                    status = await self._fail(session, assignment, now=now, error=error, summary=summary)
                 if status is None:
                     await session.rollback()
                     logger.warning("task %s was taken over; dropping this attempt's result", assignment.task_id)
@@ -215,6 +209,20 @@ class TaskExecutor:
             self._state.last_error = f"{assignment.line_id}: {error}"
             logger.warning("task %s: %s", assignment.task_id, error, extra={**log_extra, "status": status})
         return status
+
+    async def _fail(
+        self, session: AsyncSession, assignment: TaskAssignment, *, now: datetime, error: str, summary: dict[str, Any]
+    ) -> str | None:
+        """A failed attempt: retried after the back-off while attempts are left (None: no longer ours)."""
+        return await tasks.fail(
+            session,
+            assignment,
+            worker_id=self._state.id,
+            now=now,
+            error=error,
+            retry_backoff=timedelta(seconds=self._settings.task_retry_backoff_seconds),
+            result=summary,
+        )
 
     async def hand_back(self, assignment: TaskAssignment) -> None:
         try:
@@ -288,15 +296,7 @@ class TaskExecutor:
                             task_id=assignment.task_id,
                             now=now,
                         )
-                    status = await tasks.fail(
-                        session,
-                        assignment,
-                        worker_id=self._state.id,
-                        now=now,
-                        error=error,
-                        retry_backoff=timedelta(seconds=self._settings.task_retry_backoff_seconds),
-                        result=summary,
-                    )
+                    status = await self._fail(session, assignment, now=now, error=error, summary=summary)
                 if status is None:
                     # Another worker took this attempt over (our lease lapsed): its outcome wins, ours is dropped.
                     await session.rollback()

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from backend.budget.plan import (
     PARIS,
     Allowance,
+    BudgetPlan,
     SpendingBucket,
     bucket_cap,
     even_rate,
@@ -126,9 +127,11 @@ def _until_midnight_utc(now: datetime, per_day: int = 1000) -> Allowance:
     return Allowance(per_day, per_day, reset, 5)
 
 
-def _periodic_interval(now: datetime, night_weight: float, viewed: dict[str, int] | None = None) -> float:
-    plan = plan_budget(
-        _until_midnight_utc(now),
+def _night_plan(
+    now: datetime, night_weight: float, viewed: dict[str, int] | None = None, allowance_at: datetime | None = None
+) -> BudgetPlan:
+    return plan_budget(
+        _until_midnight_utc(allowance_at or now),
         now=now,
         periodic=RAIL,
         viewed=viewed or {},
@@ -137,7 +140,10 @@ def _periodic_interval(now: datetime, night_weight: float, viewed: dict[str, int
         demand_share=0.3,
         night_weight=night_weight,
     )
-    return plan.periodic_interval_seconds
+
+
+def _periodic_interval(now: datetime, night_weight: float) -> float:
+    return _night_plan(now, night_weight).periodic_interval_seconds
 
 
 def test_the_metro_night_follows_paris_time_and_weekends() -> None:
@@ -186,26 +192,8 @@ def test_the_weighted_pace_spends_exactly_what_remains_until_the_reset() -> None
 def test_a_viewed_line_keeps_the_daytime_reserve_at_night() -> None:
     night = _paris(2026, 12, 8, 3, 0)
     viewed = {"metro:1": RAIL["metro:1"]}
-    day_plan = plan_budget(
-        _until_midnight_utc(night),
-        now=_paris(2026, 12, 8, 9, 0),
-        periodic=RAIL,
-        viewed=viewed,
-        periodic_interval=120,
-        demand_interval=60,
-        demand_share=0.3,
-        night_weight=0.25,
-    )
-    night_plan = plan_budget(
-        _until_midnight_utc(night),
-        now=night,
-        periodic=RAIL,
-        viewed=viewed,
-        periodic_interval=120,
-        demand_interval=60,
-        demand_share=0.3,
-        night_weight=0.25,
-    )
+    day_plan = _night_plan(_paris(2026, 12, 8, 9, 0), 0.25, viewed, allowance_at=night)
+    night_plan = _night_plan(night, 0.25, viewed)
     _, day_rate = weighted_rate(_until_midnight_utc(night), night, 0.25)
     assert math.isclose(night_plan.demand_rate, 0.3 * day_rate)
     assert night_plan.demand_rate > 0.3 * night_plan.rate_per_second
