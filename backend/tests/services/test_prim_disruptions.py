@@ -1,15 +1,19 @@
-"""PRIM's traffic feed (`disruptions_bulk`) read from its recording: validation, Paris times, text only, per line."""
+"""PRIM's traffic feed (`disruptions_bulk`): its recording parsed (validation, Paris times, text only, per line), and
+one read for every line through `LiveDataService` against the stub upstream (served, refused, broken, fallback)."""
 
 from __future__ import annotations
 
 import copy
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from backend.catalogue import get_catalogue
 from backend.devtools.replay import RECORDINGS
+from backend.devtools.upstream import StubUpstream, feed_disruption, feed_of
+from backend.services.live_data import LiveDataService
 from backend.services.resilience import UpstreamError
 from backend.services.scrapers.prim_disruptions import (
     Severity,
@@ -18,6 +22,7 @@ from backend.services.scrapers.prim_disruptions import (
     parse_disruptions_bulk,
     traffic_summary,
 )
+from backend.tests.services.conftest import SettingsFactory
 
 # The recording's lines as catalogue lines would map them (the recorded lines are buses the catalogue lacks).
 LINE_IDS = {"C01187": "bus:165", "C00157": "bus:6307"}
@@ -99,3 +104,82 @@ def test_only_current_disruptions_set_the_level_and_ended_ones_are_over() -> Non
     assert traffic_summary([works], after) == ("normal", None)
     [whole] = disruptions_by_line(parse_disruptions_bulk(recorded()), LINE_IDS)["bus:6307"]
     assert traffic_summary([whole], datetime(2026, 7, 30, 12, tzinfo=UTC))[0] == "disrupted"  # PERTURBEE
+
+
+# --- one read for every line, through the service, against the stub upstream ------------------------------------
+
+
+class _Gate:
+    def __init__(self, covers: bool) -> None:
+        self.value = covers
+
+    async def covers(self) -> bool:
+        return self.value
+
+
+async def test_one_request_reads_every_lines_disruptions(live_settings: SettingsFactory, stub: StubUpstream) -> None:
+    now = datetime.now(UTC)
+    catalogue = get_catalogue()
+    stub.set_disruptions(
+        feed_of(
+            feed_disruption(
+                catalogue.get("metro:1"),
+                disruption_id="d1",
+                begin=now - timedelta(hours=1),
+                end=now + timedelta(hours=1),
+                section=("Château de Vincennes", "Nation"),
+            ),
+            feed_disruption(catalogue.get("rer:A"), disruption_id="d2", begin=now, end=now + timedelta(hours=1)),
+        )
+    )
+    try:
+        async with LiveDataService(live_settings()) as service:
+            read = await service.read_traffic_feed()
+    finally:
+        stub.set_disruptions(None)
+
+    assert read.ok, read.error
+    assert stub.stats()["requests"] == {"prim.disruptions": 1}
+    assert read.attempt.requests == 1
+    assert set(read.disruptions) == {"metro:1", "rer:A"}
+    assert read.disruptions["metro:1"][0].sections[0].to_name == "Nation"
+    assert "metro:14" in read.line_ids  # every line the feed speaks for, disrupted or not
+
+
+async def test_a_feed_request_the_budget_refuses_is_not_sent(
+    live_settings: SettingsFactory, stub: StubUpstream
+) -> None:
+    async with LiveDataService(live_settings(prim_daily_quota_disruptions=1)) as service:
+        first = await service.read_traffic_feed()
+        second = await service.read_traffic_feed()
+
+    assert first.ok
+    assert not second.ok
+    assert second.error is not None
+    assert second.error.startswith("not attempted")
+    assert stub.stats()["requests"] == {"prim.disruptions": 1}
+
+
+async def test_a_broken_feed_answer_is_a_failed_read(live_settings: SettingsFactory, stub: StubUpstream) -> None:
+    stub.set_faults("prim/disruptions:malformed")
+    async with LiveDataService(live_settings()) as service:
+        read = await service.read_traffic_feed()
+    assert not read.ok
+    assert read.disruptions == {}
+
+
+async def test_line_fetches_ask_no_traffic_while_the_feed_covers_them_and_fall_back_when_not(
+    live_settings: SettingsFactory, stub: StubUpstream
+) -> None:
+    gate = _Gate(covers=True)
+    async with LiveDataService(live_settings(source_order="prim"), traffic_gate=gate) as service:
+        covered = await service.fetch_line(get_catalogue().get("metro:1"))
+        gate.value = False
+        fallback = await service.fetch_line(get_catalogue().get("metro:1"))
+
+    assert covered.traffic is None  # the feed's read wrote it; nothing to write
+    assert "prim:traffic-fallback" not in {a.source for a in covered.attempts}
+    assert fallback.traffic is not None
+    assert fallback.traffic.level in ("normal", "disrupted", "closed")
+    assert [a.ok for a in fallback.attempts if a.source == "prim:traffic-fallback"] == [True]
+    assert stub.stats()["requests"]["prim.general-message"] == 1
