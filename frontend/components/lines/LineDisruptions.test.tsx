@@ -42,7 +42,7 @@ describe("a line's disruptions", () => {
     const html = render([disruption()]);
     expect(html).toContain("Bloquante");
     expect(html).toContain("En cours, jusqu’au");
-    expect(html).toContain("18:00"); // 17:00 UTC in Paris
+    expect(html).toContain("En cours, jusqu’au 08/12, 18:00"); // 17:00 UTC in Paris
     expect(html).toContain("Entre Château de Vincennes et Nation");
     expect(html).toContain("Arrêt(s) non desservi(s)");
     const english = render([disruption()], "en");

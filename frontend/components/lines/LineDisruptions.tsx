@@ -1,6 +1,7 @@
-import { useFormatter, useTranslations } from "next-intl";
+import { useTranslations } from "next-intl";
 
 import type { LineDisruption } from "@/lib/api/types";
+import { formatDayMinute } from "@/lib/format/time";
 
 const SEVERITY_KEY = {
   blocking: "severityBlocking",
@@ -15,16 +16,7 @@ const SEVERITY_KEY = {
  */
 export function LineDisruptions({ disruptions, now }: { disruptions: LineDisruption[]; now: number }) {
   const t = useTranslations("disruptions");
-  const format = useFormatter();
-  const when = (iso: string) =>
-    format.dateTime(new Date(iso), {
-      timeZone: "Europe/Paris",
-      weekday: "short",
-      day: "numeric",
-      month: "short",
-      hour: "2-digit",
-      minute: "2-digit",
-    });
+  const when = formatDayMinute;
   const shown = disruptions
     .map((disruption) => {
       const period = disruption.periods.find((p) => Date.parse(p.end) > now) ?? null;
