@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.config import Settings
 from backend.db.engine import DATABASE_ERRORS, Database
-from backend.db.models import LineDisruption, TrafficFeed
+from backend.db.models import Line, LineDisruption, TrafficFeed
 from backend.livedata.repository import upsert_traffic
 from backend.services.scrapers.prim_disruptions import DisruptionRecord, traffic_summary
 
@@ -42,7 +42,11 @@ async def store_feed(
     disruptions_count: int,
     now: datetime,
 ) -> None:
-    """One successful read: `disruptions` per catalogue line; `line_ids` every line the feed speaks for."""
+    """One successful read: `disruptions` per catalogue line; `line_ids` every line the feed speaks for (those not in
+    the database yet, before the catalogue's first sync, are left for the next read)."""
+    known = set((await session.execute(select(Line.id))).scalars())
+    line_ids = [line_id for line_id in line_ids if line_id in known]
+    disruptions = {line_id: records for line_id, records in disruptions.items() if line_id in known}
     await session.execute(delete(LineDisruption))
     rows = [
         {
