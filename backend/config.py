@@ -161,7 +161,18 @@ class Settings(BaseSettings):
     # How long one stop's PRIM answer serves every line at that stop.
     prim_stop_cache_seconds: float = Field(default=20.0, ge=0)
     # Least time between two traffic requests for one line; raised automatically to keep within the traffic quota.
+    # Those per-line requests are only the fallback while PRIM's traffic feed (below) cannot be read.
     prim_traffic_refresh_seconds: float = Field(default=300.0, gt=0)
+    # Every line's traffic from one request of PRIM's global feed (`disruptions_bulk`) per refresh, queued by the
+    # scheduler; false: one general-message request per line, as before.
+    prim_traffic_feed_enabled: bool = True
+    # Least time between two reads of the feed (300 s: 288 requests a day); raised to keep within its allowance.
+    prim_traffic_feed_seconds: float = Field(default=300.0, ge=30)
+    # The feed's own daily PRIM allowance (1,000 for a key made since March 2024); an upper bound, as the others.
+    prim_daily_quota_disruptions: int = Field(default=1_000, ge=1)
+    # Share of the daytime refresh rate that lines nobody looks at get at night (Paris time, metro closed: 01:15 to
+    # 05:30, 02:15 to 05:30 on Friday and Saturday nights); the day's budget goes to the service day. 1: no change.
+    prim_night_weight: float = Field(default=0.25, gt=0.0, le=1.0)
     # How long the vehicle socket may take to send the first vehicle list of a direction.
     vmtr_listen_seconds: float = Field(default=6.0, gt=0)
     playwright_seed_timeout_seconds: float = Field(default=45.0, gt=0)

@@ -2,7 +2,8 @@
 a given PRIM key.
 
     backend/venv/bin/python scripts/count_upstream_requests.py [--interval SECONDS] [--concurrency N] [--lines LIST]
-        [--key-per-day N] [--key-per-second N] [--viewed LIST] [--demand-share F] [--plan-only]
+        [--key-per-day N] [--key-per-second N] [--feed-per-day N] [--viewed LIST] [--demand-share F]
+        [--night-weight F] [--at ISO-TIME] [--plan-only]
 
 Starts the stub upstream in-process, fetches every schedulable line once through `LiveDataService` (a cold
 cycle, which also looks up stop ids once per line), then once more with the stop answers expired (a warm cycle,
@@ -10,9 +11,11 @@ as every later cycle is), and prints the requests each source received, counted 
 warm cycle to a day at SCHEDULER_INTERVAL_SECONDS and sets it against PRIM's daily quotas.
 
 Last, the plan the scheduler makes for a key allowing `--key-per-day` departures requests (default: 1,000, what
-PRIM gives a new key) with `--viewed` lines open (e.g. `metro:1,bus:38`): requests per day per API and the refresh
-interval of each line (backend/budget/plan.py). `--plan-only` prints only the plan. A benchmark: it prints figures
-and asserts nothing.
+PRIM gives a new key) with `--viewed` lines open (e.g. `metro:1,bus:38`), at `--at` (default now; the plan weights
+the night, Paris time, by `--night-weight`): requests per day per API (stop-monitoring, the `disruptions_bulk`
+traffic feed within `--feed-per-day`, Navitia for bus stop lists) and the refresh interval of each line
+(backend/budget/plan.py, backend/scheduler/planner.py). `--plan-only` prints only the plan. A benchmark: it prints
+figures and asserts nothing.
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from backend.budget.plan import Allowance, line_cost, plan_budget
+from backend.budget.plan import Allowance, is_night, line_cost, plan_budget
 from backend.catalogue import Line, get_catalogue, parse_line_list
 from backend.config import Settings, get_settings
 from backend.devtools.upstream import StubUpstream
+from backend.scheduler.planner import plan_requests_per_day, traffic_feed_interval
 from backend.services.live_data import LiveDataService
 from backend.services.records import LineFetchResult
 
@@ -99,6 +103,16 @@ async def main() -> None:
         help="PRIM_DEMAND_SHARE",
     )
     parser.add_argument("--demand-refresh", type=float, default=settings.demand_refresh_seconds)
+    parser.add_argument(
+        "--feed-per-day", type=int, default=1000, help="traffic feed (disruptions_bulk) requests a day the key allows"
+    )
+    parser.add_argument("--night-weight", type=float, default=settings.prim_night_weight, help="PRIM_NIGHT_WEIGHT")
+    parser.add_argument(
+        "--at",
+        type=datetime.fromisoformat,
+        default=None,
+        help="when the plan is made, e.g. 2026-12-08T03:00+01:00 (default: now); the key's day starts then",
+    )
     parser.add_argument("--plan-only", action="store_true", help="print only the plan for the key")
     args = parser.parse_args()
     lines = parse_line_list(args.lines) if args.lines else get_catalogue().schedulable_lines()
@@ -119,8 +133,11 @@ def human(seconds: float) -> str:
 def print_plan(args: argparse.Namespace, lines: list[Line], viewed: list[Line]) -> None:
     """The scheduler's plan for a fresh day of the key: what each line costs and how often it is refreshed."""
     catalogue = get_catalogue()
-    now = datetime.now(UTC)
+    settings = get_settings()
+    now = (args.at or datetime.now(UTC)).astimezone(UTC)
     allowance = Allowance(args.key_per_day, args.key_per_day, now + timedelta(days=1), args.key_per_second)
+    feed = Allowance(args.feed_per_day, args.feed_per_day, now + timedelta(days=1), args.key_per_second)
+    feed_interval = traffic_feed_interval(settings, feed, now) if settings.prim_traffic_feed_enabled else None
     plan = plan_budget(
         allowance,
         now=now,
@@ -129,15 +146,33 @@ def print_plan(args: argparse.Namespace, lines: list[Line], viewed: list[Line]) 
         periodic_interval=args.interval,
         demand_interval=args.demand_refresh,
         demand_share=args.demand_share,
+        night_weight=args.night_weight,
     )
-    departures = sum(line.requests_per_day for line in plan.lines)
+    per_day = plan_requests_per_day(plan, settings, feed_interval, catalogue)
+    moment = "night (metro closed)" if is_night(now) else "day"
     print(
         f"\nplan for a key of {args.key_per_day:,} departures requests a day and {args.key_per_second}/s, "
-        f"{len(viewed)} line(s) viewed, {args.demand_share:.0%} kept for viewed lines:"
+        f"{len(viewed)} line(s) viewed, {args.demand_share:.0%} kept for viewed lines, made at "
+        f"{now:%Y-%m-%d %H:%M} UTC ({moment}; night weight {args.night_weight:g}):"
     )
-    print(f"  PRIM departures (stop-monitoring)   {departures:>10,.0f} a day ({plan.rate_per_second * 60:.2f}/min)")
-    print("  PRIM traffic (general-message)      one per line every PRIM_TRAFFIC_REFRESH_SECONDS, within its quota")
-    print("  PRIM Navitia (stop areas)           one per line without shipped stop ids, per worker start")
+    print("  requests per day per API, at the pace of this moment:")
+    print(
+        f"  PRIM departures (stop-monitoring)   {per_day['departures']:>10,.0f} a day "
+        f"({plan.rate_per_second * 60:.2f}/min)"
+    )
+    if feed_interval is None:
+        print("  PRIM traffic feed (disruptions_bulk) off (PRIM_TRAFFIC_FEED_ENABLED=false): general-message per line")
+    else:
+        print(
+            f"  PRIM traffic feed (disruptions_bulk) {per_day['disruptions']:>9,.0f} a day (one read every "
+            f"{human(feed_interval)} for every line; key allows {args.feed_per_day:,})"
+        )
+    print(
+        f"  PRIM Navitia (bus stop lists)       {per_day['navitia']:>10,.0f} a day (2 per bus line every "
+        f"BUS_STOPS_REFRESH_HOURS={settings.bus_stops_refresh_hours:g}; and one stop-area look-up per line without "
+        "shipped ids, per worker start)"
+    )
+    print("  PRIM traffic (general-message)           0 a day while the feed is read; one per line as its fallback")
     covered = "as wanted" if plan.periodic_covered else f"wanted {args.interval:g} s: the key cannot do better"
     print(f"  periodic lines: every {human(plan.periodic_interval_seconds)} ({covered})")
     if viewed:

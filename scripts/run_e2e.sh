@@ -27,10 +27,13 @@ else
   # The stub's fault API, for the spec that makes every source fail (truth-under-failure.spec.ts).
   export E2E_STUB_URL="http://127.0.0.1:$STUB_UPSTREAM_PORT"
   cp .env.example "$ENV_FILE"
-  # Quick cycles and heartbeats so the specs see the fleet and fresh boards within seconds.
+  # Quick cycles, heartbeats and traffic-feed reads so the specs see the fleet, fresh boards and a line's
+  # disruptions within seconds.
   sed -i -e 's/^SCHEDULER_INTERVAL_SECONDS=.*/SCHEDULER_INTERVAL_SECONDS=30/' \
     -e 's/^WORKER_HEARTBEAT_SECONDS=.*/WORKER_HEARTBEAT_SECONDS=1/' \
-    -e 's/^WORKER_CONCURRENCY=.*/WORKER_CONCURRENCY=2/' "$ENV_FILE"
+    -e 's/^WORKER_CONCURRENCY=.*/WORKER_CONCURRENCY=2/' \
+    -e 's/^PRIM_TRAFFIC_FEED_SECONDS=.*/PRIM_TRAFFIC_FEED_SECONDS=30/' \
+    -e 's/^PRIM_DAILY_QUOTA_DISRUPTIONS=.*/PRIM_DAILY_QUOTA_DISRUPTIONS=100000/' "$ENV_FILE"
 fi
 
 status=1

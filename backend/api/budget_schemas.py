@@ -22,7 +22,10 @@ class PrimKeyStatus(BudgetModel):
 
 
 class PrimApiBudget(BudgetModel):
-    api: str = Field(description="`departures` (stop-monitoring), `traffic` (general-message), `navitia`")
+    api: str = Field(
+        description="`departures` (stop-monitoring), `disruptions` (the traffic feed, `disruptions_bulk`), `traffic` "
+        "(general-message, per line: the fallback while the feed cannot be read), `navitia`"
+    )
     daily_limit: int = Field(description="Requests a day the key allows (PRIM's header, else the configured quota)")
     daily_limit_source: Literal["configured", "prim"]
     per_second_limit: int | None = Field(description="PRIM's per-second limit (null until PRIM says)")
@@ -32,6 +35,11 @@ class PrimApiBudget(BudgetModel):
     held_back_today: int = Field(description="Not sent since the reset because nothing was left")
     reset_at: datetime = Field(description="When PRIM starts counting again (about 00:00 UTC)")
     observed_at: datetime | None = Field(description="The latest PRIM answer whose rate-limit headers were read")
+    planned_per_day: float | None = Field(
+        default=None,
+        description="Requests a day the current plan makes on this API (null: not planned, e.g. the per-line "
+        "traffic fallback, which runs only while the feed fails)",
+    )
 
 
 class LineRefresh(BudgetModel):
@@ -55,6 +63,13 @@ class BudgetReport(BudgetModel):
     demand_interval_seconds: float | None = Field(description="Planned interval of a viewed line")
     demand_wanted_seconds: float = Field(description="DEMAND_REFRESH_SECONDS")
     demand_covered: bool
+    traffic_feed_interval_seconds: float | None = Field(
+        default=None,
+        description="Planned time between two reads of the traffic feed (null: not read, or its allowance is spent)",
+    )
+    night_weight: float = Field(
+        description="PRIM_NIGHT_WEIGHT: the night's share of the daytime pace of unviewed lines"
+    )
     viewed_lines: list[str]
     lines: list[LineRefresh]
 

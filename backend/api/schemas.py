@@ -211,12 +211,52 @@ class SourceAttempt(ApiModel):
     items: int
 
 
+DisruptionSeverity = Literal["blocking", "disturbed", "information"]
+
+
+class DisruptionPeriod(ApiModel):
+    begin: datetime
+    end: datetime
+
+
+class AffectedSection(ApiModel):
+    """A stretch of the line the disruption touches, by the names PRIM gives its ends."""
+
+    from_name: str = Field(examples=["Château de Vincennes"])
+    to_name: str = Field(examples=["Nation"])
+
+
+class LineDisruption(ApiModel):
+    """A disruption of the line from PRIM's traffic feed, current or to come (those whose periods all ended are left
+    out, whatever the feed still lists)."""
+
+    id: str
+    severity: DisruptionSeverity = Field(
+        description="PRIM's BLOQUANTE (`blocking`: service stopped on the line or part of it), PERTURBEE "
+        "(`disturbed`), INFORMATION (`information`)"
+    )
+    cause: str | None = Field(examples=["TRAVAUX", "PERTURBATION"])
+    title: str
+    short_message: str | None
+    message: str | None = Field(description="The full message as plain text (PRIM's HTML reduced to its words)")
+    current: bool = Field(description="One of its periods holds now")
+    period: DisruptionPeriod = Field(description="The period holding now, or else the next one")
+    periods: list[DisruptionPeriod] = Field(description="Its periods not ended yet, first ten")
+    sections: list[AffectedSection]
+    updated_at: datetime | None = Field(description="When PRIM last changed it")
+
+
 class LineDetail(ApiModel):
     """One line: its stations per direction with their next departures and each board's freshness, its trains."""
 
     line: LineSummary
     directions: list[Direction]
     vehicles: list[VehiclePosition]
+    disruptions: list[LineDisruption] = Field(
+        default_factory=list,
+        description="From PRIM's traffic feed: current ones first, most serious first; empty when none (or the "
+        "feed was never read: see `line.traffic`)",
+    )
     refresh_interval_seconds: float | None = Field(
         default=None,
         description="How often the line is planned to be refreshed while someone looks at it, with what the PRIM "

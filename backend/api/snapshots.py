@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.clock import utcnow
 from backend.db.engine import DATABASE_ERRORS, Database
-from backend.db.models import Line, LineSnapshot
+from backend.db.models import Line, LineSnapshot, TrafficStatus
 from backend.livedata.queries import AT_PLATFORM_GRACE
 
 logger = logging.getLogger("backend.api.snapshots")
@@ -161,13 +161,14 @@ def snapshot_of(
 
 
 async def line_versions(session: AsyncSession) -> LineVersions:
-    """Every line's data version: its latest write's time and task (None for a line never fetched)."""
+    """Every line's data version: its latest write's time and task (None for a line never fetched), and its traffic
+    status's time (the fleet's read of the traffic feed writes every line's status and disruptions at once)."""
     rows = await session.execute(
-        select(Line.id, LineSnapshot.fetched_at, LineSnapshot.task_run_id).outerjoin(
-            LineSnapshot, LineSnapshot.line_id == Line.id
-        )
+        select(Line.id, LineSnapshot.fetched_at, LineSnapshot.task_run_id, TrafficStatus.updated_at)
+        .outerjoin(LineSnapshot, LineSnapshot.line_id == Line.id)
+        .outerjoin(TrafficStatus, TrafficStatus.line_id == Line.id)
     )
-    return {line_id: (fetched_at, task_run_id) for line_id, fetched_at, task_run_id in rows}
+    return {line_id: (fetched_at, task_run_id, traffic_at) for line_id, fetched_at, task_run_id, traffic_at in rows}
 
 
 async def read_line_versions(database: Database) -> LineVersions:

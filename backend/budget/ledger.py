@@ -38,7 +38,7 @@ from backend.services.resilience import UpstreamError
 
 logger = logging.getLogger("backend.budget")
 
-PRIM_APIS = ("departures", "traffic", "navitia")
+PRIM_APIS = ("departures", "disruptions", "traffic", "navitia")
 KEY_SOURCE = "prim"
 # A reset PRIM announces this much later than ours means its new day has begun.
 NEW_DAY_THRESHOLD = timedelta(seconds=30)
@@ -53,6 +53,7 @@ KEY_STATE_TTL_SECONDS = 2.0
 def configured_limit(settings: Settings, api: str) -> int:
     return {
         "departures": settings.prim_daily_quota_departures,
+        "disruptions": settings.prim_daily_quota_disruptions,
         "traffic": settings.prim_daily_quota_traffic,
         "navitia": settings.prim_daily_quota_navitia,
     }[api]

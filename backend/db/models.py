@@ -32,6 +32,9 @@ from backend.vocabulary import BusKind, DepartureStatus, LogLevel, TaskStatus, T
 
 TASK_PRIORITY_PERIODIC = 0
 TASK_PRIORITY_DEMAND = 10
+# The `line_id` of the fleet's traffic task: one read of PRIM's traffic feed for every line (one task per refresh,
+# coalesced like a line's), queued by the scheduler and run by any worker.
+TRAFFIC_FEED_TASK_LINE = "feed:traffic"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -226,6 +229,43 @@ class TrafficStatus(Base):
     level: Mapped[TrafficLevel] = mapped_column(StoredEnum(TrafficLevel, 16))
     message: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime]
+
+
+class LineDisruption(Base):
+    """One disruption of PRIM's traffic feed as it touches one line, text only (the upstream's HTML never stored).
+
+    Replaced as a whole by every successful read of the feed (`traffic_feed`); its periods say when it applies, and
+    readers show as current only those whose period holds now."""
+
+    __tablename__ = "line_disruptions"
+
+    line_id: Mapped[str] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"), primary_key=True)
+    disruption_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    severity: Mapped[str] = mapped_column(String(16))  # BLOQUANTE, PERTURBEE, INFORMATION
+    cause: Mapped[str | None] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(Text)
+    short_message: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str | None] = mapped_column(Text)  # plain text
+    periods: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)  # [{"begin", "end"}] UTC ISO
+    sections: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)  # [{"from", "to"}] stop names
+    whole_line: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_update_at: Mapped[datetime | None]
+    fetched_at: Mapped[datetime]
+
+
+class TrafficFeed(Base):
+    """Where the fleet's read of PRIM's traffic feed stands: while it is fresh, line fetches ask no traffic of their
+    own; once it fails or ages, they fall back to one general-message request per line."""
+
+    __tablename__ = "traffic_feed"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)  # prim
+    last_success_at: Mapped[datetime | None]
+    last_failure_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    disruptions_count: Mapped[int] = mapped_column(Integer, default=0)
+    lines_count: Mapped[int] = mapped_column(Integer, default=0)  # catalogue lines with a disruption listed
     updated_at: Mapped[datetime]
 
 

@@ -22,12 +22,15 @@ Faults, injected per source and optionally per route, line and number of uses, w
     POST   /__stub/stats/reset
     GET    /__stub/limits                 PRIM's limits as played here (see ratelimits.py)
     POST   /__stub/limits                 {"daily_limit": 1000, "per_second": 5, "day_seconds": 300, "api_key": "k"}
+    POST   /__stub/disruptions            the traffic feed to serve (a `disruptions_bulk` answer: {"disruptions": [...],
+                                          "lines": [...]}); DELETE: back to the recording, re-dated to today
 
 PRIM answers carry PRIM's rate-limit headers and are refused (429) past the per-second or daily limit
 (`--daily-limit`, `--per-second`; `--day-seconds 300` makes a day last five minutes); `--api-key` makes every other
 key a `401 {"message": "Unauthorized"}`, as a missing key is `401 {"message": "No API key found in request"}`.
 
-Sources: prim (routes stop-monitoring, general-message, navitia), ratp (stop-points, next-passages, page), vmtr
+Sources: prim (routes stop-monitoring, general-message, navitia, disruptions: the `disruptions_bulk` traffic feed,
+one request for every line), ratp (stop-points, next-passages, page), vmtr
 (socket). Kinds: timeout (no answer for `--hang-seconds`), challenge (Cloudflare's 403 page, passable by a real
 browser), forbidden (403), rate_limit (429 with Retry-After), server_error (500), truncated (body cut in half),
 malformed (not the expected JSON or HTML), empty (empty body, or no vehicles), unknown_id (the upstream's answer
@@ -41,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import json
 import secrets
 import socket
@@ -49,21 +53,22 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
-from backend.catalogue import Catalogue, get_catalogue
+from backend.catalogue import Catalogue, Line, get_catalogue
 from backend.config import get_settings
 from backend.devtools.ratelimits import RateLimits, Verdict
-from backend.devtools.replay import ReplayNetwork, StubLine, recording
+from backend.devtools.replay import ReplayNetwork, StubLine, recorded_json, recording
+from backend.services.times import PARIS
 
 SOURCES = ("prim", "ratp", "vmtr")
 ROUTES = {
-    "prim": ("stop-monitoring", "general-message", "navitia"),
+    "prim": ("stop-monitoring", "general-message", "navitia", "disruptions"),
     "ratp": ("stop-points", "next-passages", "page"),
     "vmtr": ("socket",),
 }
@@ -144,6 +149,7 @@ class StubState:
     requests: Counter[str] = field(default_factory=Counter)
     faults_applied: Counter[str] = field(default_factory=Counter)
     limits: RateLimits = field(default_factory=RateLimits)
+    disruptions: dict[str, Any] | None = None  # the traffic feed served; None: the recording, re-dated
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _challenges: dict[str, str] = field(default_factory=dict, repr=False)  # nonce -> user agent it was shown to
 
@@ -374,6 +380,14 @@ def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
 
         return await respond(request, "prim", "general-message", _ids(stub), build)
 
+    @app.get("/marketplace/disruptions_bulk/disruptions/v2")
+    async def disruptions_bulk(request: Request) -> Response:
+        async def build() -> Response:
+            payload = state.disruptions if state.disruptions is not None else recorded_disruptions(datetime.now(UTC))
+            return JSONResponse(payload)
+
+        return await respond(request, "prim", "disruptions", set(), build)
+
     @app.get("/marketplace/v2/navitia/lines/{line_ref}/stop_areas")
     async def navitia_stop_areas(request: Request, line_ref: str) -> Response:
         stub = network.line_by_ref(line_ref)
@@ -570,6 +584,19 @@ def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
         state.limits.configure(**body)
         return JSONResponse(state.limits.stats())
 
+    @app.post("/__stub/disruptions")
+    async def set_disruptions(request: Request) -> Response:
+        body = await request.json()
+        if not isinstance(body, dict) or not isinstance(body.get("disruptions"), list):
+            return JSONResponse({"message": "give a disruptions_bulk answer: {disruptions: [...], lines: [...]}"}, 422)
+        state.disruptions = body
+        return JSONResponse({"disruptions": len(body["disruptions"]), "lines": len(body.get("lines") or [])})
+
+    @app.delete("/__stub/disruptions")
+    async def reset_disruptions() -> Response:
+        state.disruptions = None
+        return JSONResponse({"disruptions": "recorded"})
+
     @app.get("/__stub/stats")
     async def stats() -> Response:
         return JSONResponse(state.stats())
@@ -584,6 +611,92 @@ def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
 
 def _ids(stub: StubLine | None) -> set[str]:
     return {stub.line.id} if stub else set()
+
+
+_PRIM_STAMP = "%Y%m%dT%H%M%S"
+
+
+def recorded_disruptions(now: datetime) -> dict[str, Any]:
+    """The recorded traffic feed (`prim_disruptions_bulk.json`), its dates moved by whole days so that the day it was
+    recorded is today: what was current then is current now, what had ended has ended."""
+    payload = recorded_json("prim_disruptions_bulk.json")
+    payload.pop("_source", None)
+    recorded_at = datetime.fromisoformat(payload["lastUpdatedDate"].replace("Z", "+00:00"))
+    shift = timedelta(days=(now.date() - recorded_at.date()).days)
+
+    def moved(stamp: str) -> str:
+        return (datetime.strptime(stamp, _PRIM_STAMP) + shift).strftime(_PRIM_STAMP)
+
+    for disruption in payload["disruptions"]:
+        for period in disruption["applicationPeriods"]:
+            period["begin"], period["end"] = moved(period["begin"]), moved(period["end"])
+        if "lastUpdate" in disruption:
+            disruption["lastUpdate"] = moved(disruption["lastUpdate"])
+    payload["lastUpdatedDate"] = (recorded_at + shift).isoformat().replace("+00:00", "Z")
+    return payload
+
+
+def feed_disruption(
+    line: Line,
+    *,
+    disruption_id: str,
+    begin: datetime,
+    end: datetime,
+    severity: str = "BLOQUANTE",
+    section: tuple[str, str] | None = None,
+    whole_line: bool = True,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The recorded disruption with impacted sections (`prim_disruptions_bulk.json`) moved onto a catalogue line for
+    one period: its `disruptions[]` entry and its `lines[]` entry. Times are aware datetimes, written as PRIM does
+    (Paris wall-clock)."""
+    catalogue_line = line
+    recorded = recorded_json("prim_disruptions_bulk.json")
+    entry = copy.deepcopy(recorded["disruptions"][0])
+    line_ref = f"line:IDFM:{catalogue_line.idfm_line_id}"
+    entry.update(
+        id=disruption_id,
+        severity=severity,
+        applicationPeriods=[{"begin": _paris_stamp(begin), "end": _paris_stamp(end)}],
+        lastUpdate=_paris_stamp(begin),
+        title=f"{catalogue_line.name} : {entry['title'].split(' : ', 1)[-1]}",
+    )
+    if section is None:
+        entry.pop("impactedSections", None)
+    else:
+        entry["impactedSections"][0].update(lineId=line_ref)
+        entry["impactedSections"][0]["from"]["name"], entry["impactedSections"][0]["to"]["name"] = section
+    impacted = {
+        "type": "line" if whole_line else "stop_area",
+        "id": line_ref,
+        "name": catalogue_line.name,
+        "disruptionIds": [disruption_id],
+    }
+    feed_line = {
+        "id": line_ref,
+        "name": catalogue_line.name,
+        "shortName": catalogue_line.code,
+        "mode": catalogue_line.network,
+        "networkId": "network:IDFM:Operator_100",
+        "impactedObjects": [impacted],
+    }
+    return entry, feed_line
+
+
+def feed_of(*entries: tuple[dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
+    """A `disruptions_bulk` answer from `feed_disruption` entries (lines listed once, their objects merged)."""
+    lines: dict[str, dict[str, Any]] = {}
+    for _, feed_line in entries:
+        kept = lines.setdefault(feed_line["id"], {**feed_line, "impactedObjects": []})
+        kept["impactedObjects"].extend(feed_line["impactedObjects"])
+    return {
+        "disruptions": [disruption for disruption, _ in entries],
+        "lines": list(lines.values()),
+        "lastUpdatedDate": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+    }
+
+
+def _paris_stamp(moment: datetime) -> str:
+    return moment.astimezone(PARIS).strftime(_PRIM_STAMP)
 
 
 # --- running it -----------------------------------------------------------------------------------------------
@@ -676,6 +789,10 @@ class StubUpstream:
 
     def stats(self) -> dict[str, Any]:
         return self.state.stats()
+
+    def set_disruptions(self, payload: dict[str, Any] | None) -> None:
+        """The traffic feed to serve (None: the recording, re-dated)."""
+        self.state.disruptions = payload
 
 
 def main(argv: list[str] | None = None) -> None:

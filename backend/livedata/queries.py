@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
 
 from sqlalchemy import and_, bindparam, case, func, or_, select
@@ -25,6 +25,7 @@ from backend.clock import utcnow
 from backend.db.models import (
     Departure,
     Line,
+    LineDisruption,
     LineSnapshot,
     LineStation,
     Station,
@@ -158,10 +159,40 @@ class DirectionView:
 
 
 @dataclass(frozen=True)
+class PeriodView:
+    begin: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class SectionView:
+    from_name: str
+    to_name: str
+
+
+@dataclass(frozen=True)
+class DisruptionView:
+    id: str
+    severity: str  # blocking, disturbed, information
+    cause: str | None
+    title: str
+    short_message: str | None
+    message: str | None
+    current: bool
+    period: PeriodView
+    periods: list[PeriodView]
+    sections: list[SectionView]
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
 class LineDetailView:
     line: LineSummaryView
     directions: list[DirectionView]
     vehicles: list[VehiclePosition]
+    disruptions: list[DisruptionView] = field(default_factory=list)
+    # When the clock alone changes the disruptions shown (a period begins or ends); None: never.
+    disruptions_change_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -566,6 +597,7 @@ async def line_detail(session: AsyncSession, line_id: str, *, stale_after_second
         )
 
     vehicles = list((await session.execute(_LINE_VEHICLES, {"line_id": line_id})).scalars())
+    disruptions, disruptions_change_at = await _line_disruptions(session, line_id, now)
     stale_stops = sum(1 for f in stop_freshness.values() if f.stale or f.status == "failed")
     return LineDetailView(
         line=_line_summary(
@@ -578,7 +610,55 @@ async def line_detail(session: AsyncSession, line_id: str, *, stale_after_second
         ),
         directions=directions,
         vehicles=vehicles,
+        disruptions=disruptions,
+        disruptions_change_at=disruptions_change_at,
     )
+
+
+_SEVERITY = {"BLOQUANTE": "blocking", "PERTURBEE": "disturbed", "INFORMATION": "information"}
+_SEVERITY_ORDER = {"blocking": 0, "disturbed": 1, "information": 2}
+_PERIODS_SHOWN = 10
+
+
+async def _line_disruptions(
+    session: AsyncSession, line_id: str, now: datetime
+) -> tuple[list[DisruptionView], datetime | None]:
+    """The line's disruptions of the traffic feed that are current or to come at `now` (current first, most
+    serious first), and the next moment one of their periods begins or ends."""
+    rows = (await session.execute(select(LineDisruption).where(LineDisruption.line_id == line_id))).scalars()
+    views: list[DisruptionView] = []
+    changes: list[datetime] = []
+    for row in rows:
+        periods = sorted(
+            (PeriodView(_aware(p["begin"]), _aware(p["end"])) for p in row.periods or []), key=lambda p: p.begin
+        )
+        left = [period for period in periods if period.end > now]
+        if not left:
+            continue  # over, though the feed lists entries for about an hour after they end
+        holding = next((period for period in left if period.begin <= now), None)
+        changes.extend(moment for period in left for moment in (period.begin, period.end) if moment > now)
+        views.append(
+            DisruptionView(
+                id=row.disruption_id,
+                severity=_SEVERITY.get(row.severity, "information"),
+                cause=row.cause,
+                title=row.title,
+                short_message=row.short_message,
+                message=row.message,
+                current=holding is not None,
+                period=holding or left[0],
+                periods=left[:_PERIODS_SHOWN],
+                sections=[SectionView(s["from"], s["to"]) for s in row.sections or []],
+                updated_at=row.last_update_at,
+            )
+        )
+    views.sort(key=lambda view: (not view.current, _SEVERITY_ORDER[view.severity], view.period.begin, view.id))
+    return views, min(changes, default=None)
+
+
+def _aware(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 async def _lines_at(session: AsyncSession, station_ids: Sequence[str]) -> dict[str, list[Line]]:

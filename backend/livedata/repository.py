@@ -99,23 +99,17 @@ async def store_line_result(session: AsyncSession, result: LineFetchResult, *, t
             )
     if result.traffic is not None:
         traffic = result.traffic
-        statement = dialect_insert(session)(TrafficStatus).values(
-            line_id=line_id,
-            level=traffic.level,
-            message=traffic.message,
-            source=traffic.source,
-            updated_at=traffic.updated_at,
-        )
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["line_id"],
-                set_={
-                    "level": statement.excluded.level,
-                    "message": statement.excluded.message,
-                    "source": statement.excluded.source,
-                    "updated_at": statement.excluded.updated_at,
-                },
-            )
+        await upsert_traffic(
+            session,
+            [
+                {
+                    "line_id": line_id,
+                    "level": traffic.level,
+                    "message": traffic.message,
+                    "source": traffic.source,
+                    "updated_at": traffic.updated_at,
+                }
+            ],
         )
     await _upsert_snapshot(
         session,
@@ -132,6 +126,24 @@ async def store_line_result(session: AsyncSession, result: LineFetchResult, *, t
         error=result.error,
         attempts=[asdict(a) for a in result.attempts],
         task_id=task_id,
+    )
+
+
+async def upsert_traffic(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Lines' traffic statuses (`line_id`, `level`, `message`, `source`, `updated_at`), replacing what was there."""
+    if not rows:
+        return
+    statement = dialect_insert(session)(TrafficStatus).values(rows)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["line_id"],
+            set_={
+                "level": statement.excluded.level,
+                "message": statement.excluded.message,
+                "source": statement.excluded.source,
+                "updated_at": statement.excluded.updated_at,
+            },
+        )
     )
 
 

@@ -6,7 +6,9 @@ parts side by side within one time budget:
 
 - departures from the first source of SOURCE_ORDER that has them (`prim` when PRIM_API_KEY is set, `ratp_http`);
 - train positions from the vehicle socket (`vmtr`, when listed and VMTR_SOCKET_ENABLED);
-- the traffic status from PRIM, or "unknown" with the reason.
+- the traffic status from PRIM, or "unknown" with the reason: nothing to ask while the fleet's read of PRIM's traffic
+  feed is fresh (`traffic_gate`: the scheduler's one `disruptions_bulk` request per refresh, `read_traffic_feed`
+  below, covers every line), one general-message request for the line as the fallback when it is not.
 
 Upstream faults never escape: each source's outcome is a `SourceAttempt`, and the result says "ok", "partial"
 (some part missing, with why) or "no_data" (no departures and no positions, with every reason). Nothing is made
@@ -21,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -51,7 +53,7 @@ from backend.services.resilience import (
     failed_stop,
     main_reason,
 )
-from backend.services.scrapers import prim, ratp_http, vmtr
+from backend.services.scrapers import prim, prim_disruptions, ratp_http, vmtr
 from backend.services.scrapers.cloudflare import BrowserSessionStore
 from backend.services.stop_refs import LineStopRefs, ResolvedHook, StopRef, StopRefRegistry, shipped_stop_refs
 from backend.services.times import utc_now
@@ -66,6 +68,9 @@ STOP_LIST_ATTEMPT = "ratp_http:stops"
 ROUTES_ATTEMPT = "prim:routes"
 NAVITIA_STOP_AREA = "stop_area:IDFM:"
 TRAFFIC_ATTEMPT = "prim:traffic"
+# The per-line traffic request made because the fleet's read of the traffic feed failed or is old.
+TRAFFIC_FALLBACK_ATTEMPT = "prim:traffic-fallback"
+TRAFFIC_FEED_ATTEMPT = "prim:disruptions"
 # Share of the traffic quota the automatic refresh interval plans to use, leaving room for retries and restarts.
 TRAFFIC_QUOTA_TARGET = 0.9
 
@@ -85,6 +90,27 @@ def traffic_refresh_seconds(settings: Settings, line_count: int) -> float:
     share = settings.prim_daily_quota_traffic / settings.prim_quota_processes
     needed = 86_400.0 * max(1, line_count) / (TRAFFIC_QUOTA_TARGET * share)
     return max(settings.prim_traffic_refresh_seconds, needed)
+
+
+class TrafficGate(Protocol):
+    """Whether the fleet's read of the traffic feed is fresh enough that a line fetch asks no traffic of its own."""
+
+    async def covers(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class TrafficFeedRead:
+    """One read of PRIM's traffic feed: every catalogue line's disruptions, or why there are none."""
+
+    disruptions: dict[str, list[prim_disruptions.DisruptionRecord]]  # by catalogue line id (only lines listed)
+    line_ids: list[str]  # every catalogue line the feed speaks for (those with an IDFM id)
+    disruptions_count: int  # entries of the whole feed
+    attempt: SourceAttempt
+    error: str | None  # None: read
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
 
 
 @dataclass
@@ -114,10 +140,12 @@ class LiveDataService:
         client: httpx.AsyncClient | None = None,
         on_stop_refs_resolved: ResolvedHook | None = None,
         prim_budget: prim.PrimBudget | None = None,
+        traffic_gate: TrafficGate | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.catalogue = catalogue or get_catalogue()
+        self.traffic_gate = traffic_gate
         self._owns_client = client is None
         self.client = client or httpx.AsyncClient(
             timeout=settings.upstream_timeout_seconds,
@@ -143,6 +171,7 @@ class LiveDataService:
         processes = settings.prim_quota_processes
         self.quotas = {
             "departures": DailyQuota("PRIM departures", settings.prim_daily_quota_departures, processes=processes),
+            "disruptions": DailyQuota("PRIM traffic feed", settings.prim_daily_quota_disruptions, processes=processes),
             "traffic": DailyQuota("PRIM traffic", settings.prim_daily_quota_traffic, processes=processes),
             "navitia": DailyQuota("PRIM Navitia", settings.prim_daily_quota_navitia, processes=processes),
         }
@@ -508,7 +537,31 @@ class LiveDataService:
             part.problems.append("positions: no stop ids known to place the trains on stations")
         return list(positions.values()), part
 
-    async def _traffic(self, line: Line, deadline: Deadline) -> tuple[TrafficStatusRecord, _Part]:
+    async def read_traffic_feed(self) -> TrafficFeedRead:
+        """Every catalogue line's disruptions from one request of PRIM's traffic feed (the fleet's traffic task)."""
+        meter = AttemptMeter(TRAFFIC_FEED_ATTEMPT)
+        line_ids = {line.idfm_line_id: line.id for line in self.catalogue.lines if line.idfm_line_id}
+        error: str | None = None
+        if "prim" not in self.sources:
+            error = "skipped: prim is not in SOURCE_ORDER"
+        elif not self.prim.configured:
+            error = "skipped: PRIM_API_KEY is empty"
+        if error is not None:
+            return TrafficFeedRead({}, [], 0, meter.finish(ok=False, error=error), error)
+        try:
+            async with asyncio.timeout(self.budget_seconds + 2.0):
+                feed = await self.prim.disruptions_feed(Deadline(self.budget_seconds), meter)
+        except UpstreamError as exc:
+            return TrafficFeedRead({}, [], 0, meter.finish(ok=False, error=exc.reason), exc.reason)
+        except TimeoutError:
+            error = f"read exceeded its {self.budget_seconds:.0f} s time budget"
+            return TrafficFeedRead({}, [], 0, meter.finish(ok=False, error=error), error)
+        disruptions = prim_disruptions.disruptions_by_line(feed, line_ids)
+        return TrafficFeedRead(
+            disruptions, sorted(line_ids.values()), len(feed.disruptions), meter.finish(ok=True, error=None), None
+        )
+
+    async def _traffic(self, line: Line, deadline: Deadline) -> tuple[TrafficStatusRecord | None, _Part]:
         part = _Part()
         if "prim" not in self.sources or not self.prim.configured:
             reason = "no traffic source: PRIM is not configured (PRIM_API_KEY)"
@@ -517,7 +570,10 @@ class LiveDataService:
             return _unknown_traffic(line, reason, source="none"), part
         if not line.idfm_line_id:
             return _unknown_traffic(line, f"no traffic source: {line.id} has no IDFM line id", source="none"), part
-        meter = AttemptMeter(TRAFFIC_ATTEMPT)
+        fallback = self.traffic_gate is not None
+        if self.traffic_gate is not None and await self.traffic_gate.covers():
+            return None, part  # the fleet's read of the traffic feed wrote this line's status
+        meter = AttemptMeter(TRAFFIC_FALLBACK_ATTEMPT if fallback else TRAFFIC_ATTEMPT)
         try:
             record = await self.prim.traffic(line, deadline, meter)
         except UpstreamError as error:

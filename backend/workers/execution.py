@@ -3,7 +3,9 @@
 Shared by both buses: Kafka delivers a task id (`start_delivered`), the database queue hands out assignments
 (`claim`). The task's outcome is what happened to the line's departures: `succeeded` when every stop answered,
 `partial` when some failed (the error says which and why), `failed` (retried) when no stop answered or the fetch
-itself failed. Traffic and train positions never make a departures failure look like a success. Errors of the
+itself failed. Traffic and train positions never make a departures failure look like a success. The fleet's traffic
+task (`TRAFFIC_FEED_TASK_LINE`) reads PRIM's traffic feed once for every line instead: `succeeded` with the counts,
+or `failed` (retried) with the reason, line fetches then asking per line meanwhile. Errors of the
 database while taking a task propagate as `DatabaseUnavailableError` so the caller keeps the message (and its Kafka
 offset) and tries again; once a task ran, its outcome is recorded whenever the database answers again.
 """
@@ -15,12 +17,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.catalogue import Line, UnknownLineError, get_catalogue
 from backend.clock import utcnow
 from backend.config import Settings
 from backend.db.engine import DATABASE_ERRORS, Database
+from backend.db.models import TRAFFIC_FEED_TASK_LINE
 from backend.livedata.repository import (
     departures_source,
     record_failed_fetch,
@@ -28,12 +33,16 @@ from backend.livedata.repository import (
     store_line_result,
     stored_stop_refs,
 )
+from backend.livedata.traffic_feed import record_feed_failure, store_feed
 from backend.registry import WorkerState
-from backend.services.records import LineFetchResult, StopList
+from backend.services.records import LineFetchResult, SourceAttempt, StopList
 from backend.services.resilience import describe_failures
 from backend.services.stop_refs import LineStopRefs
 from backend.tasks import repository as tasks
 from backend.tasks.repository import StartRefusal, TaskAssignment
+
+if TYPE_CHECKING:
+    from backend.services.live_data import TrafficFeedRead
 
 logger = logging.getLogger("backend.workers.execution")
 
@@ -46,6 +55,7 @@ class LineFetcher(Protocol):
     async def fetch_line(self, line: Line, stops: StopList | None = None) -> LineFetchResult: ...
 
     def load_stop_refs(self, stored: LineStopRefs) -> None: ...
+    async def read_traffic_feed(self) -> TrafficFeedRead: ...
 
     async def aclose(self) -> None: ...
 
@@ -168,6 +178,8 @@ class TaskExecutor:
 
     async def run(self, assignment: TaskAssignment) -> str | None:
         """Run an assignment to its recorded outcome; returns the new task status (None: no longer ours)."""
+        if assignment.line_id == TRAFFIC_FEED_TASK_LINE and self._fetcher is not None:
+            return await self._run_traffic_feed(assignment, self._fetcher)
         self._state.in_flight[assignment.task_id] = assignment.line_id
         started = time.perf_counter()
         try:
@@ -191,6 +203,93 @@ class TaskExecutor:
                     delay = min(delay * 2, 5.0)
         finally:
             self._state.in_flight.pop(assignment.task_id, None)
+
+    async def _run_traffic_feed(self, assignment: TaskAssignment, fetcher: LineFetcher) -> str | None:
+        """The fleet's traffic task: one read of PRIM's traffic feed, written for every line with the outcome."""
+        self._state.in_flight[assignment.task_id] = assignment.line_id
+        started = time.perf_counter()
+        try:
+            read = await fetcher.read_traffic_feed()
+            summary: dict[str, Any] = {
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                "feed": "disruptions_bulk",
+                "disruptions": read.disruptions_count,
+                "lines": len(read.line_ids),
+                "lines_with_disruptions": len(read.disruptions),
+                "attempts": [_attempt(read.attempt)],
+            }
+            error = None
+            if not read.ok:
+                error = (
+                    f"traffic feed unread: {read.error}; line fetches fall back to one general-message request "
+                    "per line until it is read again"
+                )
+                summary["fallback"] = "per-line general-message"
+            delay = 0.5
+            while True:
+                try:
+                    return await self._record_traffic_feed(assignment, read, summary, error)
+                except DatabaseUnavailableError as exc:
+                    self._state.last_error = f"database: {exc}"[:300]
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+        finally:
+            self._state.in_flight.pop(assignment.task_id, None)
+
+    async def _record_traffic_feed(
+        self, assignment: TaskAssignment, read: TrafficFeedRead, summary: dict[str, Any], error: str | None
+    ) -> str | None:
+        now = utcnow()
+        log_extra = {"task_id": assignment.task_id, "line_id": assignment.line_id, "attempt": assignment.attempt}
+        try:
+            async with self._database.write_sessions() as session:
+                if error is None:
+                    await store_feed(
+                        session,
+                        read.disruptions,
+                        line_ids=read.line_ids,
+                        disruptions_count=read.disruptions_count,
+                        now=now,
+                    )
+                    owned = await tasks.succeed(session, assignment, worker_id=self._state.id, now=now, result=summary)
+                    status = "succeeded" if owned else None
+                else:
+                    await record_feed_failure(session, error, now=now)
+                    status = await self._fail(session, assignment, now=now, error=error, summary=summary)
+                if status is None:
+                    await session.rollback()
+                    logger.warning("task %s was taken over; dropping this attempt's result", assignment.task_id)
+                    return None
+                await session.commit()
+        except DATABASE_ERRORS as exc:
+            raise DatabaseUnavailableError(str(exc)) from exc
+        if status == "succeeded":
+            self._state.processed += 1
+            logger.info(
+                "traffic feed read: %d disruptions, %d lines with one",
+                read.disruptions_count,
+                len(read.disruptions),
+                extra={**log_extra, "status": status},
+            )
+        else:
+            self._state.failed += 1
+            self._state.last_error = f"{assignment.line_id}: {error}"
+            logger.warning("task %s: %s", assignment.task_id, error, extra={**log_extra, "status": status})
+        return status
+
+    async def _fail(
+        self, session: AsyncSession, assignment: TaskAssignment, *, now: datetime, error: str, summary: dict[str, Any]
+    ) -> str | None:
+        """A failed attempt: retried after the back-off while attempts are left (None: no longer ours)."""
+        return await tasks.fail(
+            session,
+            assignment,
+            worker_id=self._state.id,
+            now=now,
+            error=error,
+            retry_backoff=timedelta(seconds=self._settings.task_retry_backoff_seconds),
+            result=summary,
+        )
 
     async def hand_back(self, assignment: TaskAssignment) -> None:
         try:
@@ -279,15 +378,7 @@ class TaskExecutor:
                             task_id=assignment.task_id,
                             now=now,
                         )
-                    status = await tasks.fail(
-                        session,
-                        assignment,
-                        worker_id=self._state.id,
-                        now=now,
-                        error=error,
-                        retry_backoff=timedelta(seconds=self._settings.task_retry_backoff_seconds),
-                        result=summary,
-                    )
+                    status = await self._fail(session, assignment, now=now, error=error, summary=summary)
                 if status is None:
                     # Another worker took this attempt over (our lease lapsed): its outcome wins, ours is dropped.
                     await session.rollback()
@@ -388,9 +479,16 @@ def _summary(result: LineFetchResult | None, elapsed: float) -> dict[str, Any]:
             {"station_id": stop.station_id, "reason": stop.reason, "error": stop.error} for stop in result.failed_stops
         ],
         dropped=dict(result.dropped),
-        attempts=[
-            {"source": a.source, "ok": a.ok, "error": a.error, "duration_ms": a.duration_ms, "requests": a.requests}
-            for a in result.attempts
-        ],
+        attempts=[_attempt(a) for a in result.attempts],
     )
     return summary
+
+
+def _attempt(attempt: SourceAttempt) -> dict[str, Any]:
+    return {
+        "source": attempt.source,
+        "ok": attempt.ok,
+        "error": attempt.error,
+        "duration_ms": attempt.duration_ms,
+        "requests": attempt.requests,
+    }

@@ -57,10 +57,14 @@ def build_fetcher(settings: Settings, mode: str, database: Database) -> LineFetc
     if mode == "none":
         return None
     from backend.budget.ledger import FleetBudget
+    from backend.livedata.traffic_feed import TrafficFeedGate, traffic_feed_fresh_for
     from backend.services.live_data import LiveDataService
 
-    # One PRIM budget for the whole fleet, kept in the database.
-    return LiveDataService(settings, prim_budget=FleetBudget(database, settings))
+    # One PRIM budget for the whole fleet, kept in the database; the fleet's read of the traffic feed, too.
+    gate = None
+    if settings.prim_traffic_feed_enabled:
+        gate = TrafficFeedGate(database, fresh_for=traffic_feed_fresh_for(settings))
+    return LiveDataService(settings, prim_budget=FleetBudget(database, settings), traffic_gate=gate)
 
 
 async def run_worker(

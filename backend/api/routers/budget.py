@@ -59,12 +59,20 @@ async def budget(_caller: ReadCaller, database: AppDatabase, settings: AppSettin
         key_state = {"state": "ok", "message": None, "key_id": ledger.key_digest(settings.prim_api_key), "since": None}
     apis = []
     for row in rows:
+        planned = {"planned_per_day": current.requests_per_day.get(row.api) if budgeted else None}
         if row.reset_at <= now:  # the reset passed and no request has rolled the row over yet
             apis.append(
-                {**_row(row), "used_today": 0, "remaining": row.daily_limit, "refused_today": 0, "held_back_today": 0}
+                {
+                    **_row(row),
+                    **planned,
+                    "used_today": 0,
+                    "remaining": row.daily_limit,
+                    "refused_today": 0,
+                    "held_back_today": 0,
+                }
             )
         else:
-            apis.append(_row(row))
+            apis.append({**_row(row), **planned})
     return BudgetReport.model_validate(
         {
             "budgeted": budgeted,
@@ -79,6 +87,10 @@ async def budget(_caller: ReadCaller, database: AppDatabase, settings: AppSettin
             "demand_interval_seconds": _finite(plan.demand_interval_seconds),
             "demand_wanted_seconds": settings.demand_refresh_seconds,
             "demand_covered": plan.demand_covered,
+            "traffic_feed_interval_seconds": _finite(current.traffic_feed_interval_seconds)
+            if current.traffic_feed_interval_seconds is not None
+            else None,
+            "night_weight": settings.prim_night_weight,
             "viewed_lines": views,
             "lines": [
                 {

@@ -193,7 +193,8 @@ async def get_line(
         model = LineDetail.model_validate(detail)
         # The plan changes slowly; the interval of when the snapshot was built is close enough to tell a rider.
         model.refresh_interval_seconds = await plans.interval_of(line_id)
-        return snapshot_of(model, stale_after_seconds=stale_after, now=now, tag=tag)
+        # A disruption's period beginning or ending changes the answer: the snapshot lasts until then.
+        return snapshot_of(model, stale_after_seconds=stale_after, now=now, tag=tag, until=detail.disruptions_change_at)
 
     snapshot, now = await rider.snapshots.get(key, build)
     if snapshot is None:

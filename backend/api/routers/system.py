@@ -37,6 +37,7 @@ from backend.bus.kafka import read_group_lag
 from backend.catalogue import UnknownLineError, get_catalogue
 from backend.db.engine import DATABASE_ERRORS
 from backend.db.keyset import InvalidCursorError
+from backend.db.models import TRAFFIC_FEED_TASK_LINE
 from backend.livedata.queries import line_health, live_data_counts, recent_departures
 from backend.scaling import InvalidScaleRequestError, ScalingError, scale_workers, scaler_for
 from backend.tasks import queries as tasks
@@ -202,7 +203,12 @@ async def list_tasks(
     session: ReadSession,
     status_filter: Annotated[TaskStatus | None, Query(alias="status", description="Only runs in this state")] = None,
     line: Annotated[
-        str | None, Query(max_length=64, description="Only runs of this line", examples=["metro:1"])
+        str | None,
+        Query(
+            max_length=64,
+            description="Only runs of this line (`feed:traffic`: the reads of PRIM's traffic feed)",
+            examples=["metro:1"],
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Runs per page")] = 50,
     cursor: Annotated[
@@ -216,7 +222,9 @@ async def list_tasks(
     ] = None,
 ) -> TaskRunPage:
     line_id = None
-    if line is not None:
+    if line == TRAFFIC_FEED_TASK_LINE:  # the fleet's traffic task, not a catalogue line
+        line_id = line
+    elif line is not None:
         try:
             line_id = get_catalogue().get(line).id
         except UnknownLineError as exc:

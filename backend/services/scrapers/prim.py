@@ -41,6 +41,7 @@ from backend.services.resilience import (
     UpstreamError,
     failed_stop,
 )
+from backend.services.scrapers import prim_disruptions
 from backend.services.stop_refs import StopRef, StopRefRegistry
 from backend.services.times import parse_utc, utc_now
 from backend.services.topology import LineTopology, name_key
@@ -433,7 +434,8 @@ def visits_to_departures(
 
 class PrimBudget(Protocol):
     """What a PRIM request is taken from: `acquire` before sending (raises `UpstreamError` when it must not go),
-    `observe` every answer (PRIM's rate-limit headers, a 401, a 429). APIs: departures, traffic, navitia."""
+    `observe` every answer (PRIM's rate-limit headers, a 401, a 429). APIs: departures, disruptions (the traffic
+    feed), traffic (per-line general-message), navitia."""
 
     async def acquire(self, api: str, max_wait: float) -> None: ...
 
@@ -721,6 +723,13 @@ class PrimSource:
         self._traffic[line.id] = (self._clock(), record)
         meter.items = 1
         return record
+
+    async def disruptions_feed(self, deadline: Deadline, meter: AttemptMeter) -> prim_disruptions.DisruptionsFeed:
+        """PRIM's global traffic feed (every line's disruptions) in one request; raises `UpstreamError`."""
+        payload = await self._get(prim_disruptions.PATH, "disruptions_bulk", prim_disruptions.API, {}, deadline, meter)
+        feed = prim_disruptions.parse_disruptions_bulk(payload)
+        meter.items = len(feed.disruptions)
+        return feed
 
     async def _get(
         self, path: str, what: str, api: str, params: dict[str, str], deadline: Deadline, meter: AttemptMeter

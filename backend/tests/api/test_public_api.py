@@ -9,7 +9,7 @@ import httpx
 from backend.catalogue import get_catalogue
 from backend.clock import utcnow
 from backend.db.engine import Database
-from backend.db.models import LineStation, Station
+from backend.db.models import LineDisruption, LineStation, Station
 from backend.tests.api import seed
 
 
@@ -350,3 +350,51 @@ async def test_nearest_stations_refuse_bad_or_far_points_with_a_message(client: 
         response = await client.get("/api/stations/near", params=params)
         assert response.status_code == 422, params
         assert words in response.text, (params, response.text)
+
+
+def _disruption(line_id: str, disruption_id: str, *periods: tuple[datetime, datetime], **extra: str) -> LineDisruption:
+    return LineDisruption(
+        line_id=line_id,
+        disruption_id=disruption_id,
+        severity=extra.pop("severity", "BLOQUANTE"),
+        cause="TRAVAUX",
+        title="Métro 1 : Travaux",
+        short_message=extra.pop("short_message", "Trafic interrompu"),
+        message="En raison de travaux, le trafic est interrompu.",
+        periods=[{"begin": begin.isoformat(), "end": end.isoformat()} for begin, end in periods],
+        sections=[{"from": "Château de Vincennes", "to": "Nation"}],
+        whole_line=False,
+        last_update_at=utcnow() - timedelta(hours=2),
+        fetched_at=utcnow(),
+        **extra,
+    )
+
+
+async def test_a_line_shows_its_current_and_coming_disruptions_and_never_an_ended_one(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    now = utcnow()
+    hour = timedelta(hours=1)
+    await seed.add(
+        db,
+        _disruption("metro:1", "coming", (now + 3 * hour, now + 4 * hour), severity="PERTURBEE"),
+        _disruption("metro:1", "info", (now - hour, now + 9 * hour), severity="INFORMATION"),
+        _disruption("metro:1", "now", (now - 2 * hour, now - hour), (now - hour / 2, now + hour)),
+        _disruption("metro:1", "ended", (now - 3 * hour, now - hour)),  # still listed by PRIM for about an hour
+    )
+    body = (await client.get("/api/lines/metro/1")).json()
+    assert [d["id"] for d in body["disruptions"]] == ["now", "info", "coming"]
+    current, info, coming = body["disruptions"]
+    assert current["severity"] == "blocking"
+    assert current["current"] is True
+    # The period holding now, and only the periods not ended.
+    assert datetime.fromisoformat(current["period"]["begin"]) == now - hour / 2
+    assert len(current["periods"]) == 1
+    assert current["sections"] == [{"from_name": "Château de Vincennes", "to_name": "Nation"}]
+    assert current["short_message"] == "Trafic interrompu"
+    assert info["severity"] == "information"
+    assert coming["current"] is False
+    assert coming["severity"] == "disturbed"
+    assert datetime.fromisoformat(coming["period"]["begin"]) == now + 3 * hour
+    # Another line's disruptions are its own.
+    assert (await client.get("/api/lines/metro/2")).json()["disruptions"] == []

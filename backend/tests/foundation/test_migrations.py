@@ -39,6 +39,8 @@ EXPECTED_TABLES = {
     "upstream_budgets",
     "upstream_key_status",
     "line_views",
+    "line_disruptions",
+    "traffic_feed",
 }
 
 

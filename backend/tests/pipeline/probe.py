@@ -1,4 +1,8 @@
-"""Reading the pipeline's state from its database, as an operator would."""
+"""Reading the pipeline's state from its database, as an operator would.
+
+Tasks are the lines' tasks: the fleet's traffic task (`TRAFFIC_FEED_TASK_LINE`, one read of PRIM's traffic feed per
+refresh, queued whenever PRIM is used) is left out of the counts; tests/pipeline/test_traffic_feed.py reads it.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from sqlalchemy import func, select
 
 from backend.catalogue import get_catalogue
 from backend.db.engine import Database
-from backend.db.models import TaskRun, Worker
+from backend.db.models import TRAFFIC_FEED_TASK_LINE, TaskRun, Worker
 from backend.tests.support.databases import settings_for
 
 
@@ -29,12 +33,19 @@ class PipelineProbe:
 
     async def task_statuses(self) -> Counter[str]:
         async with self.database.sessions() as session:
-            rows = (await session.execute(select(TaskRun.status, func.count()).group_by(TaskRun.status))).all()
+            rows = (
+                await session.execute(
+                    select(TaskRun.status, func.count())
+                    .where(TaskRun.line_id != TRAFFIC_FEED_TASK_LINE)
+                    .group_by(TaskRun.status)
+                )
+            ).all()
         return Counter({status: count for status, count in rows})
 
     async def tasks(self) -> list[TaskRun]:
         async with self.database.sessions() as session:
-            return list((await session.execute(select(TaskRun))).scalars())
+            statement = select(TaskRun).where(TaskRun.line_id != TRAFFIC_FEED_TASK_LINE)
+            return list((await session.execute(statement)).scalars())
 
     async def workers(self) -> list[Worker]:
         async with self.database.sessions() as session:

@@ -21,6 +21,7 @@ function percent(share: number): string {
 function apiName(t: BudgetText, api: string): string {
   if (api === "departures") return t("apiDepartures");
   if (api === "traffic") return t("apiTraffic");
+  if (api === "disruptions") return t("apiDisruptions");
   if (api === "navitia") return t("apiNavitia");
   return api;
 }
@@ -85,6 +86,7 @@ export function PrimBudgetPanel() {
                   <th scope="col">{t("colRefused")}</th>
                   <th scope="col">{t("colHeldBack")}</th>
                   <th scope="col">{t("colReset")}</th>
+                  <th scope="col">{t("colPlanned")}</th>
                 </tr>
               </thead>
               <tbody>
@@ -97,6 +99,11 @@ export function PrimBudgetPanel() {
                     <td className={api.refused_today ? "text-danger" : undefined}>{api.refused_today}</td>
                     <td>{api.held_back_today}</td>
                     <td className="mono">{formatClock(api.reset_at)}</td>
+                    <td data-testid={`budget-planned-${api.api}`}>
+                      {api.planned_per_day === null || api.planned_per_day === undefined
+                        ? "—"
+                        : Math.round(api.planned_per_day)}
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -122,6 +129,12 @@ export function PrimBudgetPanel() {
                 })
               : t("noDemand", { share: percent(report.demand_share) })}
           </p>
+          <p className="small" data-testid="budget-feed">
+            {report.traffic_feed_interval_seconds !== null && report.traffic_feed_interval_seconds !== undefined
+              ? t("feed", { every: formatAge(report.traffic_feed_interval_seconds) })
+              : t("feedOff")}
+          </p>
+          {report.night_weight < 1 ? <p className="small">{t("night", { share: percent(report.night_weight) })}</p> : null}
           <details>
             <summary>{t("linesSummary", { count: report.lines.length })}</summary>
             <div className="table-scroll" tabIndex={0} role="region" aria-label={t("linesSummary", { count: report.lines.length })}>

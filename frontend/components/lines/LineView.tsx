@@ -16,6 +16,7 @@ import { buildTopology, type Segment } from "@/lib/format/topology";
 import { useNow } from "@/lib/hooks/useNow";
 
 import { DisruptionBanner } from "./DisruptionBanner";
+import { LineDisruptions } from "./LineDisruptions";
 import { LineBadge, useNetworkName } from "./LineBadge";
 import { DiagramLegend, LineDiagram } from "./LineDiagram";
 import { RefreshPlanNote } from "./RefreshPlanNote";
@@ -104,6 +105,7 @@ export function LineView({ network, code }: { network: string; code: string }) {
         <FavouriteButton kind="line" line={line} label={line.name} />
       </header>
       <DisruptionBanner traffic={line.traffic} lineName={line.name} />
+      <LineDisruptions disruptions={detail.disruptions ?? []} now={now} />
       <RefreshPlanNote
         intervalSeconds={detail.refresh_interval_seconds}
         staleAfterSeconds={line.freshness.stale_after_seconds}

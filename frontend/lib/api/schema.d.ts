@@ -337,6 +337,22 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AffectedSection
+         * @description A stretch of the line the disruption touches, by the names PRIM gives its ends.
+         */
+        AffectedSection: {
+            /**
+             * From Name
+             * @example Château de Vincennes
+             */
+            from_name: string;
+            /**
+             * To Name
+             * @example Nation
+             */
+            to_name: string;
+        };
         /** Branch */
         Branch: {
             /**
@@ -396,6 +412,16 @@ export interface components {
             demand_wanted_seconds: number;
             /** Demand Covered */
             demand_covered: boolean;
+            /**
+             * Traffic Feed Interval Seconds
+             * @description Planned time between two reads of the traffic feed (null: not read, or its allowance is spent)
+             */
+            traffic_feed_interval_seconds?: number | null;
+            /**
+             * Night Weight
+             * @description PRIM_NIGHT_WEIGHT: the night's share of the daytime pace of unviewed lines
+             */
+            night_weight: number;
             /** Viewed Lines */
             viewed_lines: string[];
             /** Lines */
@@ -545,6 +571,19 @@ export interface components {
             /** Branches */
             branches: components["schemas"]["Branch"][];
         };
+        /** DisruptionPeriod */
+        DisruptionPeriod: {
+            /**
+             * Begin
+             * Format: date-time
+             */
+            begin: string;
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+        };
         /**
          * ErrorResponse
          * @description Every 4xx and 5xx answer: a machine-readable `detail` and, where given, a readable `message`.
@@ -688,10 +727,64 @@ export interface components {
             /** Vehicles */
             vehicles: components["schemas"]["VehiclePosition"][];
             /**
+             * Disruptions
+             * @description From PRIM's traffic feed: current ones first, most serious first; empty when none (or the feed was never read: see `line.traffic`)
+             */
+            disruptions?: components["schemas"]["LineDisruption"][];
+            /**
              * Refresh Interval Seconds
              * @description How often the line is planned to be refreshed while someone looks at it, with what the PRIM key has left today; longer than `stale_after_seconds` means boards get that old between refreshes. Null when no refresh is planned (no PRIM allowance left, or PRIM not used).
              */
             refresh_interval_seconds?: number | null;
+        };
+        /**
+         * LineDisruption
+         * @description A disruption of the line from PRIM's traffic feed, current or to come (those whose periods all ended are left
+         *     out, whatever the feed still lists).
+         */
+        LineDisruption: {
+            /** Id */
+            id: string;
+            /**
+             * Severity
+             * @description PRIM's BLOQUANTE (`blocking`: service stopped on the line or part of it), PERTURBEE (`disturbed`), INFORMATION (`information`)
+             * @enum {string}
+             */
+            severity: "blocking" | "disturbed" | "information";
+            /**
+             * Cause
+             * @example TRAVAUX
+             * @example PERTURBATION
+             */
+            cause: string | null;
+            /** Title */
+            title: string;
+            /** Short Message */
+            short_message: string | null;
+            /**
+             * Message
+             * @description The full message as plain text (PRIM's HTML reduced to its words)
+             */
+            message: string | null;
+            /**
+             * Current
+             * @description One of its periods holds now
+             */
+            current: boolean;
+            /** @description The period holding now, or else the next one */
+            period: components["schemas"]["DisruptionPeriod"];
+            /**
+             * Periods
+             * @description Its periods not ended yet, first ten
+             */
+            periods: components["schemas"]["DisruptionPeriod"][];
+            /** Sections */
+            sections: components["schemas"]["AffectedSection"][];
+            /**
+             * Updated At
+             * @description When PRIM last changed it
+             */
+            updated_at: string | null;
         };
         /** LineFreshness */
         LineFreshness: {
@@ -1083,7 +1176,7 @@ export interface components {
         PrimApiBudget: {
             /**
              * Api
-             * @description `departures` (stop-monitoring), `traffic` (general-message), `navitia`
+             * @description `departures` (stop-monitoring), `disruptions` (the traffic feed, `disruptions_bulk`), `traffic` (general-message, per line: the fallback while the feed cannot be read), `navitia`
              */
             api: string;
             /**
@@ -1132,6 +1225,11 @@ export interface components {
              * @description The latest PRIM answer whose rate-limit headers were read
              */
             observed_at: string | null;
+            /**
+             * Planned Per Day
+             * @description Requests a day the current plan makes on this API (null: not planned, e.g. the per-line traffic fallback, which runs only while the feed fails)
+             */
+            planned_per_day?: number | null;
         };
         /** PrimKeyStatus */
         PrimKeyStatus: {
@@ -2392,7 +2490,7 @@ export interface operations {
             query?: {
                 /** @description Only runs in this state */
                 status?: components["schemas"]["TaskStatus"] | null;
-                /** @description Only runs of this line */
+                /** @description Only runs of this line (`feed:traffic`: the reads of PRIM's traffic feed) */
                 line?: string | null;
                 /** @description Runs per page */
                 limit?: number;

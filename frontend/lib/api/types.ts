@@ -33,6 +33,7 @@ export type Departure = StationBoard["departures"][number];
 export type DepartureStatus = Departure["status"];
 export type VehiclePosition = LineDetail["vehicles"][number];
 export type StopFreshness = StationBoard["freshness"];
+export type LineDisruption = NonNullable<LineDetail["disruptions"]>[number];
 
 export type StationMatch = JsonOf<"/api/stations/search">[number];
 export type NearbyStation = JsonOf<"/api/stations/near">[number];

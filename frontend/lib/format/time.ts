@@ -48,6 +48,12 @@ export function formatClockSeconds(value: string | number | null | undefined): s
   return ms === null ? "—" : hourMinuteSecond.format(ms);
 }
 
+/** "29/11, 14:05" (Paris time). */
+export function formatDayMinute(value: string | number | null | undefined): string {
+  const ms = typeof value === "number" ? value : parseTime(value);
+  return ms === null ? "—" : dayMinute.format(ms);
+}
+
 /** "29/11, 14:05:09" (Paris time). */
 export function formatDayTime(value: string | number | null | undefined): string {
   const ms = typeof value === "number" ? value : parseTime(value);

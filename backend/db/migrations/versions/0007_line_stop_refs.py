@@ -5,7 +5,7 @@ areas, ratp.fr's stop places) and `line_stop_lookups` when each look-up was made
 worker (or a restarted one) is not looked up again. The catalogue sync does not touch them.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-06 17:55:00.000000
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
