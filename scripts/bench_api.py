@@ -37,9 +37,10 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backend.catalogue import get_catalogue
+from backend.clock import utcnow
 from backend.config import Settings
 from backend.db.engine import Database
-from backend.db.models import Departure, LineSnapshot, TrafficStatus, VehiclePosition, utcnow
+from backend.db.models import Departure, LineSnapshot, TrafficStatus, VehiclePosition
 from backend.livedata.catalogue_sync import sync_catalogue
 from backend.tests.support.databases import PostgresDatabases
 from backend.tests.support.services import free_port

@@ -38,8 +38,8 @@ from sqlalchemy import func, select  # noqa: E402
 from backend.db.migrate import upgrade_database  # noqa: E402
 from backend.db.models import SchedulerRun, TaskRun  # noqa: E402
 from backend.tests.pipeline.probe import PipelineProbe, lines_for  # noqa: E402
-from backend.tests.pipeline.test_kafka_pipeline import start_stub, stub_env  # noqa: E402
 from backend.tests.support.databases import settings_for  # noqa: E402
+from backend.tests.support.pipeline import start_stub, stub_env  # noqa: E402
 from backend.tests.support.processes import ServiceProcess, Services, eventually, service_env  # noqa: E402
 from backend.tests.support.services import kafka_broker, own_postgres_server  # noqa: E402
 

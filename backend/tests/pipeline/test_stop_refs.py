@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from backend.db.models import LineStopLookup, LineStopRef
 from backend.livedata.catalogue_sync import sync_catalogue
-from backend.scheduler.cycle import run_cycle
+from backend.tasks.cycle import run_cycle
 from backend.tests.pipeline.probe import PipelineProbe
-from backend.tests.pipeline.test_kafka_pipeline import configure, start_stub, stub_env
 from backend.tests.support.databases import settings_for
+from backend.tests.support.pipeline import configure, start_stub, stub_env
 from backend.tests.support.processes import eventually, service_env, services
 
 # tram:T3a's Balard has no stop area in the catalogue: PRIM's Navitia is asked for the line's. Every line's stop

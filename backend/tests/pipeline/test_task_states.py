@@ -10,10 +10,10 @@ from sqlalchemy import event, select
 from backend.config import Settings
 from backend.db.engine import Database
 from backend.db.models import TaskRun, Worker
+from backend.registry import WorkerState
 from backend.tasks import repository as tasks
 from backend.tasks.repository import StartRefusal, TaskAssignment
 from backend.workers.execution import TaskExecutor
-from backend.workers.registry import WorkerState
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=10)

@@ -21,10 +21,10 @@ from backend.catalogue import get_catalogue
 from backend.db.models import TRAFFIC_FEED_TASK_LINE, TaskRun, TrafficFeed, TrafficStatus
 from backend.devtools.upstream import feed_disruption, feed_of
 from backend.livedata.traffic_feed import GATE_TTL_SECONDS
-from backend.tests.api.conftest import ADMIN, READONLY, api_settings_for, running
+from backend.tests.api.conftest import ADMIN, READONLY, api_settings_for
 from backend.tests.pipeline.probe import PipelineProbe
-from backend.tests.pipeline.test_kafka_pipeline import configure, stub_env
-from backend.tests.pipeline.test_prim_budget import start_limited_stub
+from backend.tests.support.asgi import running
+from backend.tests.support.pipeline import configure, start_stub, stub_env
 from backend.tests.support.processes import eventually, service_env, services
 
 FEED_SECONDS = 30
@@ -83,7 +83,7 @@ async def test_one_feed_read_per_refresh_serves_every_line_and_per_line_requests
     env = service_env(database_url=postgres_url, **SETTINGS)
     try:
         with services(tmp_path, env) as stack:
-            port = await start_limited_stub(stack, "--per-second", "5")
+            port = await start_stub(stack, "--per-second", "5")
             configure(stack, **{**stub_env(port), **SETTINGS})
             settings = api_settings_for(postgres_url, **{**stub_env(port), **SETTINGS})
             async with (
