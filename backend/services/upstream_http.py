@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from backend.services.resilience import AttemptMeter, CircuitBreaker, Deadline, UpstreamError
 
@@ -39,6 +40,29 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def pause_for_rate_limit(
+    breaker: CircuitBreaker, wait: float | None, refusal: str, *, short: str | None = None
+) -> UpstreamError:
+    """A 429 not waited for: the source pauses for the Retry-After asked (its cool-down when none was)."""
+    pause = wait if wait is not None else breaker.cooldown_seconds
+    reason = f"{refusal}; {breaker.name} paused for {pause:.0f} s"
+    breaker.hold(pause, reason, short=short)
+    return UpstreamError("rate_limited", reason, retry_after=wait, short=short)
+
+
+class _ShortRetryAfterError(Exception):
+    """A 429 whose Retry-After is short enough to wait for within the fetch."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"Retry-After {seconds:.1f} s")
+        self.seconds = seconds
+
+
+def _asked_wait(state: RetryCallState) -> float:
+    error = state.outcome.exception() if state.outcome is not None else None
+    return error.seconds if isinstance(error, _ShortRetryAfterError) else 0.0
 
 
 def describe_url(url: str) -> str:
@@ -80,35 +104,40 @@ class UpstreamHttp:
         `on_response` sees every answer, refused ones included (PRIM's rate-limit headers). The caller settles the
         breaker (`settle`) once it knows whether the body was usable.
         """
-        for retry in range(MAX_RATE_LIMIT_RETRIES + 1):
-            response = await self._send(url, breaker, meter, deadline, params, headers, before_send)
-            if on_response is not None:
-                await on_response(response)
-            status = response.status_code
-            if status == 429:
-                wait = retry_after_seconds(response.headers.get("retry-after"))
-                if (
-                    wait is not None
-                    and wait <= self._retry_after_max
-                    and wait < deadline.remaining() - 0.5
-                    and retry < MAX_RATE_LIMIT_RETRIES
-                ):
-                    breaker.release()  # a half-open probe stays this request's through its retry
-                    await asyncio.sleep(wait)
-                    continue
-                pause = wait if wait is not None else breaker.cooldown_seconds
-                reason = (
-                    f"HTTP 429 rate limited on {describe_url(url)} (Retry-After "
-                    f"{'absent' if wait is None else f'{wait:.0f} s'}); {breaker.name} paused for {pause:.0f} s"
-                )
-                breaker.hold(pause, reason, short="HTTP 429")
-                raise UpstreamError("rate_limited", reason, retry_after=wait, short="HTTP 429")
-            if status in pass_statuses or 200 <= status < 300:
-                return response
-            error = _status_error(status, url, response)
-            self.settle(breaker, error)
-            raise error
-        raise AssertionError("unreachable")  # the loop always returns or raises
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(_ShortRetryAfterError),
+            wait=_asked_wait,
+            stop=stop_after_attempt(MAX_RATE_LIMIT_RETRIES + 1),
+            before_sleep=lambda _state: breaker.release(),  # a half-open probe stays this request's through its retry
+            reraise=True,
+        ):
+            with attempt:
+                response = await self._send(url, breaker, meter, deadline, params, headers, before_send)
+                if on_response is not None:
+                    await on_response(response)
+                status = response.status_code
+                if status == 429:
+                    wait = retry_after_seconds(response.headers.get("retry-after"))
+                    if (
+                        wait is not None
+                        and wait <= self._retry_after_max
+                        and wait < deadline.remaining() - 0.5
+                        and attempt.retry_state.attempt_number <= MAX_RATE_LIMIT_RETRIES
+                    ):
+                        raise _ShortRetryAfterError(wait)
+                    raise pause_for_rate_limit(
+                        breaker,
+                        wait,
+                        f"HTTP 429 rate limited on {describe_url(url)} "
+                        f"(Retry-After {'absent' if wait is None else f'{wait:.0f} s'})",
+                        short="HTTP 429",
+                    )
+                if status in pass_statuses or 200 <= status < 300:
+                    return response
+                error = _status_error(status, url, response)
+                self.settle(breaker, error)
+                raise error
+        raise AssertionError("unreachable")  # every attempt returns or raises
 
     async def _send(
         self,

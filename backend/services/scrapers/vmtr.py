@@ -29,7 +29,7 @@ from backend.services.scrapers.cloudflare import DEFAULT_USER_AGENT
 from backend.services.stop_refs import StopRefRegistry
 from backend.services.times import parse_utc
 from backend.services.topology import LineTopology
-from backend.services.upstream_http import UpstreamHttp, retry_after_seconds
+from backend.services.upstream_http import UpstreamHttp, pause_for_rate_limit, retry_after_seconds
 
 SOURCE = "vmtr"
 INIT_EVENT = "[POSV - INIT]"
@@ -201,10 +201,9 @@ class VmtrSource:
             status = exc.response.status_code
             if status == 429:
                 wait = retry_after_seconds(exc.response.headers.get("Retry-After"))
-                pause = wait if wait is not None else self.breaker.cooldown_seconds
-                reason = f"socket handshake refused with HTTP 429 (rate limited); vmtr paused for {pause:.0f} s"
-                self.breaker.hold(pause, reason)
-                raise UpstreamError("rate_limited", reason, retry_after=wait) from None
+                raise pause_for_rate_limit(
+                    self.breaker, wait, "socket handshake refused with HTTP 429 (rate limited)"
+                ) from None
             kind: ErrorKind = "blocked" if status in (401, 403) else "server_error" if status >= 500 else "not_found"
             error = UpstreamError(kind, f"socket handshake refused with HTTP {status}")
         except (InvalidHandshake, WebSocketException, OSError) as exc:
