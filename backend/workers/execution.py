@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from backend.backoff import retries
 from backend.catalogue import Line, UnknownLineError, get_catalogue
@@ -38,6 +38,13 @@ class LineFetcher(Protocol):
     async def fetch_line(self, line: Line, stops: StopList | None = None) -> LineFetchResult: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class UpstreamReport(Protocol):
+    """A fetcher that reports its hold on the upstreams (circuit breakers, quotas) for the worker's heartbeat."""
+
+    def counters(self) -> dict[str, Any]: ...
 
 
 def utcnow() -> datetime:
