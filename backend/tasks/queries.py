@@ -31,8 +31,6 @@ from backend.db.models import (
 )
 
 WORKER_LOST = "lost"
-# Workers that count towards the pool: neither stopped, lost, nor on their way out.
-LIVE_WORKER_STATUSES = frozenset({"starting", "idle", "busy"})
 
 
 # --- Worker registry ---------------------------------------------------------------------------------------------

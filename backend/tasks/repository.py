@@ -33,7 +33,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from backend.db.engine import dialect_insert
 from backend.db.models import (
-    TASK_ACTIVE_STATUSES,
     TASK_EXPIRED,
     TASK_FAILED,
     TASK_FINAL_STATUSES,
@@ -576,8 +575,3 @@ async def reap(
             )
         )
     return ReapOutcome(requeued=requeued, failed=failed, expired=expired, taken_back=taken_back)
-
-
-async def active_count(session: AsyncSession) -> int:
-    statement = select(func.count()).select_from(TaskRun).where(TaskRun.status.in_(TASK_ACTIVE_STATUSES))
-    return int((await session.execute(statement)).scalar_one())
