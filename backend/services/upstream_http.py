@@ -12,13 +12,16 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from backend.services.resilience import AttemptMeter, CircuitBreaker, Deadline, UpstreamError
+
+PayloadT = TypeVar("PayloadT", bound=BaseModel)
 
 # Two tries after the first: a 429 with a short Retry-After is waited for, a longer one pauses the source.
 MAX_RATE_LIMIT_RETRIES = 2
@@ -255,4 +258,20 @@ def parse_json(response: httpx.Response, what: str) -> Any:
             "bad_response",
             f"malformed JSON for {what} ({exc.msg} at char {exc.pos} of {len(text)})",
             short="malformed JSON",
+        ) from None
+
+
+def validated(model: type[PayloadT], payload: Any, what: str, *, expected: str) -> PayloadT:
+    """`payload` read as `model`; else one `UpstreamError("bad_response")` naming the first field path that is wrong
+    and what the answer should hold (`expected`)."""
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "top level"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise UpstreamError(
+            "bad_response",
+            f"unexpected {what} answer: {where}: {first['msg']}{more}; expected {expected}",
+            short="unusable answer",
         ) from None
