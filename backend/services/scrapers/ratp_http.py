@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, ConfigDict, RootModel, StrictInt, StrictStr
 
 from backend.catalogue import Line, LineStation, Station
 from backend.catalogue.names import slugify
@@ -43,7 +44,7 @@ from backend.services.scrapers.ratp_board import parse_board, row_time
 from backend.services.stop_refs import StopRef, StopRefRegistry
 from backend.services.times import utc_now
 from backend.services.topology import LineTopology
-from backend.services.upstream_http import UpstreamHttp, describe_url, parse_json
+from backend.services.upstream_http import UpstreamHttp, describe_url, parse_json, validated
 
 SOURCE = "ratp_http"
 NETWORK_SEGMENTS = {"metro": "metro", "rer": "rer", "tram": "tram", "bus": "busratp"}
@@ -74,26 +75,36 @@ class StopPoint:
     line_ref: str | None  # "LIG:IDFM:C01371"
 
 
+class _StopPointEntry(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: StrictStr | None = None
+    stop_place_id: StrictStr | StrictInt | None = None
+    stop_area_id: StrictStr | StrictInt | None = None  # "LDA:IDFM:71264"
+    line_id: StrictStr | None = None
+
+
+class StopPointList(RootModel[list[_StopPointEntry]]):
+    """A getStopPoints answer: the line's stops, in order."""
+
+
 def parse_stop_points(payload: Any) -> list[StopPoint]:
-    """The stops of a getStopPoints answer, in the order listed; raises `UpstreamError` when it has none."""
-    if not isinstance(payload, list):
-        raise UpstreamError("bad_response", f"unexpected ratp.fr stop list: a {type(payload).__name__}, not a list")
+    """The stops of a getStopPoints answer, in the order listed (those without a name or a stop place are left
+    out); raises `UpstreamError` when it has none."""
+    answer = validated(StopPointList, payload, "ratp.fr stop list", expected="a list of stops")
     points: list[StopPoint] = []
-    for item in payload:
-        if not isinstance(item, dict):
+    for item in answer.root:
+        name = (item.name or "").strip()
+        place = str(item.stop_place_id if item.stop_place_id is not None else "").strip()
+        if not (name and place):
             continue
-        name = item.get("name")
-        place = item.get("stop_place_id")
-        if not (isinstance(name, str) and name.strip() and isinstance(place, str | int) and str(place).strip()):
-            continue
-        area = item.get("stop_area_id")
-        line_ref = item.get("line_id")
+        area = str(item.stop_area_id) if item.stop_area_id is not None else ""
         points.append(
             StopPoint(
-                name=name.strip(),
-                stop_place_ref=str(place).strip(),
-                stop_area_id=str(area).rsplit(":", 1)[-1] if isinstance(area, str | int) and str(area) else None,
-                line_ref=line_ref if isinstance(line_ref, str) and line_ref else None,
+                name=name,
+                stop_place_ref=place,
+                stop_area_id=area.rsplit(":", 1)[-1] if area else None,
+                line_ref=item.line_id or None,
             )
         )
     if not points:
