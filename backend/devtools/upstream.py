@@ -51,10 +51,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs
 
+import socketio
 import uvicorn
-from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from backend.catalogue import Catalogue, get_catalogue
 from backend.config import get_settings
@@ -93,6 +96,7 @@ CHALLENGE_SCRIPT = """(function () {
 """
 REPLAYED = {"X-Stub-Upstream": "replayed"}
 SOCKET_PING_SECONDS = 25.0
+POSV_INIT_EVENT = "[POSV - INIT]"
 
 
 @dataclass
@@ -448,75 +452,6 @@ def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
 
         return await respond(request, "ratp", "next-passages", _ids(stub), build)
 
-    # --- vehicle socket -----------------------------------------------------------------------------------
-
-    @app.websocket("/socket.io/")
-    async def vehicle_socket(websocket: WebSocket) -> None:
-        state.count("vmtr.socket")
-        params = websocket.query_params
-        stub = network.line_by_ref(params.get("roomName", ""))
-        direction = params.get("directionId", "").rsplit(":", 1)[-1]
-        if state.latency_ms:
-            await asyncio.sleep(state.latency_ms / 1000.0)
-        if websocket.headers.get("origin") != state.vmtr_origin or params.get("EIO") != "4":
-            await websocket.close(code=1008)  # refused handshake: HTTP 403
-            return
-        fault = state.match("vmtr", "socket", _ids(stub))
-        kind = fault.kind if fault else None
-        if kind in ("challenge", "forbidden"):
-            await websocket.close(code=1008)
-            return
-        if kind == "rate_limit" and fault is not None:
-            await websocket.send_denial_response(
-                PlainTextResponse("Too Many Requests", 429, headers={"Retry-After": str(round(fault.retry_after))})
-            )
-            return
-        if kind == "server_error":
-            await websocket.send_denial_response(PlainTextResponse("Internal Server Error", 500))
-            return
-        await websocket.accept()
-        try:
-            if kind == "timeout":
-                await asyncio.sleep(state.hang_seconds)
-                await websocket.close()
-                return
-            await websocket.send_text(
-                "0"
-                + json.dumps(
-                    {
-                        "sid": secrets.token_urlsafe(15),
-                        "upgrades": [],
-                        "pingInterval": 25000,
-                        "pingTimeout": 20000,
-                        "maxPayload": 1000000,
-                    }
-                )
-            )
-            if await websocket.receive_text() != "40":
-                await websocket.close(code=1002)
-                return
-            if stub is None or direction not in ("A", "R") or kind == "unknown_id":
-                await websocket.send_text('44{"message":"Unknown room or direction"}')
-                await websocket.close()
-                return
-            await websocket.send_text("40" + json.dumps({"sid": secrets.token_urlsafe(15)}))
-            payload = network.posv_init(stub, direction, datetime.now(UTC))
-            if kind == "empty":
-                payload["vehicles"] = []
-            frame = "42" + json.dumps(["[POSV - INIT]", payload], ensure_ascii=False)
-            if kind == "truncated":
-                frame = frame[: len(frame) // 2]
-            elif kind == "malformed":
-                frame = '42{"vehicles": "not an event array"}'
-            await websocket.send_text(frame)
-            while True:  # keep the session as a socket.io server does, until the client leaves
-                try:
-                    await asyncio.wait_for(websocket.receive_text(), SOCKET_PING_SECONDS)
-                except TimeoutError:
-                    await websocket.send_text("2")
-        except WebSocketDisconnect:
-            return
-
     # --- control ------------------------------------------------------------------------------------------
 
     @app.get("/")
@@ -589,6 +524,93 @@ def _ids(stub: StubLine | None) -> set[str]:
 # --- running it -----------------------------------------------------------------------------------------------
 
 
+class VehicleSocket:
+    """The vehicle socket, served by python-socketio: a reference Engine.IO/socket.io server for the hand-written
+    client of services/scrapers/vmtr.py, so a misreading of the protocol there fails the tests.
+
+    What ratp.fr refuses at the handshake (another Origin, a fault's 403/429/500) is an HTTP answer before Engine.IO
+    starts; the room is checked by the socket.io connect handler (`44` when unknown), and the `[POSV - INIT]` event
+    follows the connection. Other HTTP requests go to `app`.
+    """
+
+    def __init__(self, state: StubState, network: ReplayNetwork, app: FastAPI) -> None:
+        self.state = state
+        self.network = network
+        self.server = socketio.AsyncServer(
+            async_mode="asgi",
+            cors_allowed_origins="*",  # the Origin is checked at the handshake, with ratp.fr's answer
+            ping_interval=SOCKET_PING_SECONDS,
+            ping_timeout=20,
+        )
+        self.server.on("connect", self._connect)
+        self.asgi = socketio.ASGIApp(self.server, other_asgi_app=app, socketio_path="socket.io")
+        self._sending: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        is_socket = scope["type"] == "websocket" and scope["path"].rstrip("/") == "/socket.io"
+        if is_socket and not await self._handshake(WebSocket(scope, receive, send)):
+            return
+        await self.asgi(scope, receive, send)
+
+    async def _handshake(self, websocket: WebSocket) -> bool:
+        """False when the handshake was answered with a refusal; else the fault to play is left in the scope."""
+        state = self.state
+        state.count("vmtr.socket")
+        params = websocket.query_params
+        if state.latency_ms:
+            await asyncio.sleep(state.latency_ms / 1000.0)
+        if websocket.headers.get("origin") != state.vmtr_origin or params.get("EIO") != "4":
+            await websocket.close(code=1008)  # refused handshake: HTTP 403
+            return False
+        fault = state.match("vmtr", "socket", _ids(self.network.line_by_ref(params.get("roomName", ""))))
+        kind = fault.kind if fault else None
+        if kind in ("challenge", "forbidden"):
+            await websocket.close(code=1008)
+            return False
+        if kind == "rate_limit" and fault is not None:
+            await websocket.send_denial_response(
+                PlainTextResponse("Too Many Requests", 429, headers={"Retry-After": str(round(fault.retry_after))})
+            )
+            return False
+        if kind == "server_error":
+            await websocket.send_denial_response(PlainTextResponse("Internal Server Error", 500))
+            return False
+        websocket.scope["stub.vmtr_fault"] = kind
+        return True
+
+    async def _connect(self, sid: str, environ: dict[str, Any], _auth: Any = None) -> None:
+        kind = environ["asgi.scope"].get("stub.vmtr_fault")
+        params = parse_qs(environ.get("QUERY_STRING", ""))
+        stub = self.network.line_by_ref(params.get("roomName", [""])[0])
+        direction = params.get("directionId", [""])[0].rsplit(":", 1)[-1]
+        if kind == "timeout":
+            await asyncio.sleep(self.state.hang_seconds)
+            raise ConnectionRefusedError("no answer")
+        if stub is None or direction not in ("A", "R") or kind == "unknown_id":
+            raise ConnectionRefusedError("Unknown room or direction")
+        task = asyncio.create_task(self._send_vehicles(sid, stub, direction, kind))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send_vehicles(self, sid: str, stub: StubLine, direction: str, kind: str | None) -> None:
+        """The `[POSV - INIT]` event, once the connection is acknowledged (cut or replaced when the fault says)."""
+        manager = self.server.manager
+        while not manager.is_connected(sid, "/"):
+            if not manager.is_pre_connected(sid, "/"):
+                return
+            await asyncio.sleep(0.005)
+        payload = self.network.posv_init(stub, direction, datetime.now(UTC))
+        if kind == "empty":
+            payload["vehicles"] = []
+        if kind not in ("truncated", "malformed"):
+            await self.server.emit(POSV_INIT_EVENT, payload, to=sid)
+            return
+        # Broken frames go out as raw Engine.IO messages ("4" + the socket.io packet).
+        frame = "42" + json.dumps([POSV_INIT_EVENT, payload], ensure_ascii=False)
+        broken = frame[: len(frame) // 2] if kind == "truncated" else '42{"vehicles": "not an event array"}'
+        await self.server.eio.send(manager.eio_sid_from_sid(sid, "/"), broken[1:])
+
+
 class StubUpstream:
     """The stub on a loopback port, served from a background thread (its own event loop); `stop()` ends it."""
 
@@ -609,7 +631,7 @@ class StubUpstream:
         )
         self.state.set_faults(fault if isinstance(fault, Fault) else Fault.parse(fault) for fault in faults)
         self.network = ReplayNetwork(catalogue or get_catalogue())
-        self.app = create_app(self.state, self.network)
+        self.app = VehicleSocket(self.state, self.network, create_app(self.state, self.network))
         self.host = host
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -5,6 +5,7 @@ server opens with `0{...}`, the client joins the default namespace with `40`, th
 (`2`) are answered with pongs (`3`) and events arrive as `42["name", payload]`. One connection per direction
 (`roomName=LIG:IDFM:<line>&directionId=DIR:IDFM:<line>:A|R`), closed as soon as the vehicle list has arrived or
 the listen time is over. Stop place refs (`ART:IDFM:<n>`) become catalogue stations through the stop registry.
+The tests run it against python-socketio's server (the stub upstream's), not against a second reading of the protocol.
 """
 
 from __future__ import annotations
