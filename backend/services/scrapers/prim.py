@@ -16,10 +16,10 @@ import asyncio
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -47,6 +47,8 @@ from backend.services.topology import LineTopology, name_key
 from backend.services.upstream_http import UpstreamHttp, validated
 
 SOURCE = "prim"
+
+AnswerT = TypeVar("AnswerT", bound=siri.SiriAnswer)
 
 # Longest a request waits for a quota token (or its pacing slot) before it is refused instead; never past the
 # fetch's deadline, less the time an answer takes.
@@ -112,8 +114,10 @@ class InfoMessage:
     valid_until: datetime | None
 
 
-def _raise_for_error(deliveries: Sequence[siri.StopDelivery | siri.MessageDelivery], what: str) -> None:
-    for delivery in deliveries:
+def _read_answer(model: type[AnswerT], payload: Any, what: str) -> AnswerT:
+    """The answer as `model`; raises `UpstreamError` for a broken shape or an error answer."""
+    answer = validated(model, payload, what, expected=model.EXPECTED)
+    for delivery in answer.deliveries:
         error = delivery.ErrorCondition
         if error is None or not error.model_dump(exclude_unset=True):  # `{}`: no error
             continue
@@ -128,6 +132,7 @@ def _raise_for_error(deliveries: Sequence[siri.StopDelivery | siri.MessageDelive
             f"PRIM {what} error: {text or error.model_dump(exclude_unset=True)}",
             short="PRIM: unknown id" if unknown else "PRIM error answer",
         )
+    return answer
 
 
 def parse_stop_monitoring(payload: Any) -> StopVisits:
@@ -135,17 +140,10 @@ def parse_stop_monitoring(payload: Any) -> StopVisits:
 
     A visit that cannot be used (no journey, no call, no time, no destination of any kind) is counted in `dropped`
     under that reason, never left out silently."""
-    answer = validated(
-        siri.StopMonitoringAnswer,
-        payload,
-        "stop-monitoring",
-        expected="Siri.ServiceDelivery.StopMonitoringDelivery[]",
-    )
-    deliveries = answer.Siri.ServiceDelivery.StopMonitoringDelivery
-    _raise_for_error(deliveries, "stop-monitoring")
+    answer = _read_answer(siri.StopMonitoringAnswer, payload, "stop-monitoring")
     visits: list[MonitoredVisit] = []
     dropped: Counter[str] = Counter()
-    for delivery in deliveries:
+    for delivery in answer.deliveries:
         for visit in delivery.MonitoredStopVisit or []:
             journey = visit.MonitoredVehicleJourney
             if journey is None:
@@ -189,16 +187,9 @@ def parse_stop_monitoring(payload: Any) -> StopVisits:
 
 def parse_general_message(payload: Any, now: datetime) -> list[InfoMessage]:
     """The messages of a general-message answer still valid at `now`."""
-    answer = validated(
-        siri.GeneralMessageAnswer,
-        payload,
-        "general-message",
-        expected="Siri.ServiceDelivery.GeneralMessageDelivery[]",
-    )
-    deliveries = answer.Siri.ServiceDelivery.GeneralMessageDelivery
-    _raise_for_error(deliveries, "general-message")
+    answer = _read_answer(siri.GeneralMessageAnswer, payload, "general-message")
     messages: list[InfoMessage] = []
-    for delivery in deliveries:
+    for delivery in answer.deliveries:
         for item in delivery.InfoMessage or []:
             valid_until = parse_utc(item.ValidUntilTime)
             if valid_until is not None and valid_until < now:

@@ -7,7 +7,8 @@ optional here and counted by the parser, never guessed.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -106,9 +107,29 @@ class GeneralMessageSiri(SiriModel):
     ServiceDelivery: GeneralMessageService
 
 
-class StopMonitoringAnswer(SiriModel):
+class SiriAnswer(SiriModel):
+    """An answer of one SIRI Lite service: its deliveries, and the path it must hold (for error messages)."""
+
+    EXPECTED: ClassVar[str]
+
+    @property
+    def deliveries(self) -> Sequence[StopDelivery | MessageDelivery]:
+        raise NotImplementedError
+
+
+class StopMonitoringAnswer(SiriAnswer):
+    EXPECTED: ClassVar[str] = "Siri.ServiceDelivery.StopMonitoringDelivery[]"
     Siri: StopMonitoringSiri
 
+    @property
+    def deliveries(self) -> list[StopDelivery]:
+        return self.Siri.ServiceDelivery.StopMonitoringDelivery
 
-class GeneralMessageAnswer(SiriModel):
+
+class GeneralMessageAnswer(SiriAnswer):
+    EXPECTED: ClassVar[str] = "Siri.ServiceDelivery.GeneralMessageDelivery[]"
     Siri: GeneralMessageSiri
+
+    @property
+    def deliveries(self) -> list[MessageDelivery]:
+        return self.Siri.ServiceDelivery.GeneralMessageDelivery
