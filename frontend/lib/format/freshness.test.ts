@@ -133,7 +133,7 @@ describe("lineSentence", () => {
 
   it("gives the day with the time of a last update older than today", () => {
     const text = lineSentence(t, freshness({ status: "failed", reason: "unreachable", last_success_at: ago(2 * 86400) }), NOW);
-    expect(text).toBe("No live data: the departures service is unreachable; last update 27 Nov, 11:00.");
+    expect(text).toBe("No live data: the departures service is unreachable; last update 27/11, 11:00.");
   });
 });
 

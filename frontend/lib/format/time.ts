@@ -1,4 +1,8 @@
-/** Clock times and durations as riders and operators read them: Paris wall-clock time, short durations. */
+/**
+ * Clock times and durations as riders and operators read them: Paris wall-clock time, short durations.
+ * Dates are day/month in digits ("29/11"), which reads the same in French and in British English, so the
+ * formatters need no locale of their own.
+ */
 
 const PARIS = "Europe/Paris";
 
@@ -12,7 +16,7 @@ const hourMinuteSecond = new Intl.DateTimeFormat("en-GB", {
 const dayTime = new Intl.DateTimeFormat("en-GB", {
   timeZone: PARIS,
   day: "2-digit",
-  month: "short",
+  month: "2-digit",
   hour: "2-digit",
   minute: "2-digit",
   second: "2-digit",
@@ -21,7 +25,7 @@ const dayTime = new Intl.DateTimeFormat("en-GB", {
 const dayMinute = new Intl.DateTimeFormat("en-GB", {
   timeZone: PARIS,
   day: "2-digit",
-  month: "short",
+  month: "2-digit",
   hour: "2-digit",
   minute: "2-digit",
 });
@@ -44,7 +48,7 @@ export function formatClockSeconds(value: string | number | null | undefined): s
   return ms === null ? "—" : hourMinuteSecond.format(ms);
 }
 
-/** "29 Nov, 14:05:09" (Paris time). */
+/** "29/11, 14:05:09" (Paris time). */
 export function formatDayTime(value: string | number | null | undefined): string {
   const ms = typeof value === "number" ? value : parseTime(value);
   return ms === null ? "—" : dayTime.format(ms);
@@ -69,7 +73,7 @@ export function formatDuration(ms: number | null | undefined): string {
   return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 }
 
-/** "07:12" when `value` is within the last 20 hours, else "29 Nov, 07:12" (Paris time): when data was last updated. */
+/** "07:12" when `value` is within the last 20 hours, else "29/11, 07:12" (Paris time): when data was last updated. */
 export function formatSince(value: string | number | null | undefined, nowMs: number): string {
   const ms = typeof value === "number" ? value : parseTime(value);
   if (ms === null) return "—";
