@@ -1,4 +1,4 @@
-"""ASGI entry point of the API: `uvicorn backend.main:app` (or `python -m backend.api`)."""
+"""ASGI entry point of the API: `uvicorn backend.main:app` (as serve.sh, the Dockerfile and Compose run it)."""
 
 from backend.api.app import create_app
 

@@ -10,7 +10,7 @@ import math
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, computed_field, model_validator
 from pydantic_core import PydanticCustomError
 
 from backend.services.records import FreshnessReason
@@ -437,6 +437,17 @@ class LineHealth(ApiModel):
     )
 
 
+class SourceCircuit(ApiModel):
+    """A source's circuit breaker in one worker, as of its last heartbeat: `open` while the source is paused after
+    failures (or a 429), `half_open` while one probe request may go out."""
+
+    name: str = Field(examples=["prim", "ratp_http", "vmtr"])
+    state: Literal["closed", "open", "half_open"]
+    consecutive_failures: int
+    last_error: str | None
+    retry_in_seconds: float = Field(description="How long the circuit stays open after the heartbeat; 0 otherwise.")
+
+
 class WorkerInfo(ApiModel):
     """A worker replica in the registry; `lost` when its heartbeat is older than WORKER_LOST_AFTER_SECONDS."""
 
@@ -455,6 +466,19 @@ class WorkerInfo(ApiModel):
     last_error: str | None
     assigned_partitions: list[int]
     metrics: dict[str, Any]
+
+    @computed_field(description="Each source's circuit breaker in this worker, from its heartbeat's metrics.")  # type: ignore[prop-decorator]
+    @property
+    def circuits(self) -> list[SourceCircuit]:
+        upstream = self.metrics.get("upstream")
+        breakers = upstream.get("breakers") if isinstance(upstream, dict) else None
+        circuits = []
+        for breaker in breakers if isinstance(breakers, list) else []:
+            try:
+                circuits.append(SourceCircuit.model_validate(breaker))
+            except ValidationError:  # a heartbeat written by another version: shown without it
+                continue
+        return circuits
 
 
 class SchedulerRunInfo(ApiModel):

@@ -1,12 +1,15 @@
-"""A cheap, truthful broker reachability check: one Kafka ApiVersions round trip per bootstrap server."""
+"""A cheap, truthful broker reachability check: one Kafka ApiVersions round trip per bootstrap server.
+
+The request goes through aiokafka's own connection and protocol classes (no client, no metadata, no group).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import struct
 
-_API_VERSIONS_KEY = 18
+from aiokafka.conn import create_conn
+from aiokafka.errors import KafkaError
+from aiokafka.protocol.admin import ApiVersionRequest
 
 
 async def kafka_reachable(bootstrap_servers: str, timeout: float = 2.0) -> tuple[bool, str]:
@@ -15,26 +18,18 @@ async def kafka_reachable(bootstrap_servers: str, timeout: float = 2.0) -> tuple
     for server in (s.strip() for s in bootstrap_servers.split(",") if s.strip()):
         host, _, port = server.rpartition(":")
         try:
-            await asyncio.wait_for(_api_versions(host or server, int(port or 9092)), timeout)
+            await asyncio.wait_for(_api_versions(host or server, int(port or 9092), timeout), timeout)
             return True, f"{server} answered"
-        except (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError) as exc:
+        except (OSError, TimeoutError, ValueError, KafkaError) as exc:
             reasons.append(f"{server}: {type(exc).__name__} {exc}".strip())
     return False, "; ".join(reasons) or "no bootstrap servers configured"
 
 
-async def _api_versions(host: str, port: int) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
+async def _api_versions(host: str, port: int, timeout: float) -> None:
+    connection = await create_conn(host, port, client_id="ratp-health", request_timeout_ms=int(timeout * 1000))
     try:
-        client_id = b"ratp-health"
-        body = struct.pack(">hhih", _API_VERSIONS_KEY, 0, 1, len(client_id)) + client_id
-        writer.write(struct.pack(">i", len(body)) + body)
-        await writer.drain()
-        size = struct.unpack(">i", await reader.readexactly(4))[0]
-        payload = await reader.readexactly(size)
-        error_code = struct.unpack(">h", payload[4:6])[0]
-        if error_code != 0:
-            raise ValueError(f"ApiVersions error code {error_code}")
+        response = await connection.send(ApiVersionRequest())
+        if response.error_code != 0:
+            raise ValueError(f"ApiVersions error code {response.error_code}")
     finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
+        connection.close()

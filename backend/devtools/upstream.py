@@ -55,10 +55,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs
 
+import socketio
 import uvicorn
-from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, FastAPI, Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from backend.catalogue import Catalogue, Line, get_catalogue
 from backend.config import get_settings
@@ -98,6 +101,7 @@ CHALLENGE_SCRIPT = """(function () {
 """
 REPLAYED = {"X-Stub-Upstream": "replayed"}
 SOCKET_PING_SECONDS = 25.0
+POSV_INIT_EVENT = "[POSV - INIT]"
 
 
 @dataclass
@@ -230,10 +234,15 @@ class StubState:
 # --- the app ------------------------------------------------------------------------------------------------
 
 
-def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
-    app = FastAPI(title="RATP Live Tracker stub upstream (replayed data)", docs_url=None, redoc_url=None)
+class Replies:
+    """How the stub answers a request for replayed data: counted, delayed, rate limited like PRIM, or faulted."""
+
+    def __init__(self, state: StubState, network: ReplayNetwork) -> None:
+        self.state = state
+        self.network = network
 
     async def respond(
+        self,
         request: Request,
         source: str,
         route: str,
@@ -241,41 +250,41 @@ def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
         build: Callable[[], Awaitable[Response]],
         station: str | None = None,
     ) -> Response:
-        state.count(f"{source}.{route}")
-        if state.latency_ms:
-            await asyncio.sleep(state.latency_ms / 1000.0)
+        self.state.count(f"{source}.{route}")
+        if self.state.latency_ms:
+            await asyncio.sleep(self.state.latency_ms / 1000.0)
         limited: Verdict | None = None
         if source == "prim":
-            rejected = state.limits.check_key(request.headers.get("apikey"))
+            rejected = self.state.limits.check_key(request.headers.get("apikey"))
             if rejected is not None:
                 return JSONResponse({"message": rejected}, status_code=401, headers=REPLAYED)
-            limited = state.limits.take(route)
+            limited = self.state.limits.take(route)
             if not limited.allowed:
                 return JSONResponse(
                     {"message": "API rate limit exceeded"}, status_code=429, headers={**limited.headers, **REPLAYED}
                 )
-        cleared = source == "ratp" and state.has_clearance(
+        cleared = source == "ratp" and self.state.has_clearance(
             request.cookies.get(CLEARANCE_COOKIE), request.headers.get("user-agent", "")
         )
-        fault = state.match(source, route, lines, cleared=cleared, station=station)
+        fault = self.state.match(source, route, lines, cleared=cleared, station=station)
         if fault is None:
             response = await build()
         else:
-            response = await fault_response(fault, source, route, request, build)
+            response = await self.fault_response(fault, source, route, request, build)
         response.headers.update(REPLAYED)
         if limited is not None:
             response.headers.update(limited.headers)
         return response
 
     async def fault_response(
-        fault: Fault, source: str, route: str, request: Request, build: Callable[[], Awaitable[Response]]
+        self, fault: Fault, source: str, route: str, request: Request, build: Callable[[], Awaitable[Response]]
     ) -> Response:
         kind = fault.kind
         if kind == "timeout":
-            await asyncio.sleep(state.hang_seconds)
+            await asyncio.sleep(self.state.hang_seconds)
             return PlainTextResponse("Gateway Timeout", status_code=504)
         if kind == "challenge" and source == "ratp":
-            return challenge_page(request)
+            return self.challenge_page(request)
         if kind in ("challenge", "forbidden"):
             return HTMLResponse(
                 "<html><head><title>403 Forbidden</title></head><body><h1>Access denied</h1></body></html>",
@@ -292,7 +301,7 @@ def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
         if kind == "bad_request":
             return JSONResponse({"message": "Bad Request: invalid MonitoringRef"}, status_code=400)
         if kind == "no_visits" and source == "prim" and route == "stop-monitoring":
-            return JSONResponse(network.no_visits(datetime.now(UTC)))
+            return JSONResponse(self.network.no_visits(datetime.now(UTC)))
         if kind == "empty":
             return Response(b"", status_code=200, media_type="application/json")
         if kind == "truncated":
@@ -305,10 +314,10 @@ def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
                 broken = '<div class="ixxi-horaire-result-timetable"><div class="timetable_group"><table class="time'
                 return JSONResponse(broken)
             return HTMLResponse("<html><body><h1>502 Bad Gateway</h1><p>upstream sent an invalid response", 200)
-        return unknown_id(source, route, request)
+        return self.unknown_id(source, route, request)
 
-    def challenge_page(request: Request) -> Response:
-        nonce = state.issue_challenge(request.headers.get("user-agent", ""))
+    def challenge_page(self, request: Request) -> Response:
+        nonce = self.state.issue_challenge(request.headers.get("user-agent", ""))
         page = (
             recording("ratp_challenge.html")
             .replace("{{RAY}}", secrets.token_hex(8))
@@ -322,11 +331,11 @@ def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
             headers={"cf-mitigated": "challenge", "Server": "cloudflare", "Cache-Control": "no-store"},
         )
 
-    def unknown_id(source: str, route: str, request: Request) -> Response:
+    def unknown_id(self, source: str, route: str, request: Request) -> Response:
         now = datetime.now(UTC)
         if source == "prim" and route == "stop-monitoring":
             ref = request.query_params.get("MonitoringRef", "")
-            return JSONResponse(network.unknown_monitoring_ref(ref, now))
+            return JSONResponse(self.network.unknown_monitoring_ref(ref, now))
         if source == "prim" and route == "general-message":
             return JSONResponse(
                 {
@@ -354,9 +363,12 @@ def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
             )
         return JSONResponse({"message": "Not Found"}, status_code=404)
 
-    # --- PRIM ---------------------------------------------------------------------------------------------
 
-    @app.get("/marketplace/stop-monitoring")
+def prim_routes(replies: Replies, network: ReplayNetwork) -> APIRouter:
+    """PRIM's marketplace: SIRI Lite stop-monitoring and general-message, Navitia."""
+    router = APIRouter()
+
+    @router.get("/marketplace/stop-monitoring")
     async def stop_monitoring(request: Request) -> Response:
         ref = request.query_params.get("MonitoringRef", "")
         station_id = network.station_of_area(ref) if ref.startswith("STIF:StopArea:SP:") else None
@@ -364,66 +376,75 @@ def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
 
         async def build() -> Response:
             if station_id is None:
-                return unknown_id("prim", "stop-monitoring", request)
+                return replies.unknown_id("prim", "stop-monitoring", request)
             return JSONResponse(network.stop_monitoring(station_id, datetime.now(UTC)))
 
-        return await respond(request, "prim", "stop-monitoring", lines, build, station=station_id)
+        return await replies.respond(request, "prim", "stop-monitoring", lines, build, station=station_id)
 
-    @app.get("/marketplace/general-message")
+    @router.get("/marketplace/general-message")
     async def general_message(request: Request) -> Response:
         stub = network.line_by_ref(request.query_params.get("LineRef", ""))
 
         async def build() -> Response:
             if stub is None:
-                return unknown_id("prim", "general-message", request)
+                return replies.unknown_id("prim", "general-message", request)
             return JSONResponse(network.general_message(stub, datetime.now(UTC)))
 
-        return await respond(request, "prim", "general-message", _ids(stub), build)
+        return await replies.respond(request, "prim", "general-message", _ids(stub), build)
 
-    @app.get("/marketplace/disruptions_bulk/disruptions/v2")
+    @router.get("/marketplace/disruptions_bulk/disruptions/v2")
     async def disruptions_bulk(request: Request) -> Response:
         async def build() -> Response:
-            payload = state.disruptions if state.disruptions is not None else recorded_disruptions(datetime.now(UTC))
+            payload = (
+                replies.state.disruptions
+                if replies.state.disruptions is not None
+                else recorded_disruptions(datetime.now(UTC))
+            )
             return JSONResponse(payload)
 
-        return await respond(request, "prim", "disruptions", set(), build)
+        return await replies.respond(request, "prim", "disruptions", set(), build)
 
-    @app.get("/marketplace/v2/navitia/lines/{line_ref}/stop_areas")
+    @router.get("/marketplace/v2/navitia/lines/{line_ref}/stop_areas")
     async def navitia_stop_areas(request: Request, line_ref: str) -> Response:
         stub = network.line_by_ref(line_ref)
 
         async def build() -> Response:
             if stub is None:
-                return unknown_id("prim", "navitia", request)
+                return replies.unknown_id("prim", "navitia", request)
             return JSONResponse(network.navitia_stop_areas(stub, datetime.now(UTC)))
 
-        return await respond(request, "prim", "navitia", _ids(stub), build)
+        return await replies.respond(request, "prim", "navitia", _ids(stub), build)
 
-    @app.get("/marketplace/v2/navitia/lines/{line_ref}/routes")
+    @router.get("/marketplace/v2/navitia/lines/{line_ref}/routes")
     async def navitia_routes(request: Request, line_ref: str) -> Response:
         stub = network.line_by_ref(line_ref)
 
         async def build() -> Response:
             if stub is None:
-                return unknown_id("prim", "navitia", request)
+                return replies.unknown_id("prim", "navitia", request)
             return JSONResponse(network.navitia_routes(stub, datetime.now(UTC)))
 
-        return await respond(request, "prim", "navitia", _ids(stub), build)
+        return await replies.respond(request, "prim", "navitia", _ids(stub), build)
 
-    @app.get("/marketplace/v2/navitia/lines/{line_ref}/route_schedules")
+    @router.get("/marketplace/v2/navitia/lines/{line_ref}/route_schedules")
     async def navitia_route_schedules(request: Request, line_ref: str) -> Response:
         stub = network.line_by_ref(line_ref)
 
         async def build() -> Response:
             if stub is None:
-                return unknown_id("prim", "navitia", request)
+                return replies.unknown_id("prim", "navitia", request)
             return JSONResponse(network.navitia_route_schedules(stub, datetime.now(UTC)))
 
-        return await respond(request, "prim", "navitia", _ids(stub), build)
+        return await replies.respond(request, "prim", "navitia", _ids(stub), build)
 
-    # --- ratp.fr ------------------------------------------------------------------------------------------
+    return router
 
-    @app.get("/horaires")
+
+def ratp_routes(replies: Replies, network: ReplayNetwork) -> APIRouter:
+    """ratp.fr: the schedules page, its Cloudflare challenge script, stop lists and next-passages boards."""
+    router = APIRouter()
+
+    @router.get("/horaires")
     async def schedules_page(request: Request) -> Response:
         async def build() -> Response:
             return HTMLResponse(
@@ -431,24 +452,24 @@ def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
                 "<h1>Horaires</h1><p>Stub upstream: replayed data.</p></body></html>"
             )
 
-        return await respond(request, "ratp", "page", set(), build)
+        return await replies.respond(request, "ratp", "page", set(), build)
 
-    @app.get(CHALLENGE_SCRIPT_PATH)
+    @router.get(CHALLENGE_SCRIPT_PATH)
     async def challenge_script() -> Response:
         return Response(CHALLENGE_SCRIPT, media_type="application/javascript", headers=REPLAYED)
 
-    @app.get("/horaires/api/getStopPoints/{segment}/{code}")
+    @router.get("/horaires/api/getStopPoints/{segment}/{code}")
     async def stop_points(request: Request, segment: str, code: str) -> Response:
         stub = network.line_by_board_code(segment, code)
 
         async def build() -> Response:
             if stub is None:
-                return unknown_id("ratp", "stop-points", request)
+                return replies.unknown_id("ratp", "stop-points", request)
             return JSONResponse(network.stop_points(stub))
 
-        return await respond(request, "ratp", "stop-points", _ids(stub), build)
+        return await replies.respond(request, "ratp", "stop-points", _ids(stub), build)
 
-    @app.get("/horaires/blocs-horaires-next-passages/{segment}/{line_ref}/{stop_place}")
+    @router.get("/horaires/blocs-horaires-next-passages/{segment}/{line_ref}/{stop_place}")
     async def next_passages(request: Request, segment: str, line_ref: str, stop_place: str) -> Response:
         place = network.place(stop_place)
         stub = network.line_by_ref(line_ref)
@@ -456,92 +477,28 @@ def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
 
         async def build() -> Response:
             if place is None or stub is None or place[0] is not stub or sens not in ("A", "B"):
-                return unknown_id("ratp", "next-passages", request)
+                return replies.unknown_id("ratp", "next-passages", request)
             direction = "A" if sens == "A" else "R"
             return JSONResponse(network.board_html(stub, place[1], direction, datetime.now(UTC)))
 
-        return await respond(request, "ratp", "next-passages", _ids(stub), build)
+        return await replies.respond(request, "ratp", "next-passages", _ids(stub), build)
 
-    # --- vehicle socket -----------------------------------------------------------------------------------
+    return router
 
-    @app.websocket("/socket.io/")
-    async def vehicle_socket(websocket: WebSocket) -> None:
-        state.count("vmtr.socket")
-        params = websocket.query_params
-        stub = network.line_by_ref(params.get("roomName", ""))
-        direction = params.get("directionId", "").rsplit(":", 1)[-1]
-        if state.latency_ms:
-            await asyncio.sleep(state.latency_ms / 1000.0)
-        if websocket.headers.get("origin") != state.vmtr_origin or params.get("EIO") != "4":
-            await websocket.close(code=1008)  # refused handshake: HTTP 403
-            return
-        fault = state.match("vmtr", "socket", _ids(stub))
-        kind = fault.kind if fault else None
-        if kind in ("challenge", "forbidden"):
-            await websocket.close(code=1008)
-            return
-        if kind == "rate_limit" and fault is not None:
-            await websocket.send_denial_response(
-                PlainTextResponse("Too Many Requests", 429, headers={"Retry-After": str(round(fault.retry_after))})
-            )
-            return
-        if kind == "server_error":
-            await websocket.send_denial_response(PlainTextResponse("Internal Server Error", 500))
-            return
-        await websocket.accept()
-        try:
-            if kind == "timeout":
-                await asyncio.sleep(state.hang_seconds)
-                await websocket.close()
-                return
-            await websocket.send_text(
-                "0"
-                + json.dumps(
-                    {
-                        "sid": secrets.token_urlsafe(15),
-                        "upgrades": [],
-                        "pingInterval": 25000,
-                        "pingTimeout": 20000,
-                        "maxPayload": 1000000,
-                    }
-                )
-            )
-            if await websocket.receive_text() != "40":
-                await websocket.close(code=1002)
-                return
-            if stub is None or direction not in ("A", "R") or kind == "unknown_id":
-                await websocket.send_text('44{"message":"Unknown room or direction"}')
-                await websocket.close()
-                return
-            await websocket.send_text("40" + json.dumps({"sid": secrets.token_urlsafe(15)}))
-            payload = network.posv_init(stub, direction, datetime.now(UTC))
-            if kind == "empty":
-                payload["vehicles"] = []
-            frame = "42" + json.dumps(["[POSV - INIT]", payload], ensure_ascii=False)
-            if kind == "truncated":
-                frame = frame[: len(frame) // 2]
-            elif kind == "malformed":
-                frame = '42{"vehicles": "not an event array"}'
-            await websocket.send_text(frame)
-            while True:  # keep the session as a socket.io server does, until the client leaves
-                try:
-                    await asyncio.wait_for(websocket.receive_text(), SOCKET_PING_SECONDS)
-                except TimeoutError:
-                    await websocket.send_text("2")
-        except WebSocketDisconnect:
-            return
 
-    # --- control ------------------------------------------------------------------------------------------
+def control_routes(state: StubState) -> APIRouter:
+    """The stub's own controls: faults, latency, PRIM limits and request counts (`/__stub/...`)."""
+    router = APIRouter()
 
-    @app.get("/")
+    @router.get("/")
     async def index() -> Response:
         return PlainTextResponse("RATP Live Tracker stub upstream: replayed data (PRIM, ratp.fr, vehicle socket)")
 
-    @app.get("/__stub/faults")
+    @router.get("/__stub/faults")
     async def list_faults() -> Response:
         return JSONResponse([asdict(fault) for fault in state.faults])
 
-    @app.post("/__stub/faults")
+    @router.post("/__stub/faults")
     async def add_faults(request: Request) -> Response:
         body = await request.json()
         entries = body.get("faults", []) if isinstance(body, dict) and "faults" in body else [body]
@@ -553,22 +510,22 @@ def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
         state.set_faults(faults, replace=replace)
         return JSONResponse([asdict(fault) for fault in state.faults])
 
-    @app.delete("/__stub/faults")
+    @router.delete("/__stub/faults")
     async def clear_faults() -> Response:
         state.clear_faults()
         return JSONResponse([])
 
-    @app.post("/__stub/latency")
+    @router.post("/__stub/latency")
     async def set_latency(request: Request) -> Response:
         body = await request.json()
         state.latency_ms = max(0.0, float(body.get("ms", 0)))
         return JSONResponse({"latency_ms": state.latency_ms})
 
-    @app.get("/__stub/limits")
+    @router.get("/__stub/limits")
     async def get_limits() -> Response:
         return JSONResponse(state.limits.stats())
 
-    @app.post("/__stub/limits")
+    @router.post("/__stub/limits")
     async def set_limits(request: Request) -> Response:
         body = await request.json()
         allowed: dict[str, tuple[type, ...]] = {
@@ -584,7 +541,7 @@ def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
         state.limits.configure(**body)
         return JSONResponse(state.limits.stats())
 
-    @app.post("/__stub/disruptions")
+    @router.post("/__stub/disruptions")
     async def set_disruptions(request: Request) -> Response:
         body = await request.json()
         if not isinstance(body, dict) or not isinstance(body.get("disruptions"), list):
@@ -592,20 +549,30 @@ def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
         state.disruptions = body
         return JSONResponse({"disruptions": len(body["disruptions"]), "lines": len(body.get("lines") or [])})
 
-    @app.delete("/__stub/disruptions")
+    @router.delete("/__stub/disruptions")
     async def reset_disruptions() -> Response:
         state.disruptions = None
         return JSONResponse({"disruptions": "recorded"})
 
-    @app.get("/__stub/stats")
+    @router.get("/__stub/stats")
     async def stats() -> Response:
         return JSONResponse(state.stats())
 
-    @app.post("/__stub/stats/reset")
+    @router.post("/__stub/stats/reset")
     async def reset_stats() -> Response:
         state.reset_stats()
         return JSONResponse(state.stats())
 
+    return router
+
+
+def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
+    """The HTTP side of the stub (the vehicle socket wraps it: `VehicleSocket`)."""
+    app = FastAPI(title="RATP Live Tracker stub upstream (replayed data)", docs_url=None, redoc_url=None)
+    replies = Replies(state, network)
+    app.include_router(prim_routes(replies, network))
+    app.include_router(ratp_routes(replies, network))
+    app.include_router(control_routes(state))
     return app
 
 
@@ -699,6 +666,96 @@ def _paris_stamp(moment: datetime) -> str:
     return moment.astimezone(PARIS).strftime(_PRIM_STAMP)
 
 
+# --- the vehicle socket -------------------------------------------------------------------------------------
+
+
+class VehicleSocket:
+    """The vehicle socket, served by python-socketio: a reference Engine.IO/socket.io server for the hand-written
+    client of services/scrapers/vmtr.py, so a misreading of the protocol there fails the tests.
+
+    What ratp.fr refuses at the handshake (another Origin, a fault's 403/429/500) is an HTTP answer before Engine.IO
+    starts; the room is checked by the socket.io connect handler (`44` when unknown), and the `[POSV - INIT]` event
+    follows the connection. Other HTTP requests go to `app`.
+    """
+
+    def __init__(self, state: StubState, network: ReplayNetwork, app: FastAPI) -> None:
+        self.state = state
+        self.network = network
+        self.server = socketio.AsyncServer(
+            async_mode="asgi",
+            cors_allowed_origins="*",  # the Origin is checked at the handshake, with ratp.fr's answer
+            ping_interval=SOCKET_PING_SECONDS,
+            ping_timeout=20,
+        )
+        self.server.on("connect", self._connect)
+        self.asgi = socketio.ASGIApp(self.server, other_asgi_app=app, socketio_path="socket.io")
+        self._sending: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        is_socket = scope["type"] == "websocket" and scope["path"].rstrip("/") == "/socket.io"
+        if is_socket and not await self._handshake(WebSocket(scope, receive, send)):
+            return
+        await self.asgi(scope, receive, send)
+
+    async def _handshake(self, websocket: WebSocket) -> bool:
+        """False when the handshake was answered with a refusal; else the fault to play is left in the scope."""
+        state = self.state
+        state.count("vmtr.socket")
+        params = websocket.query_params
+        if state.latency_ms:
+            await asyncio.sleep(state.latency_ms / 1000.0)
+        if websocket.headers.get("origin") != state.vmtr_origin or params.get("EIO") != "4":
+            await websocket.close(code=1008)  # refused handshake: HTTP 403
+            return False
+        fault = state.match("vmtr", "socket", _ids(self.network.line_by_ref(params.get("roomName", ""))))
+        kind = fault.kind if fault else None
+        if kind in ("challenge", "forbidden"):
+            await websocket.close(code=1008)
+            return False
+        if kind == "rate_limit" and fault is not None:
+            await websocket.send_denial_response(
+                PlainTextResponse("Too Many Requests", 429, headers={"Retry-After": str(round(fault.retry_after))})
+            )
+            return False
+        if kind == "server_error":
+            await websocket.send_denial_response(PlainTextResponse("Internal Server Error", 500))
+            return False
+        websocket.scope["stub.vmtr_fault"] = kind
+        return True
+
+    async def _connect(self, sid: str, environ: dict[str, Any], _auth: Any = None) -> None:
+        kind = environ["asgi.scope"].get("stub.vmtr_fault")
+        params = parse_qs(environ.get("QUERY_STRING", ""))
+        stub = self.network.line_by_ref(params.get("roomName", [""])[0])
+        direction = params.get("directionId", [""])[0].rsplit(":", 1)[-1]
+        if kind == "timeout":
+            await asyncio.sleep(self.state.hang_seconds)
+            raise ConnectionRefusedError("no answer")
+        if stub is None or direction not in ("A", "R") or kind == "unknown_id":
+            raise ConnectionRefusedError("Unknown room or direction")
+        task = asyncio.create_task(self._send_vehicles(sid, stub, direction, kind))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send_vehicles(self, sid: str, stub: StubLine, direction: str, kind: str | None) -> None:
+        """The `[POSV - INIT]` event, once the connection is acknowledged (cut or replaced when the fault says)."""
+        manager = self.server.manager
+        while not manager.is_connected(sid, "/"):
+            if not manager.is_pre_connected(sid, "/"):
+                return
+            await asyncio.sleep(0.005)
+        payload = self.network.posv_init(stub, direction, datetime.now(UTC))
+        if kind == "empty":
+            payload["vehicles"] = []
+        if kind not in ("truncated", "malformed"):
+            await self.server.emit(POSV_INIT_EVENT, payload, to=sid)
+            return
+        # Broken frames go out as raw Engine.IO messages ("4" + the socket.io packet).
+        frame = "42" + json.dumps([POSV_INIT_EVENT, payload], ensure_ascii=False)
+        broken = frame[: len(frame) // 2] if kind == "truncated" else '42{"vehicles": "not an event array"}'
+        await self.server.eio.send(manager.eio_sid_from_sid(sid, "/"), broken[1:])
+
+
 # --- running it -----------------------------------------------------------------------------------------------
 
 
@@ -722,7 +779,7 @@ class StubUpstream:
         )
         self.state.set_faults(fault if isinstance(fault, Fault) else Fault.parse(fault) for fault in faults)
         self.network = ReplayNetwork(catalogue or get_catalogue())
-        self.app = create_app(self.state, self.network)
+        self.app = VehicleSocket(self.state, self.network, create_app(self.state, self.network))
         self.host = host
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -153,10 +153,6 @@ class LiveTail:
         self._high = after_id
         self._recent: set[int] = set()
 
-    @property
-    def last_id(self) -> int:
-        return self._high
-
     async def poll(self, database: Database) -> list[SystemLog]:
         limit = self.batch_size + len(self._recent)
         rows = await logs_after(database, self.filters, after_id=self._floor, limit=limit)

@@ -27,6 +27,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import DataError as SQLDataError
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from tenacity import AsyncRetrying, retry_if_result, wait_exponential
 
 from backend.config import Settings, host_name
 from backend.db.engine import WRITE_OPTIONS, create_engine
@@ -86,6 +87,7 @@ class LogWriter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()  # set by close() to cut a backoff short; used on the writer's loop only
         self._closed = False
+        self._last_report = time.monotonic()  # when dropped records were last reported
 
     # --- called from any thread --------------------------------------------------------------------------------
 
@@ -146,8 +148,7 @@ class LogWriter:
 
     async def _run(self) -> None:
         pending: list[dict[str, Any]] = []
-        failures = 0
-        last_report = time.monotonic()
+        self._last_report = time.monotonic()
         try:
             while True:
                 stopping = self._stopping.is_set()
@@ -159,20 +160,16 @@ class LogWriter:
                     await asyncio.sleep(self.flush_interval)
                 elif stopping and time.monotonic() >= self._deadline:
                     break
-                elif await self._write(pending):
+                elif await self._write_patiently(pending):
                     full = len(pending) >= self.batch_size
                     pending = []
                     self._in_flight = 0
-                    failures = 0
                     if not full and not stopping:
                         # Let records gather into the next batch rather than inserting them one by one.
                         await asyncio.sleep(self.flush_interval)
                 else:
-                    failures += 1
-                    await self._sleep(min(self.max_backoff, 0.25 * 2**failures))
-                if time.monotonic() - last_report >= self.drop_report_seconds:
-                    last_report = time.monotonic()
-                    self._report_drops()
+                    break  # shutting down, and the deadline passed with the database still unreachable
+                self._report_drops_when_due()
         finally:
             abandoned = len(pending) + len(self._buffer)
             self._buffer.clear()
@@ -210,6 +207,20 @@ class LogWriter:
             "host": self._host[:255],
             "pid": record.process,
         }
+
+    async def _write_patiently(self, rows: list[dict[str, Any]]) -> bool:
+        """Write `rows`, backing off (0.5 s doubled up to `max_backoff`) while the database cannot take them; False
+        when close()'s deadline passed first."""
+        retrying = AsyncRetrying(
+            retry=retry_if_result(lambda done: not done),
+            wait=wait_exponential(multiplier=0.5, max=self.max_backoff),
+            stop=lambda _state: self._stopping.is_set() and time.monotonic() >= self._deadline,
+            sleep=self._sleep,
+            before_sleep=lambda _state: self._report_drops_when_due(),
+            retry_error_callback=lambda _state: False,
+        )
+        done: bool = await retrying(self._write, rows)
+        return done
 
     async def _write(self, rows: list[dict[str, Any]]) -> bool:
         """Insert `rows`; True when they are done with (written or refused as bad data), False to retry later."""
@@ -276,6 +287,11 @@ class LogWriter:
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
+
+    def _report_drops_when_due(self) -> None:
+        if time.monotonic() - self._last_report >= self.drop_report_seconds:
+            self._last_report = time.monotonic()
+            self._report_drops()
 
     def _report_drops(self, *, final: bool = False) -> None:
         with self._drop_lock:

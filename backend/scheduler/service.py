@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiokafka.errors import KafkaError
 
+from backend.backoff import retries
 from backend.bus.kafka import TaskPublisher, ensure_topic, message_for
 from backend.config import Settings
 from backend.db.engine import DATABASE_ERRORS, Database
@@ -39,6 +40,8 @@ RELAY_BATCH = 500
 PUBLISH_STALL_SECONDS = 2.0
 REAPER_INTERVAL_SECONDS = 2.0
 HOUSEKEEPING_INTERVAL_SECONDS = 60.0
+# Failures of a publication that are the broker's (or the publisher's) rather than the database's.
+_PUBLISH_ERRORS: tuple[type[BaseException], ...] = (KafkaError, OSError, RuntimeError)
 
 
 class SchedulerService:
@@ -91,25 +94,32 @@ class SchedulerService:
     # --- the outbox relay (Kafka) --------------------------------------------------------------------------------
 
     async def _relay(self, stopping: asyncio.Event) -> None:
-        backoff = 1.0
         while not stopping.is_set():
-            try:
-                self._tasks_queued.clear()  # before reading: a wake-up during the pass means another pass
-                published = await self.relay_once()
-                backoff = 1.0
-                if published < RELAY_BATCH:
-                    await self._until_tasks_queued(stopping, RELAY_INTERVAL_SECONDS)
-            except (KafkaError, OSError, RuntimeError) as exc:
-                self._disturbed(database=False)
-                logger.warning("publishing tasks failed (%s); retrying in %.0f s", exc, backoff)
-                await self._reset_publisher()
-                await sleep_or_stop(stopping, backoff)
-                backoff = min(backoff * 2, 30.0)
-            except DATABASE_ERRORS as exc:
-                self._disturbed(database=True)
-                logger.warning("relay paused, database unavailable: %s", exc)
-                await sleep_or_stop(stopping, backoff)
-                backoff = min(backoff * 2, 30.0)
+            published = RELAY_BATCH
+            async for attempt in retries(
+                retry_on=(*_PUBLISH_ERRORS, *DATABASE_ERRORS),
+                first=1.0,
+                cap=30.0,
+                stopping=stopping,
+                on_retry=self._relay_failed,
+            ):
+                with attempt:
+                    self._tasks_queued.clear()  # before reading: a wake-up during the pass means another pass
+                    try:
+                        published = await self.relay_once()
+                    except _PUBLISH_ERRORS:
+                        await self._reset_publisher()
+                        raise
+            if published < RELAY_BATCH:
+                await self._until_tasks_queued(stopping, RELAY_INTERVAL_SECONDS)
+
+    def _relay_failed(self, exc: BaseException, delay: float) -> None:
+        if isinstance(exc, _PUBLISH_ERRORS):
+            self._disturbed(database=False)
+            logger.warning("publishing tasks failed (%s); retrying in %.0f s", exc, delay)
+        else:
+            self._disturbed(database=True)
+            logger.warning("relay paused, database unavailable: %s", exc)
 
     async def _until_tasks_queued(self, stopping: asyncio.Event, timeout: float) -> None:
         waits = [asyncio.ensure_future(self._tasks_queued.wait()), asyncio.ensure_future(stopping.wait())]
@@ -269,13 +279,13 @@ async def prepare_bus(settings: Settings, stopping: asyncio.Event) -> None:
     """On Kafka: create or grow the task topic before anything is published, retrying until the broker answers."""
     if not settings.uses_kafka:
         return
-    backoff = 1.0
-    while not stopping.is_set():
-        try:
+    async for attempt in retries(
+        retry_on=(KafkaError, OSError),
+        first=1.0,
+        cap=30.0,
+        stopping=stopping,
+        on_retry=lambda exc, delay: logger.warning("Kafka not reachable yet (%s); retrying in %.0f s", exc, delay),
+    ):
+        with attempt:
             partitions = await ensure_topic(settings)
             logger.info("topic %s ready with %d partitions", settings.kafka_task_topic, partitions)
-            return
-        except (KafkaError, OSError) as exc:
-            logger.warning("Kafka not reachable yet (%s); retrying in %.0f s", exc, backoff)
-            await sleep_or_stop(stopping, backoff)
-            backoff = min(backoff * 2, 30.0)

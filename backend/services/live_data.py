@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Protocol
@@ -583,14 +583,16 @@ class LiveDataService:
         part.attempts.append(meter.finish(ok=True, error=None))
         return record, part
 
-    def counters(self) -> Mapping[str, Any]:
-        """What this process has counted (cache hits, seedings, quotas, breakers), for health pages and scripts."""
+    def counters(self) -> dict[str, Any]:
+        """This process's hold on its upstreams, JSON-ready for the worker heartbeat (`metrics["upstream"]`): each
+        source's circuit, the daily quotas when they are this process's own (a worker's PRIM budget is the fleet's,
+        in the database), and its cache and browser-session counts."""
+        local_quotas = isinstance(self.prim.budget, prim.LocalBudget)
         return {
-            "prim_stop_cache_hits": self.prim.stop_cache_hits,
-            "prim_traffic_refresh_seconds": self.prim.traffic_refresh_seconds,
-            "ratp_seedings": self.ratp.seedings,
-            "quotas": [asdict(snapshot) for snapshot in self.quota_snapshots()],
             "breakers": [asdict(snapshot) for snapshot in self.breaker_snapshots()],
+            "quotas": [asdict(snapshot) for snapshot in self.quota_snapshots()] if local_quotas else [],
+            "prim_stop_cache_hits": self.prim.stop_cache_hits,
+            "ratp_seedings": self.ratp.seedings,
         }
 
 

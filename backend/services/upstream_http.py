@@ -18,12 +18,16 @@ from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
 from contextlib import AsyncExitStack, contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import BaseModel, ValidationError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from backend.services.resilience import AttemptMeter, CircuitBreaker, Deadline, UpstreamError
+
+PayloadT = TypeVar("PayloadT", bound=BaseModel)
 
 # Two tries after the first: a 429 with a short Retry-After is waited for, a longer one pauses the source.
 MAX_RATE_LIMIT_RETRIES = 2
@@ -60,6 +64,29 @@ def line_fan_out(limits: Mapping[str, int]) -> Iterator[None]:
         yield
     finally:
         _line_slots.reset(token)
+
+
+def pause_for_rate_limit(
+    breaker: CircuitBreaker, wait: float | None, refusal: str, *, short: str | None = None
+) -> UpstreamError:
+    """A 429 not waited for: the source pauses for the Retry-After asked (its cool-down when none was)."""
+    pause = wait if wait is not None else breaker.cooldown_seconds
+    reason = f"{refusal}; {breaker.name} paused for {pause:.0f} s"
+    breaker.hold(pause, reason, short=short)
+    return UpstreamError("rate_limited", reason, retry_after=wait, short=short)
+
+
+class _ShortRetryAfterError(Exception):
+    """A 429 whose Retry-After is short enough to wait for within the fetch."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"Retry-After {seconds:.1f} s")
+        self.seconds = seconds
+
+
+def _asked_wait(state: RetryCallState) -> float:
+    error = state.outcome.exception() if state.outcome is not None else None
+    return error.seconds if isinstance(error, _ShortRetryAfterError) else 0.0
 
 
 def describe_url(url: str) -> str:
@@ -102,35 +129,40 @@ class UpstreamHttp:
         `on_response` sees every answer, refused ones included (PRIM's rate-limit headers). The caller settles the
         breaker (`settle`) once it knows whether the body was usable.
         """
-        for retry in range(MAX_RATE_LIMIT_RETRIES + 1):
-            response = await self._send(url, breaker, meter, deadline, params, headers, before_send)
-            if on_response is not None:
-                await on_response(response)
-            status = response.status_code
-            if status == 429:
-                wait = retry_after_seconds(response.headers.get("retry-after"))
-                if (
-                    wait is not None
-                    and wait <= self._retry_after_max
-                    and wait < deadline.remaining() - 0.5
-                    and retry < MAX_RATE_LIMIT_RETRIES
-                ):
-                    breaker.release()  # a half-open probe stays this request's through its retry
-                    await asyncio.sleep(wait)
-                    continue
-                pause = wait if wait is not None else breaker.cooldown_seconds
-                reason = (
-                    f"HTTP 429 rate limited on {describe_url(url)} (Retry-After "
-                    f"{'absent' if wait is None else f'{wait:.0f} s'}); {breaker.name} paused for {pause:.0f} s"
-                )
-                breaker.hold(pause, reason, short="HTTP 429")
-                raise UpstreamError("rate_limited", reason, retry_after=wait, short="HTTP 429")
-            if status in pass_statuses or 200 <= status < 300:
-                return response
-            error = _status_error(status, url, response)
-            self.settle(breaker, error)
-            raise error
-        raise AssertionError("unreachable")  # the loop always returns or raises
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(_ShortRetryAfterError),
+            wait=_asked_wait,
+            stop=stop_after_attempt(MAX_RATE_LIMIT_RETRIES + 1),
+            before_sleep=lambda _state: breaker.release(),  # a half-open probe stays this request's through its retry
+            reraise=True,
+        ):
+            with attempt:
+                response = await self._send(url, breaker, meter, deadline, params, headers, before_send)
+                if on_response is not None:
+                    await on_response(response)
+                status = response.status_code
+                if status == 429:
+                    wait = retry_after_seconds(response.headers.get("retry-after"))
+                    if (
+                        wait is not None
+                        and wait <= self._retry_after_max
+                        and wait < deadline.remaining() - 0.5
+                        and attempt.retry_state.attempt_number <= MAX_RATE_LIMIT_RETRIES
+                    ):
+                        raise _ShortRetryAfterError(wait)
+                    raise pause_for_rate_limit(
+                        breaker,
+                        wait,
+                        f"HTTP 429 rate limited on {describe_url(url)} "
+                        f"(Retry-After {'absent' if wait is None else f'{wait:.0f} s'})",
+                        short="HTTP 429",
+                    )
+                if status in pass_statuses or 200 <= status < 300:
+                    return response
+                error = _status_error(status, url, response)
+                self.settle(breaker, error)
+                raise error
+        raise AssertionError("unreachable")  # every attempt returns or raises
 
     async def _send(
         self,
@@ -252,4 +284,20 @@ def parse_json(response: httpx.Response, what: str) -> Any:
             "bad_response",
             f"malformed JSON for {what} ({exc.msg} at char {exc.pos} of {len(text)})",
             short="malformed JSON",
+        ) from None
+
+
+def validated(model: type[PayloadT], payload: Any, what: str, *, expected: str) -> PayloadT:
+    """`payload` read as `model`; else one `UpstreamError("bad_response")` naming the first field path that is wrong
+    and what the answer should hold (`expected`)."""
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "top level"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise UpstreamError(
+            "bad_response",
+            f"unexpected {what} answer: {where}: {first['msg']}{more}; expected {expected}",
+            short="unusable answer",
         ) from None

@@ -584,8 +584,3 @@ async def reap(
             )
         )
     return ReapOutcome(requeued=requeued, failed=failed, expired=expired, taken_back=taken_back)
-
-
-async def active_count(session: AsyncSession) -> int:
-    statement = select(func.count()).select_from(TaskRun).where(TaskRun.status.in_(TaskStatus.active()))
-    return int((await session.execute(statement)).scalar_one())

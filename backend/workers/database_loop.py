@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from backend.backoff import retries
 from backend.config import Settings
 from backend.lifecycle import sleep_or_stop
 from backend.registry import WorkerState
@@ -29,20 +30,20 @@ class DatabaseTaskLoop:
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     async def run(self, stopping: asyncio.Event) -> None:
-        backoff = IDLE_POLL_SECONDS
         while not stopping.is_set():
             if len(self._tasks) >= self._settings.worker_concurrency:
                 await asyncio.wait(list(self._tasks.values()), return_when=asyncio.FIRST_COMPLETED, timeout=1.0)
                 continue
-            try:
-                assignment = await self._executor.claim()
-            except DatabaseUnavailableError as exc:
-                self._state.last_error = f"database: {exc}"[:300]
-                logger.warning("database unavailable; retrying in %.1f s", backoff)
-                await sleep_or_stop(stopping, backoff)
-                backoff = min(backoff * 2, 10.0)
-                continue
-            backoff = IDLE_POLL_SECONDS
+            assignment = None
+            async for attempt in retries(
+                retry_on=DatabaseUnavailableError,
+                first=IDLE_POLL_SECONDS,
+                cap=10.0,
+                stopping=stopping,
+                on_retry=self._claim_failed,
+            ):
+                with attempt:
+                    assignment = await self._executor.claim()
             if assignment is None:
                 self._state.status = WorkerStatus.BUSY if self._tasks else WorkerStatus.IDLE
                 await sleep_or_stop(stopping, IDLE_POLL_SECONDS)
@@ -53,16 +54,12 @@ class DatabaseTaskLoop:
         await self._drain()
 
     async def _run(self, assignment: TaskAssignment) -> None:
-        delay = 0.5
         try:
-            while True:
-                try:
+            async for attempt in retries(
+                retry_on=DatabaseUnavailableError, first=0.5, cap=10.0, on_retry=self._database_failed
+            ):
+                with attempt:
                     await self._executor.run(assignment)
-                    return
-                except DatabaseUnavailableError as exc:
-                    self._state.last_error = f"database: {exc}"[:300]
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 10.0)
         except asyncio.CancelledError:
             await asyncio.shield(self._executor.hand_back(assignment))
             raise
@@ -70,6 +67,13 @@ class DatabaseTaskLoop:
             logger.exception("unexpected error running task %s", assignment.task_id)
         finally:
             self._tasks.pop(assignment.task_id, None)
+
+    def _claim_failed(self, exc: BaseException, delay: float) -> None:
+        self._database_failed(exc, delay)
+        logger.warning("database unavailable; retrying in %.1f s", delay)
+
+    def _database_failed(self, exc: BaseException, _delay: float) -> None:
+        self._state.last_error = f"database: {exc}"[:300]
 
     async def _drain(self) -> None:
         """On shutdown: finish in-flight tasks within the task timeout, hand back the rest."""

@@ -17,10 +17,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.backoff import retries
 from backend.catalogue import Line, UnknownLineError, get_catalogue
 from backend.clock import utcnow
 from backend.config import Settings
@@ -58,6 +59,13 @@ class LineFetcher(Protocol):
     async def read_traffic_feed(self) -> TrafficFeedRead: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class UpstreamReport(Protocol):
+    """A fetcher that reports its hold on the upstreams (circuit breakers, quotas) for the worker's heartbeat."""
+
+    def counters(self) -> dict[str, Any]: ...
 
 
 def lease_for(settings: Settings) -> timedelta:
@@ -185,22 +193,22 @@ class TaskExecutor:
         try:
             result, error = await self._fetch(assignment)
             elapsed = time.perf_counter() - started
-            delay = 0.5
-            while True:
-                # The fetched result is kept until the database takes it: an outage costs neither the fetch nor the
-                # attempt (the heartbeat keeps renewing this task's lease, and renews it again on reconnection).
-                try:
+
+            def record_failed(exc: BaseException, delay: float) -> None:
+                self._state.last_error = f"database: {exc}"[:300]
+                logger.warning(
+                    "database unavailable to record task %s; retrying in %.1f s",
+                    assignment.task_id,
+                    delay,
+                    extra={"task_id": assignment.task_id},
+                )
+
+            # The fetched result is kept until the database takes it: an outage costs neither the fetch nor the
+            # attempt (the heartbeat keeps renewing this task's lease, and renews it again on reconnection).
+            async for attempt in retries(retry_on=DatabaseUnavailableError, first=0.5, cap=5.0, on_retry=record_failed):
+                with attempt:
                     return await self._record(assignment, result, error, elapsed)
-                except DatabaseUnavailableError as exc:
-                    self._state.last_error = f"database: {exc}"[:300]
-                    logger.warning(
-                        "database unavailable to record task %s; retrying in %.1f s",
-                        assignment.task_id,
-                        delay,
-                        extra={"task_id": assignment.task_id},
-                    )
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
+            raise AssertionError("unreachable")  # retried until recorded (no `stopping`)
         finally:
             self._state.in_flight.pop(assignment.task_id, None)
 

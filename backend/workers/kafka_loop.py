@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
+from backend.backoff import restart_backoff, retries
 from backend.bus.kafka import TaskMessage, ensure_topic, group_members
 from backend.config import Settings
-from backend.lifecycle import sleep_or_stop
 from backend.registry import WorkerState
 from backend.tasks.repository import StartRefusal
 from backend.vocabulary import WorkerStatus
@@ -87,22 +87,24 @@ class KafkaTaskLoop:
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Consume until `stopping` is set, then finish or hand back in-flight tasks, commit, and leave the group."""
-        backoff = 1.0
-        while not stopping.is_set():
-            try:
-                await ensure_topic(self._settings)
-                self._consumer = self._new_consumer()
-                await self._consumer.start()
-                self._consumer.subscribe([self._settings.kafka_task_topic], listener=_Rebalance(self))
-                backoff = 1.0
-                await self._consume(stopping)
-            except (KafkaError, OSError) as exc:
-                logger.warning("Kafka unavailable (%s); retrying in %.0f s", exc, backoff)
-                self._state.last_error = f"kafka: {exc}"
-                await sleep_or_stop(stopping, backoff)
-                backoff = min(backoff * 2, 30.0)
-            finally:
-                await self._close_consumer(draining=stopping.is_set())
+        while not stopping.is_set():  # a consumer leaves `_consume` to be recreated when the group lost it
+            async for attempt in retries(
+                retry_on=(KafkaError, OSError), first=1.0, cap=30.0, stopping=stopping, on_retry=self._kafka_failed
+            ):
+                with attempt:
+                    try:
+                        await ensure_topic(self._settings)
+                        self._consumer = self._new_consumer()
+                        await self._consumer.start()
+                        self._consumer.subscribe([self._settings.kafka_task_topic], listener=_Rebalance(self))
+                        restart_backoff(attempt)  # the consumer is up: the next outage waits the first delay again
+                        await self._consume(stopping)
+                    finally:
+                        await self._close_consumer(draining=stopping.is_set())
+
+    def _kafka_failed(self, exc: BaseException, delay: float) -> None:
+        logger.warning("Kafka unavailable (%s); retrying in %.0f s", exc, delay)
+        self._state.last_error = f"kafka: {exc}"
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         settings = self._settings
@@ -196,9 +198,15 @@ class KafkaTaskLoop:
         self._done(tp, offset)
 
     async def _execute(self, message: TaskMessage, stopping: asyncio.Event) -> None:
-        delay = 0.5
-        while True:
-            try:
+        def database_failed(exc: BaseException, delay: float) -> None:
+            self._state.last_error = f"database: {exc}"[:300]
+            logger.warning("database unavailable for task %s; retrying in %.1f s", message.task_id, delay)
+
+        # Keep the message (its offset stays uncommitted) until the database answers again.
+        async for attempt in retries(
+            retry_on=DatabaseUnavailableError, first=0.5, cap=10.0, stopping=stopping, on_retry=database_failed
+        ):
+            with attempt:
                 outcome = await self._executor.start_delivered(message.task_id)
                 if isinstance(outcome, StartRefusal):
                     logger.debug("task %s not started: %s", message.task_id, outcome.value)
@@ -209,14 +217,7 @@ class KafkaTaskLoop:
                     await asyncio.shield(self._executor.hand_back(outcome))
                     raise
                 return
-            except DatabaseUnavailableError as exc:
-                # Keep the message (its offset stays uncommitted) until the database answers again.
-                self._state.last_error = f"database: {exc}"[:300]
-                logger.warning("database unavailable for task %s; retrying in %.1f s", message.task_id, delay)
-                if stopping.is_set():
-                    raise
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        raise DatabaseUnavailableError(f"stopping while the database is unavailable for task {message.task_id}")
 
     def _done(self, tp: TopicPartition, offset: int) -> None:
         progress = self._progress.get(tp)

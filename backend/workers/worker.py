@@ -25,7 +25,7 @@ from backend.registry import WorkerState, new_worker_id, write_heartbeat
 from backend.tasks import repository as tasks
 from backend.vocabulary import Service, WorkerStatus
 from backend.workers.database_loop import DatabaseTaskLoop
-from backend.workers.execution import LineFetcher, TaskExecutor, lease_for
+from backend.workers.execution import LineFetcher, TaskExecutor, UpstreamReport, lease_for
 from backend.workers.kafka_loop import KafkaTaskLoop
 
 logger = logging.getLogger("backend.workers.worker")
@@ -40,12 +40,18 @@ async def write_state(database: Database, settings: Settings, state: WorkerState
 
 
 async def heartbeat(
-    database: Database, settings: Settings, state: WorkerState, logs: CentralizedLogging | None
+    database: Database,
+    settings: Settings,
+    state: WorkerState,
+    logs: CentralizedLogging | None,
+    fetcher: object = None,
 ) -> None:
     """Every WORKER_HEARTBEAT_SECONDS until cancelled; a database outage only delays it."""
     while True:
         if logs is not None:
             state.metrics.update(logs.stats())  # dropped log records show on the worker's row
+        if isinstance(fetcher, UpstreamReport):
+            state.metrics["upstream"] = fetcher.counters()  # circuit breakers (and local quotas) on the worker's row
         try:
             await write_state(database, settings, state)
         except DATABASE_ERRORS as exc:
@@ -92,7 +98,7 @@ async def run_worker(
     loop = (
         KafkaTaskLoop(settings, executor, state) if settings.uses_kafka else DatabaseTaskLoop(settings, executor, state)
     )
-    beat = asyncio.create_task(heartbeat(database, settings, state, logs))
+    beat = asyncio.create_task(heartbeat(database, settings, state, logs, fetcher))
     logger.info("worker %s started (bus: %s, concurrency %d)", state.id, state.bus, settings.worker_concurrency)
     try:
         await loop.run(stopping)

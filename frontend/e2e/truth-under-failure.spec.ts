@@ -83,6 +83,10 @@ test("with every source failing, the home page says no line is live and why, wit
   if (await showAll.count()) await showAll.click();
   await expect(page.locator('[data-testid="line-health-row"][data-line-id="metro:1"]')).toBeVisible();
   await expect(page.getByTestId("line-health-error").first()).not.toBeEmpty();
+  // The workers' heartbeats say which sources they hold back (a circuit open, or half open once its pause is over).
+  await expect
+    .poll(() => page.locator('[data-testid="worker-circuits"] [data-state$="open"]').count(), { timeout: 30_000 })
+    .toBeGreaterThan(0);
 
   // Back to live data for the specs after this one.
   const cleared = await page.request.delete(`${stub}/__stub/faults`);

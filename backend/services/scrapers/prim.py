@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -41,15 +41,17 @@ from backend.services.resilience import (
     UpstreamError,
     failed_stop,
 )
-from backend.services.scrapers import prim_disruptions
+from backend.services.scrapers import prim_disruptions, siri
 from backend.services.stop_refs import StopRef, StopRefRegistry
 from backend.services.times import parse_utc, utc_now
 from backend.services.topology import LineTopology, name_key
-from backend.services.upstream_http import UpstreamHttp
+from backend.services.upstream_http import UpstreamHttp, validated
 
 SOURCE = "prim"
 # The registry's name for "PRIM's Navitia was asked for this line's stop areas".
 LOOK_UP_SOURCE = "prim:stop_areas"
+
+AnswerT = TypeVar("AnswerT", bound=siri.SiriAnswer)
 
 # Longest a request waits for a quota token (or its pacing slot) before it is refused instead; never past the
 # fetch's deadline, less the time an answer takes.
@@ -115,38 +117,25 @@ class InfoMessage:
     valid_until: datetime | None
 
 
-def _first_value(items: Any) -> str | None:
-    """SIRI Lite's `[{"value": "..."}]` (or `{"value": ...}`) as its first string."""
-    if isinstance(items, list):
-        items = items[0] if items else None
-    if isinstance(items, dict):
-        value = items.get("value")
-        return value.strip() if isinstance(value, str) and value.strip() else None
-    return None
-
-
-def _deliveries(payload: Any, key: str, what: str) -> list[dict[str, Any]]:
-    try:
-        deliveries = payload["Siri"]["ServiceDelivery"][key]
-    except (KeyError, TypeError):
-        raise UpstreamError("bad_response", f"unexpected {what} answer: no Siri.ServiceDelivery.{key}") from None
-    if not isinstance(deliveries, list):
-        raise UpstreamError("bad_response", f"unexpected {what} answer: {key} is not a list")
-    for delivery in deliveries:
-        error = delivery.get("ErrorCondition") if isinstance(delivery, dict) else None
-        if error:
-            info = error.get("ErrorInformation") if isinstance(error, dict) else None
-            text = info.get("ErrorText") if isinstance(info, dict) else None
-            # Only an answer saying the id is unknown means that; any other error (a request PRIM could not read,
-            # a service error) says nothing of the stop, which must keep its id.
-            description = info.get("ErrorDescription") if isinstance(info, dict) else None
-            unknown = "ne contient pas" in str(text or "").lower() or "unknown" in str(description or "").lower()
-            raise UpstreamError(
-                "not_found" if unknown else "bad_response",
-                f"PRIM {what} error: {text or error}",
-                short="PRIM: unknown id" if unknown else "PRIM error answer",
-            )
-    return [delivery for delivery in deliveries if isinstance(delivery, dict)]
+def _read_answer(model: type[AnswerT], payload: Any, what: str) -> AnswerT:
+    """The answer as `model`; raises `UpstreamError` for a broken shape or an error answer."""
+    answer = validated(model, payload, what, expected=model.EXPECTED)
+    for delivery in answer.deliveries:
+        error = delivery.ErrorCondition
+        if error is None or not error.model_dump(exclude_unset=True):  # `{}`: no error
+            continue
+        info = error.ErrorInformation
+        text = info.ErrorText if info is not None else None
+        # Only an answer saying the id is unknown means that; any other error (a request PRIM could not read, a
+        # service error) says nothing of the stop, which must keep its id.
+        description = info.ErrorDescription if info is not None else None
+        unknown = "ne contient pas" in str(text or "").lower() or "unknown" in str(description or "").lower()
+        raise UpstreamError(
+            "not_found" if unknown else "bad_response",
+            f"PRIM {what} error: {text or error.model_dump(exclude_unset=True)}",
+            short="PRIM: unknown id" if unknown else "PRIM error answer",
+        )
+    return answer
 
 
 def parse_stop_monitoring(payload: Any) -> StopVisits:
@@ -154,28 +143,29 @@ def parse_stop_monitoring(payload: Any) -> StopVisits:
 
     A visit that cannot be used (no journey, no call, no time, no destination of any kind) is counted in `dropped`
     under that reason, never left out silently."""
+    answer = _read_answer(siri.StopMonitoringAnswer, payload, "stop-monitoring")
     visits: list[MonitoredVisit] = []
     dropped: Counter[str] = Counter()
-    for delivery in _deliveries(payload, "StopMonitoringDelivery", "stop-monitoring"):
-        for visit in delivery.get("MonitoredStopVisit") or []:
-            journey = visit.get("MonitoredVehicleJourney") if isinstance(visit, dict) else None
-            if not isinstance(journey, dict):
+    for delivery in answer.deliveries:
+        for visit in delivery.MonitoredStopVisit or []:
+            journey = visit.MonitoredVehicleJourney
+            if journey is None:
                 dropped["no journey"] += 1
                 continue
-            call = journey.get("MonitoredCall")
-            if not isinstance(call, dict):
+            call = journey.MonitoredCall
+            if call is None:
                 dropped["no call"] += 1
                 continue
             expected = (
-                parse_utc(call.get("ExpectedDepartureTime"))
-                or parse_utc(call.get("ExpectedArrivalTime"))
-                or parse_utc(call.get("AimedDepartureTime"))
-                or parse_utc(call.get("AimedArrivalTime"))
+                parse_utc(call.ExpectedDepartureTime)
+                or parse_utc(call.ExpectedArrivalTime)
+                or parse_utc(call.AimedDepartureTime)
+                or parse_utc(call.AimedArrivalTime)
             )
             destination = (
-                _first_value(journey.get("DestinationName"))
-                or _first_value(call.get("DestinationDisplay"))
-                or _first_value(journey.get("DirectionName"))
+                siri.first_text(journey.DestinationName)
+                or siri.first_text(call.DestinationDisplay)
+                or siri.first_text(journey.DirectionName)
             )
             if expected is None:
                 dropped["no time"] += 1
@@ -183,17 +173,16 @@ def parse_stop_monitoring(payload: Any) -> StopVisits:
             if destination is None:
                 dropped["no destination"] += 1
                 continue
-            line_ref = _first_value(journey.get("LineRef")) or ""
-            line_match = _LINE_ID.search(line_ref)
+            line_match = _LINE_ID.search(siri.first_text(journey.LineRef) or "")
             visits.append(
                 MonitoredVisit(
                     idfm_line_id=line_match.group(1) if line_match else None,
                     destination=destination,
-                    direction_name=_first_value(journey.get("DirectionName")),
+                    direction_name=siri.first_text(journey.DirectionName),
                     expected_at=expected,
-                    aimed_at=parse_utc(call.get("AimedDepartureTime")) or parse_utc(call.get("AimedArrivalTime")),
-                    departure_status=call.get("DepartureStatus") or call.get("ArrivalStatus"),
-                    vehicle_at_stop=call.get("VehicleAtStop") is True,
+                    aimed_at=parse_utc(call.AimedDepartureTime) or parse_utc(call.AimedArrivalTime),
+                    departure_status=call.DepartureStatus or call.ArrivalStatus,
+                    vehicle_at_stop=call.VehicleAtStop is True,
                 )
             )
     return StopVisits(visits=visits, dropped=dict(dropped))
@@ -201,25 +190,22 @@ def parse_stop_monitoring(payload: Any) -> StopVisits:
 
 def parse_general_message(payload: Any, now: datetime) -> list[InfoMessage]:
     """The messages of a general-message answer still valid at `now`."""
+    answer = _read_answer(siri.GeneralMessageAnswer, payload, "general-message")
     messages: list[InfoMessage] = []
-    for delivery in _deliveries(payload, "GeneralMessageDelivery", "general-message"):
-        for item in delivery.get("InfoMessage") or []:
-            if not isinstance(item, dict):
-                continue
-            valid_until = parse_utc(item.get("ValidUntilTime"))
+    for delivery in answer.deliveries:
+        for item in delivery.InfoMessage or []:
+            valid_until = parse_utc(item.ValidUntilTime)
             if valid_until is not None and valid_until < now:
                 continue
-            content = item.get("Content")
-            if not isinstance(content, dict):
+            if item.Content is None:
                 continue
-            texts = []
-            for message in content.get("Message") or []:
-                text = message.get("MessageText") if isinstance(message, dict) else None
-                value = text.get("value") if isinstance(text, dict) else None
-                if isinstance(value, str) and value.strip():
-                    texts.append(value.strip())
+            texts = [
+                message.MessageText.value.strip()
+                for message in item.Content.Message or []
+                if message.MessageText is not None and message.MessageText.value and message.MessageText.value.strip()
+            ]
             if texts:
-                channel = _first_value(item.get("InfoChannelRef")) or "Information"
+                channel = siri.first_text(item.InfoChannelRef) or "Information"
                 text = " ".join(dict.fromkeys(texts))
                 messages.append(InfoMessage(channel=channel, text=text, valid_until=valid_until))
     return messages

@@ -1,78 +1,38 @@
 """Reading ratp.fr's next-passages board: the HTML fragment of `blocs-horaires-next-passages` into rows and times.
 
-Pure functions over the stdlib `html.parser`: the fragment is small and regular, so a tolerant tree of
-(tag, classes, children) is all that is needed.
+Pure functions over `selectolax` (the lexbor HTML5 parser): the board's parts are found by their CSS classes.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from html.parser import HTMLParser
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from backend.services.records import DepartureStatus
 from backend.services.resilience import UpstreamError
 from backend.services.times import paris_clock_time
 from backend.services.topology import name_key
 
-_VOID_TAGS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"})
 _MINUTES = re.compile(r"^(\d{1,3})\s*(?:mn|min|minutes?)$")
 _CLOCK = re.compile(r"\b(\d{1,2}[:h]\d{2})\b")
 _NO_SERVICE = ("service termine", "aucun passage", "pas de passage", "aucun horaire", "horaires indisponibles")
 
 
-@dataclass
-class Element:
-    tag: str
-    classes: frozenset[str]
-    children: list[Element | str] = field(default_factory=list)
-
-    def iter(self) -> Iterator[Element]:
-        for child in self.children:
-            if isinstance(child, Element):
-                yield child
-                yield from child.iter()
-
-    def first(self, css_class: str) -> Element | None:
-        return next((element for element in self.iter() if css_class in element.classes), None)
-
-    def text(self) -> str:
-        parts: list[str] = []
-        for child in self.children:
-            parts.append(child if isinstance(child, str) else " " + child.text() + " ")
-        return " ".join("".join(parts).split())
+def _classes(node: LexborNode) -> frozenset[str]:
+    return frozenset((node.attributes.get("class") or "").split())
 
 
-class _TreeBuilder(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.root = Element("root", frozenset())
-        self._stack = [self.root]
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        classes = frozenset(next((value or "" for name, value in attrs if name == "class"), "").split())
-        element = Element(tag, classes)
-        self._stack[-1].children.append(element)
-        if tag not in _VOID_TAGS:
-            self._stack.append(element)
-
-    def handle_endtag(self, tag: str) -> None:
-        for index in range(len(self._stack) - 1, 0, -1):
-            if self._stack[index].tag == tag:
-                del self._stack[index:]
-                return
-
-    def handle_data(self, data: str) -> None:
-        self._stack[-1].children.append(data)
+def _first(node: LexborNode, css_class: str) -> LexborNode | None:
+    """The first element below `node` (not `node` itself) with the class."""
+    return next((found for found in node.css(f".{css_class}") if found.mem_id != node.mem_id), None)
 
 
-def parse_html(html: str) -> Element:
-    builder = _TreeBuilder()
-    builder.feed(html)
-    builder.close()
-    return builder.root
+def _text(node: LexborNode) -> str:
+    """The element's text, whitespace collapsed, words of neighbouring elements kept apart."""
+    return " ".join(node.text(deep=True, separator=" ").split())
 
 
 @dataclass(frozen=True)
@@ -95,48 +55,47 @@ def parse_board(html: str) -> list[Board]:
     """The timetables of a next-passages fragment; raises `UpstreamError` when it is empty or unreadable."""
     if not html.strip():
         raise UpstreamError("empty", "empty ratp.fr board")
-    root = parse_html(html)
-    blocks = [element for element in root.iter() if "ixxi-horaire-result-timetable" in element.classes]
+    root = LexborHTMLParser(html)
+    blocks = root.css(".ixxi-horaire-result-timetable")
     if not blocks:
         raise UpstreamError("bad_response", "malformed ratp.fr board: no timetable block in the HTML")
     boards: list[Board] = []
     unreadable = 0
     for block in blocks:
-        heading = block.first("destination_label")
-        table = next((element for element in block.iter() if element.tag == "table"), None)
+        heading = _first(block, "destination_label")
+        table = block.css_first("table")
         rows: list[BoardRow] = []
         no_service = False
         realtime = True
-        for row in table.iter() if table is not None else ():
-            if row.tag != "tr":
+        for row in table.css("tr") if table is not None else ():
+            classes = _classes(row)
+            if "type-horaire-tr" in classes:
+                realtime = "temps reel" in name_key(_text(row))
                 continue
-            if "type-horaire-tr" in row.classes:
-                realtime = "temps reel" in name_key(row.text())
+            if not any(css_class.startswith("body-") for css_class in classes):
                 continue
-            if not any(css_class.startswith("body-") for css_class in row.classes):
-                continue
-            destination = row.first("terminus-wrap")
-            wait = row.first("heure-wrap")
-            if destination is not None and wait is not None and destination.text() and wait.text():
-                status = row.first("type-horaire-td")
-                mission = row.first("js-horaire-show-mission")
+            destination = _first(row, "terminus-wrap")
+            wait = _first(row, "heure-wrap")
+            if destination is not None and wait is not None and _text(destination) and _text(wait):
+                status = _first(row, "type-horaire-td")
+                mission = _first(row, "js-horaire-show-mission")
                 rows.append(
                     BoardRow(
-                        destination=destination.text(),
-                        time_text=wait.text(),
-                        status_text=(status.text() or None) if status is not None else None,
-                        mission=(mission.text() or None) if mission is not None else None,
+                        destination=_text(destination),
+                        time_text=_text(wait),
+                        status_text=(_text(status) or None) if status is not None else None,
+                        mission=(_text(mission) or None) if mission is not None else None,
                         is_realtime=realtime,
                     )
                 )
-            elif any(phrase in name_key(row.text()) for phrase in _NO_SERVICE):
+            elif any(phrase in name_key(_text(row)) for phrase in _NO_SERVICE):
                 no_service = True
             else:
                 unreadable += 1
         if table is None and not rows:
             unreadable += 1
         boards.append(
-            Board(heading=heading.text() if heading is not None else None, rows=tuple(rows), no_service=no_service)
+            Board(heading=_text(heading) if heading is not None else None, rows=tuple(rows), no_service=no_service)
         )
     if unreadable and not any(board.rows or board.no_service for board in boards):
         raise UpstreamError("bad_response", f"malformed ratp.fr board: {unreadable} unreadable timetable part(s)")

@@ -3,36 +3,26 @@
 The stop list gives the upstream ids of a line's stations (stop places for boards and vehicle positions, stop
 areas for PRIM) and, for bus lines, the stations themselves. Boards are asked per stop and direction and parsed
 by `ratp_board`. A Cloudflare challenge (HTTP 403 page) is passed by seeding a browser session with Playwright
-(`cloudflare.seed_session`), reused until its cookies expire and kept in RATP_COOKIE_FILE.
-
-Operators refresh or inspect that session with this module as a script:
-
-    python backend/services/scrapers/ratp_http.py --refresh-cookies
-    python -m backend.services.scrapers.ratp_http --show
-    python -m backend.services.scrapers.ratp_http --cookie cf_clearance=... --user-agent "Mozilla/5.0 ..."
+(`cloudflare.seed_session`), reused until its cookies expire and kept in RATP_COOKIE_FILE (operators refresh or
+inspect it with `python -m backend.services.scrapers.ratp_session`).
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-if __package__ in (None, ""):  # run as a file: make the `backend` package importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-
-import argparse
 import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, ConfigDict, RootModel, StrictInt, StrictStr
 
 from backend.catalogue import Line, LineStation, Station
 from backend.catalogue.names import slugify
-from backend.config import Settings, get_settings
+from backend.config import Settings
 from backend.services.records import DepartureRecord, StationRecord, StopOutcome
 from backend.services.resilience import (
     AttemptMeter,
@@ -45,7 +35,6 @@ from backend.services.resilience import (
 )
 from backend.services.scrapers.cloudflare import (
     DEFAULT_USER_AGENT,
-    BrowserSession,
     BrowserSessionStore,
     SeedingError,
     is_challenge,
@@ -55,7 +44,7 @@ from backend.services.scrapers.ratp_board import parse_board, row_time
 from backend.services.stop_refs import StopRef, StopRefRegistry
 from backend.services.times import utc_now
 from backend.services.topology import LineTopology
-from backend.services.upstream_http import UpstreamHttp, describe_url, parse_json
+from backend.services.upstream_http import UpstreamHttp, describe_url, parse_json, validated
 
 SOURCE = "ratp_http"
 # The registry's name for "ratp.fr's stop list was asked for this line's stop ids".
@@ -88,26 +77,36 @@ class StopPoint:
     line_ref: str | None  # "LIG:IDFM:C01371"
 
 
+class _StopPointEntry(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: StrictStr | None = None
+    stop_place_id: StrictStr | StrictInt | None = None
+    stop_area_id: StrictStr | StrictInt | None = None  # "LDA:IDFM:71264"
+    line_id: StrictStr | None = None
+
+
+class StopPointList(RootModel[list[_StopPointEntry]]):
+    """A getStopPoints answer: the line's stops, in order."""
+
+
 def parse_stop_points(payload: Any) -> list[StopPoint]:
-    """The stops of a getStopPoints answer, in the order listed; raises `UpstreamError` when it has none."""
-    if not isinstance(payload, list):
-        raise UpstreamError("bad_response", f"unexpected ratp.fr stop list: a {type(payload).__name__}, not a list")
+    """The stops of a getStopPoints answer, in the order listed (those without a name or a stop place are left
+    out); raises `UpstreamError` when it has none."""
+    answer = validated(StopPointList, payload, "ratp.fr stop list", expected="a list of stops")
     points: list[StopPoint] = []
-    for item in payload:
-        if not isinstance(item, dict):
+    for item in answer.root:
+        name = (item.name or "").strip()
+        place = str(item.stop_place_id if item.stop_place_id is not None else "").strip()
+        if not (name and place):
             continue
-        name = item.get("name")
-        place = item.get("stop_place_id")
-        if not (isinstance(name, str) and name.strip() and isinstance(place, str | int) and str(place).strip()):
-            continue
-        area = item.get("stop_area_id")
-        line_ref = item.get("line_id")
+        area = str(item.stop_area_id) if item.stop_area_id is not None else ""
         points.append(
             StopPoint(
-                name=name.strip(),
-                stop_place_ref=str(place).strip(),
-                stop_area_id=str(area).rsplit(":", 1)[-1] if isinstance(area, str | int) and str(area) else None,
-                line_ref=line_ref if isinstance(line_ref, str) and line_ref else None,
+                name=name,
+                stop_place_ref=place,
+                stop_area_id=area.rsplit(":", 1)[-1] if area else None,
+                line_ref=item.line_id or None,
             )
         )
     if not points:
@@ -442,7 +441,7 @@ class RatpHttpSource:
             raise UpstreamError(
                 "blocked",
                 "Cloudflare challenge (HTTP 403) and seeding is off (PLAYWRIGHT_SEEDING_ENABLED=false); refresh "
-                "the cookies with `python -m backend.services.scrapers.ratp_http --refresh-cookies`",
+                "the cookies with `python -m backend.services.scrapers.ratp_session --refresh-cookies`",
             )
         try:
             # Waits for a seeding another request started, but no longer than this fetch may last.
@@ -472,109 +471,3 @@ class RatpHttpSource:
         self._seed_failure = None
         self.seedings += 1
         self.sessions.save(session)
-
-
-# --- operator script -----------------------------------------------------------------------------------------
-
-
-def _describe(session: BrowserSession | None) -> str:
-    if session is None:
-        return "no session stored"
-    names = ", ".join(sorted({str(cookie.get("name")) for cookie in session.live_cookies()})) or "none live"
-    expires = session.expires_at()
-    until = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(expires)) if expires else "end of browser session"
-    seeded = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(session.seeded_at)) if session.seeded_at else "?"
-    return (
-        f"session for {session.base_url}: cookies {names}; clearance "
-        f"{'valid until ' + until if session.has_clearance() else 'missing or expired'}; seeded {seeded} "
-        f"({session.how or 'unknown way'}); user agent {session.user_agent!r}"
-    )
-
-
-async def _check(settings: Settings, store: BrowserSessionStore) -> str:
-    session = store.current()
-    headers = {"User-Agent": session.user_agent if session else DEFAULT_USER_AGENT, "Accept": "application/json"}
-    cookie = session.cookie_header() if session else None
-    if cookie:
-        headers["Cookie"] = cookie
-    url = f"{store.base_url}/horaires/api/getStopPoints/metro/1"
-    async with httpx.AsyncClient(timeout=settings.upstream_timeout_seconds) as client:
-        try:
-            response = await client.get(url, headers=headers)
-        except httpx.HTTPError as exc:
-            return f"check: GET {url} failed: {exc!r}"
-    verdict = "Cloudflare challenge" if is_challenge(response) else f"{len(response.content)} bytes"
-    return f"check: GET {url} -> HTTP {response.status_code} ({verdict})"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="ratp_http",
-        description="Inspect, refresh or set the ratp.fr browser session (Cloudflare cookies) the workers reuse.",
-    )
-    parser.add_argument("--refresh-cookies", action="store_true", help="seed a new session with headless Chromium")
-    parser.add_argument(
-        "--cookie", action="append", default=[], metavar="NAME=VALUE", help="store a cookie from a browser (repeatable)"
-    )
-    parser.add_argument("--user-agent", help="the user agent of the browser the --cookie values come from")
-    parser.add_argument("--show", action="store_true", help="print the stored session")
-    parser.add_argument("--check", action="store_true", help="try one ratp.fr request with the stored session")
-    parser.add_argument("--base-url", help="site to seed (default RATP_BASE_URL)")
-    parser.add_argument(
-        "--cookie-file", type=Path, help="session file (default RATP_COOKIE_FILE or DATA_DIR/ratp_cookies.json)"
-    )
-    args = parser.parse_args(argv)
-
-    settings = get_settings()
-    base_url = (args.base_url or settings.ratp_base_url).rstrip("/")
-    path = args.cookie_file or default_cookie_file(settings)
-    store = BrowserSessionStore(path, base_url)
-    if not (args.refresh_cookies or args.cookie or args.show or args.check):
-        parser.print_help()
-        return 2
-
-    status = 0
-    if args.cookie:
-        pairs = [entry.partition("=") for entry in args.cookie]
-        if any(not name or not separator for name, separator, _ in pairs):
-            parser.error("--cookie takes NAME=VALUE")
-        host = httpx.URL(base_url).host
-        cookies = [
-            {"name": name.strip(), "value": value.strip(), "domain": host, "path": "/", "expires": -1}
-            for name, _, value in pairs
-        ]
-        store.save(
-            BrowserSession(
-                base_url=base_url,
-                user_agent=args.user_agent or DEFAULT_USER_AGENT,
-                cookies=cookies,
-                seeded_at=time.time(),
-                how="set by hand with --cookie",
-            )
-        )
-        print(f"stored {len(cookies)} cookie(s) ({', '.join(c['name'] for c in cookies)}) for {base_url} in {path}")
-    if args.refresh_cookies:
-        print(f"seeding a browser session for {base_url} with {settings.chromium_executable_path} ...", flush=True)
-        try:
-            session = asyncio.run(
-                seed_session(
-                    base_url=base_url,
-                    executable_path=settings.chromium_executable_path,
-                    timeout_seconds=settings.playwright_seed_timeout_seconds,
-                )
-            )
-        except SeedingError as exc:
-            print(f"seeding failed: {exc}", file=sys.stderr)
-            status = 1
-        else:
-            store.save(session)
-            print(f"seeded {len(session.cookies)} cookie(s) with {session.how}; saved to {path}")
-    if args.show or args.refresh_cookies or args.cookie:
-        print(f"{path}: {_describe(store.current())}")
-    if args.check:
-        print(asyncio.run(_check(settings, store)))
-    return status
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,6 +5,7 @@ server opens with `0{...}`, the client joins the default namespace with `40`, th
 (`2`) are answered with pongs (`3`) and events arrive as `42["name", payload]`. One connection per direction
 (`roomName=LIG:IDFM:<line>&directionId=DIR:IDFM:<line>:A|R`), closed as soon as the vehicle list has arrived or
 the listen time is over. Stop place refs (`ART:IDFM:<n>`) become catalogue stations through the stop registry.
+The tests run it against python-socketio's server (the stub upstream's), not against a second reading of the protocol.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from pydantic import BaseModel, ConfigDict, StrictFloat, StrictInt, StrictStr
+from pydantic.alias_generators import to_camel
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus, WebSocketException
 from websockets.typing import Origin
@@ -29,7 +32,7 @@ from backend.services.scrapers.cloudflare import DEFAULT_USER_AGENT
 from backend.services.stop_refs import StopRefRegistry
 from backend.services.times import parse_utc
 from backend.services.topology import LineTopology
-from backend.services.upstream_http import UpstreamHttp, retry_after_seconds
+from backend.services.upstream_http import UpstreamHttp, pause_for_rate_limit, retry_after_seconds, validated
 
 SOURCE = "vmtr"
 INIT_EVENT = "[POSV - INIT]"
@@ -81,42 +84,67 @@ def parse_event(frame: str) -> tuple[str, Any] | None:
     return data[0], payload
 
 
+class _Payload(BaseModel):
+    """The socket's camelCase fields (`vehicleId`), read into snake_case attributes."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, alias_generator=to_camel)
+
+
+class _VehicleActivity(_Payload):
+    direction_ref: StrictStr | None = None
+
+
+class _VehiclePosition(_Payload):
+    previous_stop_place_ref: StrictStr | None = None
+    next_stop_place_ref: StrictStr | None = None
+    progress_between_stops_percentage: StrictFloat | StrictInt | None = None
+    vehicle_stop_status: StrictStr | None = None
+
+
+class _Vehicle(_Payload):
+    vehicle_id: StrictStr | StrictInt | None = None
+    recorded_at_time: StrictStr | None = None
+    vehicle_activity: _VehicleActivity | None = None
+    position: _VehiclePosition | None = None
+
+
+class VehicleList(_Payload):
+    """A `[POSV - INIT]` payload: `{"vehicles": [...]}` (or the bare array)."""
+
+    vehicles: list[_Vehicle]
+
+
 def parse_vehicles(payload: Any) -> list[SocketVehicle]:
-    """The vehicles of a `[POSV - INIT]` payload."""
-    entries = payload.get("vehicles") if isinstance(payload, dict) else payload
-    if not isinstance(entries, list):
-        raise UpstreamError("bad_response", "unexpected vehicle list: no vehicles array")
+    """The vehicles of a `[POSV - INIT]` payload (those without an id are left out)."""
+    answer = validated(
+        VehicleList,
+        {"vehicles": payload} if isinstance(payload, list) else payload,
+        "vehicle list",
+        expected='{"vehicles": [...]}',
+    )
     vehicles = []
-    for entry in entries:
-        if not isinstance(entry, dict) or not entry.get("vehicleId"):
+    for entry in answer.vehicles:
+        if not entry.vehicle_id:
             continue
-        activity = _mapping(entry.get("vehicleActivity"))
-        position = _mapping(entry.get("position"))
-        direction_ref = activity.get("directionRef")
-        percentage = position.get("progressBetweenStopsPercentage")
-        progress = None
-        if isinstance(percentage, int | float) and not isinstance(percentage, bool):
-            progress = round(max(0.0, min(float(percentage) / 100.0, 1.0)), 4)
+        position = entry.position or _VehiclePosition()
+        direction_ref = entry.vehicle_activity.direction_ref if entry.vehicle_activity is not None else None
+        percentage = position.progress_between_stops_percentage
         vehicles.append(
             SocketVehicle(
-                vehicle_id=str(entry["vehicleId"]),
-                direction=direction_ref.rsplit(":", 1)[-1] if isinstance(direction_ref, str) else None,
-                previous_ref=_text(position.get("previousStopPlaceRef")),
-                next_ref=_text(position.get("nextStopPlaceRef")),
-                progress=progress,
-                stop_status=_text(position.get("vehicleStopStatus")),
-                recorded_at=parse_utc(entry.get("recordedAtTime")),
+                vehicle_id=str(entry.vehicle_id),
+                direction=direction_ref.rsplit(":", 1)[-1] if direction_ref is not None else None,
+                previous_ref=_text(position.previous_stop_place_ref),
+                next_ref=_text(position.next_stop_place_ref),
+                progress=None if percentage is None else round(max(0.0, min(float(percentage) / 100.0, 1.0)), 4),
+                stop_status=_text(position.vehicle_stop_status),
+                recorded_at=parse_utc(entry.recorded_at_time),
             )
         )
     return vehicles
 
 
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _text(value: Any) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() else None
+def _text(value: str | None) -> str | None:
+    return value.strip() if value and value.strip() else None
 
 
 def vehicles_to_positions(
@@ -201,10 +229,9 @@ class VmtrSource:
             status = exc.response.status_code
             if status == 429:
                 wait = retry_after_seconds(exc.response.headers.get("Retry-After"))
-                pause = wait if wait is not None else self.breaker.cooldown_seconds
-                reason = f"socket handshake refused with HTTP 429 (rate limited); vmtr paused for {pause:.0f} s"
-                self.breaker.hold(pause, reason)
-                raise UpstreamError("rate_limited", reason, retry_after=wait) from None
+                raise pause_for_rate_limit(
+                    self.breaker, wait, "socket handshake refused with HTTP 429 (rate limited)"
+                ) from None
             kind: ErrorKind = "blocked" if status in (401, 403) else "server_error" if status >= 500 else "not_found"
             error = UpstreamError(kind, f"socket handshake refused with HTTP {status}")
         except (InvalidHandshake, WebSocketException, OSError) as exc:

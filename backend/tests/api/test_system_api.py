@@ -138,6 +138,27 @@ async def test_workers_show_a_silent_worker_as_lost(client: httpx.AsyncClient, d
     assert workers[2]["heartbeat_age_seconds"] >= 31
 
 
+async def test_workers_show_each_source_circuit_from_the_heartbeat(client: httpx.AsyncClient, db: Database) -> None:
+    paused = {
+        "name": "prim",
+        "state": "open",
+        "consecutive_failures": 5,
+        "last_error": "HTTP 503 from /marketplace/stop-monitoring",
+        "retry_in_seconds": 21.5,
+    }
+    closed = {"name": "vmtr", "state": "closed", "consecutive_failures": 0, "last_error": None, "retry_in_seconds": 0}
+    await seed.add(
+        db,
+        seed.worker(
+            "w-paused", metrics={"upstream": {"breakers": [paused, closed, {"name": "garbled"}], "quotas": []}}
+        ),
+        seed.worker("w-older"),
+    )
+    workers = {w["id"]: w for w in (await client.get("/api/system/workers", headers=ADMIN)).json()}
+    assert workers["w-paused"]["circuits"] == [paused, closed]  # an entry it cannot read is left out
+    assert workers["w-older"]["circuits"] == []  # a heartbeat without the report
+
+
 async def test_queue_reports_counts_and_the_last_scheduler_run(client: httpx.AsyncClient, db: Database) -> None:
     earlier = utcnow() - timedelta(minutes=5)
     await seed.add(

@@ -103,7 +103,7 @@ def test_operator_script_refreshes_shows_and_checks_the_session(stub: StubUpstre
     env = script_env(stub, tmp_path)
 
     refreshed = subprocess.run(
-        [sys.executable, "backend/services/scrapers/ratp_http.py", "--refresh-cookies"],
+        [sys.executable, "-m", "backend.services.scrapers.ratp_session", "--refresh-cookies"],
         cwd=REPO_DIR,
         env=env,
         capture_output=True,
@@ -111,7 +111,7 @@ def test_operator_script_refreshes_shows_and_checks_the_session(stub: StubUpstre
         timeout=120,
     )
     checked = subprocess.run(
-        [sys.executable, "-m", "backend.services.scrapers.ratp_http", "--show", "--check"],
+        [sys.executable, "-m", "backend.services.scrapers.ratp_session", "--show", "--check"],
         cwd=REPO_DIR,
         env=env,
         capture_output=True,
@@ -145,7 +145,7 @@ def test_cookies_copied_from_a_browser_can_be_set_by_hand(
         [
             sys.executable,
             "-m",
-            "backend.services.scrapers.ratp_http",
+            "backend.services.scrapers.ratp_session",
             "--cookie",
             f"cf_clearance={clearance}",
             "--user-agent",

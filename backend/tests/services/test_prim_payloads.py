@@ -112,6 +112,32 @@ def test_stop_monitoring_of_another_shape_is_a_bad_response(payload: Any) -> Non
     assert "StopMonitoringDelivery" in raised.value.reason
 
 
+def test_a_field_of_the_wrong_type_is_one_bad_response_naming_its_path() -> None:
+    payload = recorded("prim_stop_monitoring.json")
+    delivery = payload["Siri"]["ServiceDelivery"]["StopMonitoringDelivery"][0]
+    delivery["MonitoredStopVisit"][1]["MonitoredVehicleJourney"]["MonitoredCall"]["ExpectedDepartureTime"] = 1710403200
+
+    with pytest.raises(UpstreamError) as raised:
+        parse_stop_monitoring(payload)
+
+    assert raised.value.kind == "bad_response"
+    assert (
+        "Siri.ServiceDelivery.StopMonitoringDelivery.0.MonitoredStopVisit.1.MonitoredVehicleJourney.MonitoredCall"
+        ".ExpectedDepartureTime: Input should be a valid string" in raised.value.reason
+    )
+
+
+def test_a_general_message_list_of_another_type_is_a_bad_response_not_a_crash() -> None:
+    payload = recorded("prim_general_message.json")
+    payload["Siri"]["ServiceDelivery"]["GeneralMessageDelivery"][0]["InfoMessage"] = True
+
+    with pytest.raises(UpstreamError) as raised:
+        parse_general_message(payload, RECORDED_AT)
+
+    assert raised.value.kind == "bad_response"
+    assert "GeneralMessageDelivery.0.InfoMessage: Input should be a valid list" in raised.value.reason
+
+
 def test_general_message_with_a_disruption_gives_disrupted_and_its_text() -> None:
     messages = parse_general_message(recorded("prim_general_message.json"), RECORDED_AT)
 

@@ -196,3 +196,14 @@ def test_line_codes_as_ratp_spells_them(catalogue: Catalogue) -> None:
     assert ratp_line_code(catalogue.get("tram:T3a")) == "t3a"
     assert ratp_line_code(catalogue.get("rer:B")) == "B"
     assert ratp_line_code(catalogue.get("bus:38")) == "38"
+
+
+def test_a_stop_of_the_wrong_shape_is_one_bad_response_naming_its_place() -> None:
+    payload = recorded_json("ratp_stop_points_metro_1.json")
+    payload[3]["name"] = ["Châtelet"]
+
+    with pytest.raises(UpstreamError) as raised:
+        parse_stop_points(payload)
+
+    assert raised.value.kind == "bad_response"
+    assert "ratp.fr stop list answer: 3.name: Input should be a valid string" in raised.value.reason

@@ -3,6 +3,7 @@ failing sources are held back by their circuit breaker, Retry-After and the PRIM
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -330,3 +331,20 @@ async def test_an_unknown_id_answer_invalidates_only_that_stop_area(
     assert second.status == "ok", second.error
     assert all(ref.stop_area_id for ref in service.stop_refs("metro:1").values())
     assert stub.stats()["requests"]["prim.navitia"] == 1
+
+
+async def test_the_heartbeat_report_names_each_source_circuit_and_the_local_quotas(
+    live_settings: SettingsFactory, catalogue: Catalogue, stub: StubUpstream
+) -> None:
+    stub.set_faults("prim:server_error")
+    async with LiveDataService(live_settings(upstream_breaker_failure_threshold=1)) as service:
+        await service.fetch_line(catalogue.get("metro:1"))
+        report = service.counters()
+
+    circuits = {breaker["name"]: breaker for breaker in report["breakers"]}
+    assert set(circuits) == {"prim", "ratp_http", "vmtr"}
+    assert circuits["prim"]["state"] == "open"
+    assert "HTTP 500" in circuits["prim"]["last_error"]
+    assert circuits["ratp_http"]["state"] == "closed"
+    assert {quota["name"] for quota in report["quotas"]} >= {"PRIM departures"}
+    json.dumps(report)  # it travels in the heartbeat's JSON column

@@ -131,3 +131,14 @@ def test_room_query_names_line_and_direction() -> None:
     assert room_query("C01371", "R") == (
         "roomName=LIG%3AIDFM%3AC01371&directionId=DIR%3AIDFM%3AC01371%3AR&EIO=4&transport=websocket"
     )
+
+
+def test_a_vehicle_field_of_the_wrong_type_is_one_bad_response_naming_its_path() -> None:
+    payload = json.loads((RECORDINGS / "vmtr_posv_init.json").read_text(encoding="utf-8"))
+    payload["vehicles"][2]["position"]["progressBetweenStopsPercentage"] = "42 %"
+
+    with pytest.raises(UpstreamError) as raised:
+        parse_vehicles(payload)
+
+    assert raised.value.kind == "bad_response"
+    assert "vehicles.2.position.progressBetweenStopsPercentage" in raised.value.reason

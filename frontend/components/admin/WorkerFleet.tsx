@@ -3,7 +3,7 @@
 import { useTranslations } from "next-intl";
 import { useState } from "react";
 
-import type { WorkerInfo } from "@/lib/api/types";
+import type { SourceCircuit, WorkerInfo } from "@/lib/api/types";
 import { compactRanges } from "@/lib/format/ranges";
 import { formatAge, formatClockSeconds } from "@/lib/format/time";
 
@@ -75,6 +75,7 @@ export function WorkerFleet({ workers }: { workers: readonly WorkerInfo[] }) {
                   {t("failed")}
                 </th>
                 <th scope="col">{t("partitions")}</th>
+                <th scope="col">{t("circuits")}</th>
               </tr>
             </thead>
             <tbody>
@@ -119,6 +120,9 @@ export function WorkerFleet({ workers }: { workers: readonly WorkerInfo[] }) {
                   <td className="mono small" data-label={t("partitions")}>
                     {worker.assigned_partitions.length ? compactRanges(worker.assigned_partitions) : "—"}
                   </td>
+                  <td className="small" data-label={t("circuits")} data-testid="worker-circuits">
+                    <WorkerCircuits circuits={worker.circuits} />
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -128,5 +132,35 @@ export function WorkerFleet({ workers }: { workers: readonly WorkerInfo[] }) {
         <p className="empty">{t("none")}</p>
       )}
     </section>
+  );
+}
+
+/**
+ * The sources this worker holds back, from its last heartbeat: a paused source (its circuit open) with the time left,
+ * a source being probed; "all reachable" when every circuit is closed. The last error is the item's tooltip.
+ */
+function WorkerCircuits({ circuits }: { circuits: readonly SourceCircuit[] }) {
+  const t = useTranslations("admin.fleet");
+  if (!circuits.length) return <span className="muted">—</span>;
+  const held = circuits.filter((circuit) => circuit.state !== "closed");
+  if (!held.length) return <span className="muted">{t("circuitsClosed")}</span>;
+  return (
+    <span>
+      {held.map((circuit, index) => (
+        <span
+          key={circuit.name}
+          className="text-danger"
+          title={circuit.last_error ? t("circuitPausedAfter", { failures: circuit.consecutive_failures }) + ": " + circuit.last_error : undefined}
+          data-circuit={circuit.name}
+          data-state={circuit.state}
+        >
+          {index ? ", " : null}
+          <span className="mono">{circuit.name}</span>{" "}
+          {circuit.state === "open"
+            ? t("circuitOpen", { seconds: Math.ceil(circuit.retry_in_seconds) })
+            : t("circuitProbing", { failures: circuit.consecutive_failures })}
+        </span>
+      ))}
+    </span>
   );
 }

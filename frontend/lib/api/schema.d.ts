@@ -1381,6 +1381,34 @@ export interface components {
             items: number;
         };
         /**
+         * SourceCircuit
+         * @description A source's circuit breaker in one worker, as of its last heartbeat: `open` while the source is paused after
+         *     failures (or a 429), `half_open` while one probe request may go out.
+         */
+        SourceCircuit: {
+            /**
+             * Name
+             * @example prim
+             * @example ratp_http
+             * @example vmtr
+             */
+            name: string;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "closed" | "open" | "half_open";
+            /** Consecutive Failures */
+            consecutive_failures: number;
+            /** Last Error */
+            last_error: string | null;
+            /**
+             * Retry In Seconds
+             * @description How long the circuit stays open after the heartbeat; 0 otherwise.
+             */
+            retry_in_seconds: number;
+        };
+        /**
          * StationBoard
          * @description A station on a line's direction, with the next departures of that line and direction there.
          */
@@ -1733,6 +1761,11 @@ export interface components {
             metrics: {
                 [key: string]: unknown;
             };
+            /**
+             * Circuits
+             * @description Each source's circuit breaker in this worker, from its heartbeat's metrics.
+             */
+            readonly circuits: components["schemas"]["SourceCircuit"][];
         };
         /**
          * WorkerStatus

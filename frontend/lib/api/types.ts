@@ -47,6 +47,7 @@ export type DbSummary = JsonOf<"/api/system/db/summary">;
 export type DepartureHighlight = DbSummary["recent_departures"][number];
 export type WorkerInfo = JsonOf<"/api/system/workers">[number];
 export type WorkerStatus = WorkerInfo["status"];
+export type SourceCircuit = WorkerInfo["circuits"][number];
 export type QueueInfo = JsonOf<"/api/system/queue">;
 export type SchedulerRunInfo = JsonOf<"/api/system/scheduler/trigger", "post">;
 export type TaskRunPage = JsonOf<"/api/system/tasks">;
