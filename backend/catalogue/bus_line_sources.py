@@ -24,6 +24,7 @@ from typing import Any
 
 from backend.catalogue.colours import readable_text_colour
 from backend.catalogue.loader import BUS_COLUMNS, DATA_DIR
+from backend.catalogue.stop_area_sources import check_or_write
 
 # Keys of the provenance table in data/README.md; a row of bus_lines.csv names one of them.
 AGREED = "agreed-2"  # both snapshots give the line the same id and colour
@@ -118,12 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     text = render_csv(rows)
     if missing:
         print(f"not in the newer reference (left out): {', '.join(missing)}", file=sys.stderr)
+    stale = check_or_write({target: text}, check=args.check)
     if args.check:
-        stale = target.read_text(encoding="utf-8") != text
-        if stale:
-            print(f"{target}: differs from what the sources give", file=sys.stderr)
         return 1 if stale else 0
-    target.write_text(text, encoding="utf-8")
     agreed = sum(1 for row in rows if row[-1] == AGREED)
     print(f"{len(rows)} bus lines ({agreed} agreed by both snapshots), {len(missing)} left out; rewrote {target}")
     return 0

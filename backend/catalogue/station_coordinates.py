@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.catalogue.loader import DATA_DIR
-from backend.catalogue.stop_area_sources import match_rows, read_catalogue, read_gares
+from backend.catalogue.stop_area_sources import check_or_write, match_rows, read_catalogue, read_gares
 
 # Six decimals of a degree are about 10 cm: more than the reference's own precision.
 DECIMALS = 6
@@ -79,12 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     missing = sorted(set(catalogue.names) - set(points))
     if missing:
         print(f"{len(missing)} station(s) without coordinates: {', '.join(missing)}", file=sys.stderr)
+    stale = check_or_write({target: text}, check=args.check)
     if args.check:
-        stale = target.read_text(encoding="utf-8") != text
-        if stale:
-            print(f"{target}: differs from what the sources give", file=sys.stderr)
         return 1 if stale else 0
-    target.write_text(text, encoding="utf-8")
     print(f"{len(points)} of {len(catalogue.names)} stations placed; rewrote {target}")
     return 0
 

@@ -263,15 +263,22 @@ def main(argv: list[str] | None = None) -> int:
         args.data_dir / "stop_areas.csv": render_csv(rows),
         args.data_dir / "stations.json": render_stations(args.data_dir, aliases),
     }
-    stale = [path for path, text in outputs.items() if path.read_text(encoding="utf-8") != text]
+    stale = check_or_write(outputs, check=args.check)
     if args.check:
-        for path in stale:
-            print(f"{path}: differs from what the sources give", file=sys.stderr)
         return 1 if stale else 0
-    for path in stale:
-        path.write_text(outputs[path], encoding="utf-8")
     print(f"{len(rows)} (line, station) rows, {len(aliases)} stations with aliases; rewrote {len(stale)} file(s)")
     return 0
+
+
+def check_or_write(outputs: dict[Path, str], *, check: bool) -> list[Path]:
+    """The shipped files whose text differs from what the sources give: named on stderr with `check`, else rewritten."""
+    stale = [path for path, text in outputs.items() if path.read_text(encoding="utf-8") != text]
+    for path in stale:
+        if check:
+            print(f"{path}: differs from what the sources give", file=sys.stderr)
+        else:
+            path.write_text(outputs[path], encoding="utf-8")
+    return stale
 
 
 if __name__ == "__main__":

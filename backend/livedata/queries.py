@@ -33,7 +33,7 @@ from backend.db.models import (
     TrafficStatus,
     VehiclePosition,
 )
-from backend.services.records import FreshnessReason, SourceAttempt
+from backend.services.records import FreshnessReason, PeriodRecord, SectionRecord, SourceAttempt
 from backend.vocabulary import DepartureStatus, TrafficLevel
 
 # A train a recent answer saw at the platform stays listed up to this long after its time (it has not left yet).
@@ -159,18 +159,6 @@ class DirectionView:
 
 
 @dataclass(frozen=True)
-class PeriodView:
-    begin: datetime
-    end: datetime
-
-
-@dataclass(frozen=True)
-class SectionView:
-    from_name: str
-    to_name: str
-
-
-@dataclass(frozen=True)
 class DisruptionView:
     id: str
     severity: str  # blocking, disturbed, information
@@ -179,9 +167,9 @@ class DisruptionView:
     short_message: str | None
     message: str | None
     current: bool
-    period: PeriodView
-    periods: list[PeriodView]
-    sections: list[SectionView]
+    period: PeriodRecord
+    periods: list[PeriodRecord]
+    sections: list[SectionRecord]
     updated_at: datetime | None
 
 
@@ -630,7 +618,7 @@ async def _line_disruptions(
     changes: list[datetime] = []
     for row in rows:
         periods = sorted(
-            (PeriodView(_aware(p["begin"]), _aware(p["end"])) for p in row.periods or []), key=lambda p: p.begin
+            (PeriodRecord(_aware(p["begin"]), _aware(p["end"])) for p in row.periods or []), key=lambda p: p.begin
         )
         left = [period for period in periods if period.end > now]
         if not left:
@@ -648,7 +636,7 @@ async def _line_disruptions(
                 current=holding is not None,
                 period=holding or left[0],
                 periods=left[:_PERIODS_SHOWN],
-                sections=[SectionView(s["from"], s["to"]) for s in row.sections or []],
+                sections=[SectionRecord(s["from"], s["to"]) for s in row.sections or []],
                 updated_at=row.last_update_at,
             )
         )

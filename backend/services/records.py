@@ -140,3 +140,19 @@ class LineFetchResult:
     @property
     def failed_stops(self) -> tuple[StopOutcome, ...]:
         return tuple(stop for stop in self.stops if not stop.answered)
+
+
+@dataclass(frozen=True)
+class PeriodRecord:
+    """When a disruption applies: [begin, end)."""
+
+    begin: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class SectionRecord:
+    """The stretch of a line a disruption affects, by stop names."""
+
+    from_name: str
+    to_name: str

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from backend.services.records import PeriodRecord, SectionRecord
 from backend.services.resilience import UpstreamError
 from backend.services.times import PARIS
 
@@ -162,18 +163,6 @@ def html_to_text(fragment: str | None, limit: int = 4000) -> str | None:
     if not text:
         return None
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-@dataclass(frozen=True)
-class PeriodRecord:
-    begin: datetime
-    end: datetime
-
-
-@dataclass(frozen=True)
-class SectionRecord:
-    from_name: str
-    to_name: str
 
 
 PeriodState = Literal["current", "upcoming", "ended"]
