@@ -12,10 +12,10 @@ import asyncio
 import math
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from backend.services.records import DepartureRecord, FreshnessReason, SourceAttempt, StopOutcome
 from backend.services.times import PARIS
@@ -127,6 +127,46 @@ class Deadline:
         if left <= 0.05:
             raise UpstreamError("timeout", "fetch time budget exhausted")
         return min(seconds, left)
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class SingleFlight(Generic[K, V]):
+    """Concurrent askers of one key share the one request in flight; each waits at most until its own deadline.
+
+    A request that fails fails every asker with the same `UpstreamError` (a cancelled one with a timeout)."""
+
+    def __init__(self, what: str) -> None:
+        self._what = what  # "the stop list": named in the errors of the waiting askers
+        self._in_flight: dict[K, asyncio.Future[V]] = {}
+
+    def in_flight(self, key: K) -> bool:
+        return key in self._in_flight
+
+    async def run(self, key: K, request: Callable[[], Awaitable[V]], deadline: Deadline) -> V:
+        pending = self._in_flight.get(key)
+        if pending is not None:
+            try:
+                return await asyncio.wait_for(asyncio.shield(pending), deadline.cap(deadline.remaining()))
+            except TimeoutError:
+                raise UpstreamError("timeout", f"fetch time budget exhausted waiting for {self._what}") from None
+        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = future
+        try:
+            value = await request()
+        except BaseException as exc:
+            future.set_exception(
+                exc if isinstance(exc, UpstreamError) else UpstreamError("timeout", f"{self._what} request cancelled")
+            )
+            future.exception()  # retrieved here so an unshared failure is not logged as never retrieved
+            raise
+        else:
+            future.set_result(value)
+            return value
+        finally:
+            del self._in_flight[key]
 
 
 CircuitState = Literal["closed", "open", "half_open"]

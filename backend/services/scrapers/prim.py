@@ -38,6 +38,7 @@ from backend.services.resilience import (
     DailyQuota,
     Deadline,
     DepartureBatch,
+    SingleFlight,
     UpstreamError,
     failed_stop,
 )
@@ -476,7 +477,7 @@ class PrimSource:
         self.error_cache_seconds = error_cache_seconds
         self._stop_cache: dict[str, tuple[float, StopVisits]] = {}
         self._stop_errors: dict[str, tuple[float, UpstreamError]] = {}
-        self._in_flight: dict[str, asyncio.Future[StopVisits]] = {}
+        self._stop_flights: SingleFlight[str, StopVisits] = SingleFlight("a shared stop answer")
         self._traffic: dict[str, tuple[float, TrafficStatusRecord]] = {}
         self.stop_cache_hits = 0
 
@@ -642,31 +643,21 @@ class PrimSource:
         if failed is not None and now - failed[0] < self.error_cache_seconds:
             self.stop_cache_hits += 1
             raise failed[1]
-        pending = self._in_flight.get(stop_area_id)
-        if pending is not None:
+        if self._stop_flights.in_flight(stop_area_id):
             self.stop_cache_hits += 1
+
+        async def request() -> StopVisits:
             try:
-                return await asyncio.wait_for(asyncio.shield(pending), deadline.cap(deadline.remaining()))
-            except TimeoutError:
-                raise UpstreamError("timeout", "fetch time budget exhausted waiting for a shared stop answer") from None
-        future: asyncio.Future[StopVisits] = asyncio.get_running_loop().create_future()
-        self._in_flight[stop_area_id] = future
-        try:
-            visits = await self._request_stop(stop_area_id, deadline, meter)
-        except BaseException as exc:
-            error = exc if isinstance(exc, UpstreamError) else UpstreamError("timeout", "shared stop request cancelled")
-            if isinstance(exc, UpstreamError) and not exc.not_attempted:
-                self._stop_errors[stop_area_id] = (self._clock(), exc)
-            future.set_exception(error)
-            future.exception()  # retrieved here so an unshared failure is not logged as never retrieved
-            raise
-        else:
+                visits = await self._request_stop(stop_area_id, deadline, meter)
+            except UpstreamError as exc:
+                if not exc.not_attempted:
+                    self._stop_errors[stop_area_id] = (self._clock(), exc)
+                raise
             self._stop_cache[stop_area_id] = (self._clock(), visits)
             self._stop_errors.pop(stop_area_id, None)
-            future.set_result(visits)
             return visits
-        finally:
-            del self._in_flight[stop_area_id]
+
+        return await self._stop_flights.run(stop_area_id, request, deadline)
 
     async def _request_stop(self, stop_area_id: str, deadline: Deadline, meter: AttemptMeter) -> StopVisits:
         payload = await self._get(

@@ -30,6 +30,7 @@ from backend.services.resilience import (
     Deadline,
     DepartureBatch,
     ErrorKind,
+    SingleFlight,
     UpstreamError,
     failed_stop,
 )
@@ -228,7 +229,7 @@ class RatpHttpSource:
         self.seed_timeout_seconds = seed_timeout_seconds
         self._clock = clock
         self._stop_points: dict[str, list[StopPoint]] = {}
-        self._in_flight: dict[str, asyncio.Future[list[StopPoint]]] = {}
+        self._stop_list_flights: SingleFlight[str, list[StopPoint]] = SingleFlight("the stop list")
         self._seed_lock = asyncio.Lock()
         self._seed_failure: tuple[float, str] | None = None
         self.seedings = 0
@@ -240,15 +241,8 @@ class RatpHttpSource:
         known = self._stop_points.get(line.id)
         if known is not None:
             return known
-        pending = self._in_flight.get(line.id)
-        if pending is not None:
-            try:
-                return await asyncio.wait_for(asyncio.shield(pending), deadline.cap(deadline.remaining()))
-            except TimeoutError:
-                raise UpstreamError("timeout", "fetch time budget exhausted waiting for the stop list") from None
-        future: asyncio.Future[list[StopPoint]] = asyncio.get_running_loop().create_future()
-        self._in_flight[line.id] = future
-        try:
+
+        async def request() -> list[StopPoint]:
             segment = NETWORK_SEGMENTS[line.network]
             response = await self._get(
                 f"{self.base_url}/horaires/api/getStopPoints/{segment}/{ratp_line_code(line)}",
@@ -259,18 +253,10 @@ class RatpHttpSource:
             points: list[StopPoint] = self._settled(
                 lambda: parse_stop_points(parse_json(response, "ratp.fr stop list"))
             )
-        except BaseException as exc:
-            future.set_exception(
-                exc if isinstance(exc, UpstreamError) else UpstreamError("timeout", "stop list request cancelled")
-            )
-            future.exception()
-            raise
-        else:
             self._stop_points[line.id] = points
-            future.set_result(points)
             return points
-        finally:
-            del self._in_flight[line.id]
+
+        return await self._stop_list_flights.run(line.id, request, deadline)
 
     async def resolve(self, line: Line, topology: LineTopology, deadline: Deadline, meter: AttemptMeter) -> int:
         """Records the upstream ids of the line's stations in the registry; returns how many stations matched."""
