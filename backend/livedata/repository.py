@@ -45,58 +45,12 @@ async def store_line_result(session: AsyncSession, result: LineFetchResult, *, t
         await _store_fetched_stations(session, result, now)
     if result.stop_refs is not None:
         await store_stop_refs(session, result.stop_refs, now=now)
-    answered = {stop.station_id for stop in result.stops if stop.answered}
-    if answered:
-        await session.execute(
-            delete(Departure).where(Departure.line_id == line_id, Departure.station_id.in_(sorted(answered)))
-        )
-        fresh = [d for d in result.departures if d.station_id in answered]
-        if fresh:
-            await session.execute(
-                insert(Departure),
-                [
-                    {
-                        "line_id": d.line_id,
-                        "station_id": d.station_id,
-                        "direction": d.direction,
-                        "destination": d.destination,
-                        "expected_at": d.expected_at,
-                        "aimed_at": d.aimed_at,
-                        "status": d.status,
-                        "is_realtime": d.is_realtime,
-                        "vehicle_at_stop": d.vehicle_at_stop,
-                        "source": d.source,
-                        "fetched_at": d.fetched_at,
-                        "task_run_id": task_id,
-                    }
-                    for d in fresh
-                ],
-            )
+    await _replace_departures(session, result, task_id=task_id)
     if result.stops:
         await _upsert_stop_boards(session, line_id, result.stops, task_id=task_id, now=now)
     else:
         await _mark_boards_failed(session, line_id, reason=result.reason, error=result.error, task_id=task_id, now=now)
-    if result.positions or any(a.source == "vmtr" and a.ok for a in result.attempts):
-        await session.execute(delete(VehiclePosition).where(VehiclePosition.line_id == line_id))
-        if result.positions:
-            await session.execute(
-                insert(VehiclePosition),
-                [
-                    {
-                        "line_id": p.line_id,
-                        "vehicle_id": p.vehicle_id,
-                        "direction": p.direction,
-                        "previous_station_id": p.previous_station_id,
-                        "next_station_id": p.next_station_id,
-                        "progress": p.progress,
-                        "stop_status": p.stop_status,
-                        "recorded_at": p.recorded_at,
-                        "source": p.source,
-                        "fetched_at": now,
-                    }
-                    for p in result.positions
-                ],
-            )
+    await _replace_positions(session, result, now=now)
     if result.traffic is not None:
         traffic = result.traffic
         await upsert_traffic(
@@ -127,6 +81,64 @@ async def store_line_result(session: AsyncSession, result: LineFetchResult, *, t
         attempts=[asdict(a) for a in result.attempts],
         task_id=task_id,
     )
+
+
+async def _replace_departures(session: AsyncSession, result: LineFetchResult, *, task_id: str) -> None:
+    """The departures of the stops this fetch got an answer for replace theirs; other stops keep what they had."""
+    line_id = result.line_id
+    answered = {stop.station_id for stop in result.stops if stop.answered}
+    if answered:
+        await session.execute(
+            delete(Departure).where(Departure.line_id == line_id, Departure.station_id.in_(sorted(answered)))
+        )
+        fresh = [d for d in result.departures if d.station_id in answered]
+        if fresh:
+            await session.execute(
+                insert(Departure),
+                [
+                    {
+                        "line_id": d.line_id,
+                        "station_id": d.station_id,
+                        "direction": d.direction,
+                        "destination": d.destination,
+                        "expected_at": d.expected_at,
+                        "aimed_at": d.aimed_at,
+                        "status": d.status,
+                        "is_realtime": d.is_realtime,
+                        "vehicle_at_stop": d.vehicle_at_stop,
+                        "source": d.source,
+                        "fetched_at": d.fetched_at,
+                        "task_run_id": task_id,
+                    }
+                    for d in fresh
+                ],
+            )
+
+
+async def _replace_positions(session: AsyncSession, result: LineFetchResult, *, now: datetime) -> None:
+    """The line's trains, replaced when the vehicle socket answered (an empty answer clears them)."""
+    line_id = result.line_id
+    if result.positions or any(a.source == "vmtr" and a.ok for a in result.attempts):
+        await session.execute(delete(VehiclePosition).where(VehiclePosition.line_id == line_id))
+        if result.positions:
+            await session.execute(
+                insert(VehiclePosition),
+                [
+                    {
+                        "line_id": p.line_id,
+                        "vehicle_id": p.vehicle_id,
+                        "direction": p.direction,
+                        "previous_station_id": p.previous_station_id,
+                        "next_station_id": p.next_station_id,
+                        "progress": p.progress,
+                        "stop_status": p.stop_status,
+                        "recorded_at": p.recorded_at,
+                        "source": p.source,
+                        "fetched_at": now,
+                    }
+                    for p in result.positions
+                ],
+            )
 
 
 async def upsert_traffic(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

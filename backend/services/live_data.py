@@ -147,52 +147,17 @@ class LiveDataService:
         self.catalogue = catalogue or get_catalogue()
         self.traffic_gate = traffic_gate
         self._owns_client = client is None
-        self.client = client or httpx.AsyncClient(
-            timeout=settings.upstream_timeout_seconds,
-            limits=httpx.Limits(
-                max_connections=settings.upstream_max_concurrency,
-                max_keepalive_connections=settings.upstream_max_concurrency,
-            ),
-            follow_redirects=False,
-        )
-        self.sources = [name for name in settings.source_names if name in KNOWN_SOURCES]
-        unknown = [name for name in settings.source_names if name not in KNOWN_SOURCES]
-        if unknown:
-            logger.warning("SOURCE_ORDER names unknown sources %s; known: %s", unknown, sorted(KNOWN_SOURCES))
-        self.breakers = {
-            name: CircuitBreaker(
-                name,
-                failure_threshold=settings.upstream_breaker_failure_threshold,
-                cooldown_seconds=settings.upstream_breaker_cooldown_seconds,
-                clock=clock,
-            )
-            for name in sorted(KNOWN_SOURCES)
-        }
-        processes = settings.prim_quota_processes
-        self.quotas = {
-            "departures": DailyQuota("PRIM departures", settings.prim_daily_quota_departures, processes=processes),
-            "disruptions": DailyQuota("PRIM traffic feed", settings.prim_daily_quota_disruptions, processes=processes),
-            "traffic": DailyQuota("PRIM traffic", settings.prim_daily_quota_traffic, processes=processes),
-            "navitia": DailyQuota("PRIM Navitia", settings.prim_daily_quota_navitia, processes=processes),
-        }
-        self.registry = StopRefRegistry(
-            on_resolved=on_stop_refs_resolved, refresh_after=timedelta(hours=settings.stop_refs_refresh_hours)
-        )
-        # The IDFM stop-area ids shipped in the catalogue: no look-up, no name matching for those stations.
-        self.registry.load(
-            {
-                line.id: {ref.station_id: asdict(ref) for ref in shipped_stop_refs(self.catalogue, line.id)}
-                for line in self.catalogue.lines
-                if line.has_station_data
-            }
-        )
+        self.client = client or _http_client(settings)
+        self.sources = _source_order(settings)
+        self.breakers = _breakers(settings, clock)
+        self.quotas = _local_quotas(settings)
+        self.registry = _stop_ref_registry(settings, self.catalogue, on_stop_refs_resolved)
         self._reported_without_ids: dict[str, frozenset[str]] = {}
         # Each line fetch's own requests in flight per source; the process's ceiling over all its fetches.
         self.line_concurrency = {"prim": settings.prim_line_concurrency, "ratp_http": settings.ratp_line_concurrency}
-        semaphore = asyncio.Semaphore(settings.upstream_max_concurrency)
         http = UpstreamHttp(
             self.client,
-            semaphore=semaphore,
+            semaphore=asyncio.Semaphore(settings.upstream_max_concurrency),
             request_timeout=settings.upstream_timeout_seconds,
             retry_after_max=settings.upstream_retry_after_max_seconds,
         )
@@ -644,3 +609,57 @@ def navitia_stations(line: Line, routes: list[prim.NavitiaRoute], catalogue: Cat
             )
             position += 1
     return records
+
+
+def _http_client(settings: Settings) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=settings.upstream_timeout_seconds,
+        limits=httpx.Limits(
+            max_connections=settings.upstream_max_concurrency,
+            max_keepalive_connections=settings.upstream_max_concurrency,
+        ),
+        follow_redirects=False,
+    )
+
+
+def _source_order(settings: Settings) -> list[str]:
+    unknown = [name for name in settings.source_names if name not in KNOWN_SOURCES]
+    if unknown:
+        logger.warning("SOURCE_ORDER names unknown sources %s; known: %s", unknown, sorted(KNOWN_SOURCES))
+    return [name for name in settings.source_names if name in KNOWN_SOURCES]
+
+
+def _breakers(settings: Settings, clock: Callable[[], float]) -> dict[str, CircuitBreaker]:
+    return {
+        name: CircuitBreaker(
+            name,
+            failure_threshold=settings.upstream_breaker_failure_threshold,
+            cooldown_seconds=settings.upstream_breaker_cooldown_seconds,
+            clock=clock,
+        )
+        for name in sorted(KNOWN_SOURCES)
+    }
+
+
+def _local_quotas(settings: Settings) -> dict[str, DailyQuota]:
+    """The process's own share of the PRIM quotas, for a process without the fleet's budget (backend/budget)."""
+    processes = settings.prim_quota_processes
+    return {
+        "departures": DailyQuota("PRIM departures", settings.prim_daily_quota_departures, processes=processes),
+        "disruptions": DailyQuota("PRIM traffic feed", settings.prim_daily_quota_disruptions, processes=processes),
+        "traffic": DailyQuota("PRIM traffic", settings.prim_daily_quota_traffic, processes=processes),
+        "navitia": DailyQuota("PRIM Navitia", settings.prim_daily_quota_navitia, processes=processes),
+    }
+
+
+def _stop_ref_registry(settings: Settings, catalogue: Catalogue, on_resolved: ResolvedHook | None) -> StopRefRegistry:
+    registry = StopRefRegistry(on_resolved=on_resolved, refresh_after=timedelta(hours=settings.stop_refs_refresh_hours))
+    # The IDFM stop-area ids shipped in the catalogue: no look-up, no name matching for those stations.
+    registry.load(
+        {
+            line.id: {ref.station_id: asdict(ref) for ref in shipped_stop_refs(catalogue, line.id)}
+            for line in catalogue.lines
+            if line.has_station_data
+        }
+    )
+    return registry
