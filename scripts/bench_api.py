@@ -8,11 +8,12 @@ average and the API process's resident memory.
 
 The dataset is realistic: the whole catalogue synced (every line's stations), about 4 departures per station and
 direction on every line, traffic and freshness for every line, and a few trains on metro 1. It lives in a fresh
-database on the Postgres server `--server` (default: $TEST_DATABASE_URL, else the dev server on 127.0.0.1:15432),
-dropped at the end. The API runs as a real uvicorn process (one worker) on a free loopback port; the load comes from
-`wrk` when it is installed (`apt-get install wrk`), else from httpx async clients in this process, on the same
-machine. Beside requests/s and latency it prints the API process's CPU time per request (from /proc), which says what
-a request costs even when the load generator and the database share the CPUs. Prints figures; asserts nothing.
+database on the Postgres server `--server` (default: $TEST_DATABASE_URL, else a throwaway server started with
+`scripts/postgres.sh` on a free port), dropped at the end. The API runs as a real uvicorn process (one worker) on a
+free loopback port; the load comes from `wrk` when it is installed (`apt-get install wrk`), else from httpx async
+clients in this process, on the same machine. Beside requests/s and latency it prints the API process's CPU time
+per request (from /proc), which says what a request costs even when the load generator and the database share the
+CPUs. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -43,10 +44,9 @@ from backend.db.engine import Database
 from backend.db.models import Departure, LineSnapshot, TrafficStatus, VehiclePosition
 from backend.livedata.catalogue_sync import sync_catalogue
 from backend.tests.support.databases import PostgresDatabases
-from backend.tests.support.services import free_port
+from backend.tests.support.services import free_port, postgres_server
 
 REPO_DIR = Path(__file__).resolve().parents[1]
-DEFAULT_SERVER = "postgresql+asyncpg://ratp:ratp@127.0.0.1:15432/ratp"
 DEPARTURES_PER_BOARD = 4
 # One load thread: 64 connections need a fraction of a core from wrk, and a second thread only takes CPU from the
 # server on a 2-core machine.
@@ -249,14 +249,23 @@ async def load(base_url: str, path: str, *, concurrency: int, seconds: float) ->
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--server", default=os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER))
+    parser.add_argument(
+        "--server", default=None, help="a Postgres server URL (default: $TEST_DATABASE_URL, else a throwaway one)"
+    )
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--rounds", type=int, default=3, help="alternated runs of every endpoint")
     parser.add_argument("--httpx", action="store_true", help="drive the load with httpx even when wrk is installed")
     args = parser.parse_args()
 
-    databases = PostgresDatabases(args.server)
+    if args.server is not None:
+        return await run(args, args.server)
+    with postgres_server() as server_url:  # $TEST_DATABASE_URL, else a throwaway server
+        return await run(args, server_url)
+
+
+async def run(args: argparse.Namespace, server_url: str) -> int:
+    databases = PostgresDatabases(server_url)
     url = await databases.create()
     api: subprocess.Popen[bytes] | None = None
     try:
