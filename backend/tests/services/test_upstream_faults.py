@@ -257,7 +257,8 @@ async def test_long_retry_after_pauses_the_source_instead_of_waiting(
     prim_requests = stub.stats()["requests_by_source"]["prim"]
     second = await service.fetch_line(line)
 
-    assert time.monotonic() - started < 5
+    # Far from the 600 s asked: nobody waited for the Retry-After (a loose bound, so a loaded machine cannot fail it).
+    assert time.monotonic() - started < 120
     # Whichever PRIM request met the 429 first (a stop or the traffic message) says so; the rest were not sent.
     assert any("Retry-After 600 s" in (a.error or "") for a in first.attempts if a.source.startswith("prim"))
     assert "not attempted: prim paused until" in (attempt(second, "prim").error or "")
