@@ -193,24 +193,30 @@ class TaskExecutor:
         try:
             result, error = await self._fetch(assignment)
             elapsed = time.perf_counter() - started
-
-            def record_failed(exc: BaseException, delay: float) -> None:
-                self._state.last_error = f"database: {exc}"[:300]
-                logger.warning(
-                    "database unavailable to record task %s; retrying in %.1f s",
-                    assignment.task_id,
-                    delay,
-                    extra={"task_id": assignment.task_id},
-                )
-
-            # The fetched result is kept until the database takes it: an outage costs neither the fetch nor the
-            # attempt (the heartbeat keeps renewing this task's lease, and renews it again on reconnection).
-            async for attempt in retries(retry_on=DatabaseUnavailableError, first=0.5, cap=5.0, on_retry=record_failed):
-                with attempt:
-                    return await self._record(assignment, result, error, elapsed)
-            raise AssertionError("unreachable")  # retried until recorded (no `stopping`)
+            return await self._until_recorded(assignment, lambda: self._record(assignment, result, error, elapsed))
         finally:
             self._state.in_flight.pop(assignment.task_id, None)
+
+    async def _until_recorded(
+        self, assignment: TaskAssignment, record: Callable[[], Awaitable[str | None]]
+    ) -> str | None:
+        """`record()` retried until the database takes it: the fetched result is kept meanwhile, so an outage costs
+        neither the fetch nor the attempt (the heartbeat keeps renewing this task's lease, and renews it again on
+        reconnection)."""
+
+        def record_failed(exc: BaseException, delay: float) -> None:
+            self._state.last_error = f"database: {exc}"[:300]
+            logger.warning(
+                "database unavailable to record task %s; retrying in %.1f s",
+                assignment.task_id,
+                delay,
+                extra={"task_id": assignment.task_id},
+            )
+
+        async for attempt in retries(retry_on=DatabaseUnavailableError, first=0.5, cap=5.0, on_retry=record_failed):
+            with attempt:
+                return await record()
+        raise AssertionError("unreachable")  # retried until recorded (no `stopping`)
 
     async def _run_traffic_feed(self, assignment: TaskAssignment, fetcher: LineFetcher) -> str | None:
         """The fleet's traffic task: one read of PRIM's traffic feed, written for every line with the outcome."""
@@ -233,14 +239,9 @@ class TaskExecutor:
                     "per line until it is read again"
                 )
                 summary["fallback"] = "per-line general-message"
-            delay = 0.5
-            while True:
-                try:
-                    return await self._record_traffic_feed(assignment, read, summary, error)
-                except DatabaseUnavailableError as exc:
-                    self._state.last_error = f"database: {exc}"[:300]
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
+            return await self._until_recorded(
+                assignment, lambda: self._record_traffic_feed(assignment, read, summary, error)
+            )
         finally:
             self._state.in_flight.pop(assignment.task_id, None)
 
