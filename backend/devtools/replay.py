@@ -367,10 +367,7 @@ class ReplayNetwork:
             area["coord"] = {"lon": f"{stop.lon or 0:.6f}", "lat": f"{stop.lat or 0:.6f}"}
             area["administrative_regions"] = []
             areas.append(area)
-        payload["stop_areas"] = areas
-        payload["pagination"].update(items_on_page=len(areas), total_result=len(areas))
-        payload["context"]["current_datetime"] = now.astimezone(PARIS).strftime("%Y%m%dT%H%M%S")
-        return payload
+        return _navitia_page(payload, "stop_areas", areas, now)
 
     def navitia_routes(self, stub: StubLine, now: datetime) -> dict[str, Any]:
         """The line's routes, one per route of the catalogue (or the bus route) and direction, in Navitia's shape."""
@@ -390,10 +387,7 @@ class ReplayNetwork:
                 route["direction"]["stop_area"].update(name=terminus.name, label=f"{terminus.name} ({terminus.town})")
                 route["codes"] = [{"type": "source", "value": route["id"].removeprefix("route:IDFM:")}]
                 routes.append(route)
-        payload["routes"] = routes
-        payload["pagination"].update(items_on_page=len(routes), total_result=len(routes))
-        payload["context"]["current_datetime"] = now.astimezone(PARIS).strftime("%Y%m%dT%H%M%S")
-        return payload
+        return _navitia_page(payload, "routes", routes, now)
 
     def navitia_route_schedules(self, stub: StubLine, now: datetime) -> dict[str, Any]:
         """One route schedule per route of `navitia_routes`, its rows the route's stops in calling order."""
@@ -435,10 +429,7 @@ class ReplayNetwork:
                     *schedule["links"][2:],
                 ]
                 schedules.append(schedule)
-        payload["route_schedules"] = schedules
-        payload["pagination"].update(items_on_page=len(schedules), total_result=len(schedules))
-        payload["context"]["current_datetime"] = now.astimezone(PARIS).strftime("%Y%m%dT%H%M%S")
-        return payload
+        return _navitia_page(payload, "route_schedules", schedules, now)
 
     # --- ratp.fr --------------------------------------------------------------------------------------------
 
@@ -559,3 +550,11 @@ def _number(ref: str) -> int | None:
 def _stamp(delivery: dict[str, Any], now: datetime) -> None:
     delivery["ResponseTimestamp"] = iso(now)
     delivery["ResponseMessageIdentifier"] = f"IVTR_HUB:ResponseMessage::stub-{int(now.timestamp() * 1000)}:LOC:"
+
+
+def _navitia_page(payload: dict[str, Any], key: str, items: list[Any], now: datetime) -> dict[str, Any]:
+    """A recorded Navitia answer holding `items` under `key`, its pagination and clock to match."""
+    payload[key] = items
+    payload["pagination"].update(items_on_page=len(items), total_result=len(items))
+    payload["context"]["current_datetime"] = now.astimezone(PARIS).strftime("%Y%m%dT%H%M%S")
+    return payload

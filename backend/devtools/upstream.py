@@ -59,7 +59,7 @@ from urllib.parse import parse_qs
 
 import socketio
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request, WebSocket
+from fastapi import APIRouter, FastAPI, HTTPException, Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
@@ -404,36 +404,23 @@ def prim_routes(replies: Replies, network: ReplayNetwork) -> APIRouter:
 
         return await replies.respond(request, "prim", "disruptions", set(), build)
 
-    @router.get("/marketplace/v2/navitia/lines/{line_ref}/stop_areas")
-    async def navitia_stop_areas(request: Request, line_ref: str) -> Response:
+    navitia = {
+        "stop_areas": network.navitia_stop_areas,
+        "routes": network.navitia_routes,
+        "route_schedules": network.navitia_route_schedules,
+    }
+
+    @router.get("/marketplace/v2/navitia/lines/{line_ref}/{collection}")
+    async def navitia_line(request: Request, line_ref: str, collection: str) -> Response:
+        if collection not in navitia:
+            raise HTTPException(404, "Not Found")
+        answer = navitia[collection]
         stub = network.line_by_ref(line_ref)
 
         async def build() -> Response:
             if stub is None:
                 return replies.unknown_id("prim", "navitia", request)
-            return JSONResponse(network.navitia_stop_areas(stub, datetime.now(UTC)))
-
-        return await replies.respond(request, "prim", "navitia", _ids(stub), build)
-
-    @router.get("/marketplace/v2/navitia/lines/{line_ref}/routes")
-    async def navitia_routes(request: Request, line_ref: str) -> Response:
-        stub = network.line_by_ref(line_ref)
-
-        async def build() -> Response:
-            if stub is None:
-                return replies.unknown_id("prim", "navitia", request)
-            return JSONResponse(network.navitia_routes(stub, datetime.now(UTC)))
-
-        return await replies.respond(request, "prim", "navitia", _ids(stub), build)
-
-    @router.get("/marketplace/v2/navitia/lines/{line_ref}/route_schedules")
-    async def navitia_route_schedules(request: Request, line_ref: str) -> Response:
-        stub = network.line_by_ref(line_ref)
-
-        async def build() -> Response:
-            if stub is None:
-                return replies.unknown_id("prim", "navitia", request)
-            return JSONResponse(network.navitia_route_schedules(stub, datetime.now(UTC)))
+            return JSONResponse(answer(stub, datetime.now(UTC)))
 
         return await replies.respond(request, "prim", "navitia", _ids(stub), build)
 
