@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, Literal, TypeVar
 
+from limits import RateLimitItemPerDay
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
+
 from backend.services.records import DepartureRecord, FreshnessReason, SourceAttempt, StopOutcome
 from backend.services.times import PARIS
 
@@ -290,9 +294,10 @@ class QuotaSnapshot:
 class DailyQuota:
     """Counts requests against a daily limit, slowing down before the pace would exhaust it and refusing at it.
 
-    This process may use `daily_limit / processes` a day (several worker processes share one API key). Tokens
-    refill evenly over the day with a burst of `burst_seconds` worth: a request finding none waits for one if
-    that is quick, otherwise it is refused. The day follows Europe/Paris, as PRIM's counters do.
+    This process may use `daily_limit / processes` a day (several worker processes share one API key). The day's
+    count is a fixed window of `limits` whose key carries the Paris date, so it starts afresh at midnight
+    Europe/Paris, as PRIM's counters do. The pace is a token bucket: tokens refill evenly over the day with a burst
+    of `burst_seconds` worth, and a request finding none waits for one if that is quick, otherwise it is refused.
     """
 
     def __init__(
@@ -308,14 +313,15 @@ class DailyQuota:
         self.name = name
         self.daily_limit = daily_limit
         self.share = max(1, daily_limit // max(1, processes))
-        self._cap = max(1, math.floor(self.share * (1.0 - safety_fraction)))
+        self._cap = RateLimitItemPerDay(max(1, math.floor(self.share * (1.0 - safety_fraction))))
+        # In memory and synchronous: nothing to wait for, and the heartbeat reads the count without awaiting.
+        self._days = FixedWindowRateLimiter(MemoryStorage())
         self._rate = self.share / 86_400.0
         self._capacity = max(1.0, self._rate * burst_seconds)
         self._clock = clock
         self._tokens = self._capacity
         self._refilled_at = clock()
         self._day = self._today()
-        self._used = 0
         self._paced = 0
         self._refused = 0
         self._lock = asyncio.Lock()
@@ -328,20 +334,22 @@ class DailyQuota:
         self._tokens = min(self._capacity, self._tokens + (now - self._refilled_at) * self._rate)
         self._refilled_at = now
         day = self._today()
-        if day != self._day:  # a new day's quota: the count and the burst start afresh
+        if day != self._day:  # a new day's quota (a new window key): the burst starts afresh too
             self._day = day
-            self._used = 0
             self._tokens = self._capacity
+
+    def _used(self) -> int:
+        return self._cap.amount - self._days.get_window_stats(self._cap, self.name, self._day).remaining
 
     async def acquire(self, max_wait: float) -> None:
         """Takes one request from the quota, waiting at most `max_wait` seconds; raises `UpstreamError("quota")`."""
         async with self._lock:
             self._refill()
-            if self._used >= self._cap:
+            if not self._days.test(self._cap, self.name, self._day):
                 self._refused += 1
                 raise UpstreamError(
                     "quota",
-                    f"not attempted: {self.name} daily quota reached: {self._used} of this process's {self.share} "
+                    f"not attempted: {self.name} daily quota reached: {self._used()} of this process's {self.share} "
                     f"(plan {self.daily_limit}/day) used today; refusing until midnight Europe/Paris",
                 )
             if self._tokens < 1.0:
@@ -357,16 +365,17 @@ class DailyQuota:
                 await asyncio.sleep(wait)
                 self._refill()
             self._tokens = max(0.0, self._tokens - 1.0)
-            self._used += 1
+            self._days.hit(self._cap, self.name, self._day)
 
     def snapshot(self) -> QuotaSnapshot:
         self._refill()
+        used = self._used()
         return QuotaSnapshot(
             name=self.name,
             daily_limit=self.daily_limit,
             process_share=self.share,
-            used_today=self._used,
-            remaining_today=max(0, self._cap - self._used),
+            used_today=used,
+            remaining_today=self._cap.amount - used,
             paced=self._paced,
             refused=self._refused,
             day=self._day,
