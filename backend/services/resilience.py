@@ -193,11 +193,11 @@ class CircuitBreaker:
     A successful probe closes it again, a failed one reopens it for another cool-down. `hold` opens it for a
     time the upstream asked for (a 429's Retry-After) whatever the failure count.
 
-    Written here rather than on pybreaker, purgatory or aiobreaker: they wrap a call (admission and outcome are one
-    `call`/`async with`), while a request is admitted here once it has its slots and settled after its body is
-    parsed or its 429 retried; their half-open state lets every concurrent request through, not one probe; they
-    cannot hold the circuit open for a Retry-After; and they read the system clock, which tests cannot move
-    (docs/LIVE_DATA_ORCHESTRATION.md, "Circuit breakers and quotas").
+    Written here rather than on pybreaker, purgatory, aiobreaker or circuitbreaker: they wrap a call (admission
+    and outcome in one `call`/`async with`), while a request is admitted here once it has its slots and settled
+    after its body is parsed or its 429 retried; their half-open state lets every concurrent request through, not
+    one probe; none can hold the circuit open for a Retry-After; and they read the system clock, which tests cannot
+    move (docs/LIVE_DATA_ORCHESTRATION.md, "Circuit breakers and quotas").
     """
 
     def __init__(
