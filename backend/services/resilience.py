@@ -191,7 +191,8 @@ class CircuitBreaker:
     """Opens after `failure_threshold` consecutive failures; after `cooldown_seconds` lets one probe through.
 
     A successful probe closes it again, a failed one reopens it for another cool-down. `hold` opens it for a
-    time the upstream asked for (a 429's Retry-After) whatever the failure count.
+    time the upstream asked for (a 429's Retry-After) whatever the failure count; an answer to a request sent
+    before it does not end it.
 
     Written here rather than on pybreaker, purgatory, aiobreaker or circuitbreaker: they wrap a call (admission
     and outcome in one `call`/`async with`), while a request is admitted here once it has its slots and settled
@@ -215,6 +216,7 @@ class CircuitBreaker:
         self._state: CircuitState = "closed"
         self._failures = 0
         self._open_until = 0.0
+        self._held_until = 0.0  # the end of the pause an upstream asked for (`hold`)
         self._probe_in_flight = False
         self._last_error: str | None = None
         self._last_short: str | None = None
@@ -247,6 +249,9 @@ class CircuitBreaker:
         raise UpstreamError("circuit_open", reason, short=f"{self.name} paused")
 
     def record_success(self) -> None:
+        if self._clock() < self._held_until:  # an answer to a request sent before the 429: the pause asked stands
+            self._probe_in_flight = False
+            return
         self._state = "closed"
         self._failures = 0
         self._probe_in_flight = False
@@ -271,6 +276,7 @@ class CircuitBreaker:
         self._last_short = short or reason
         self._failures = max(self._failures, 1)
         self._probe_in_flight = False
+        self._held_until = max(self._held_until, self._clock() + seconds)
         self._open_for(seconds)
 
     def _open_for(self, seconds: float) -> None:
