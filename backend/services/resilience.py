@@ -329,7 +329,7 @@ class DailyQuota:
         self.share = max(1, daily_limit // max(1, processes))
         self._cap = RateLimitItemPerDay(max(1, math.floor(self.share * (1.0 - safety_fraction))))
         # In memory and synchronous: nothing to wait for, and the heartbeat reads the count without awaiting.
-        self._days = FixedWindowRateLimiter(MemoryStorage())
+        self._window = FixedWindowRateLimiter(MemoryStorage())
         self._rate = self.share / 86_400.0
         self._capacity = max(1.0, self._rate * burst_seconds)
         self._clock = clock
@@ -353,13 +353,13 @@ class DailyQuota:
             self._tokens = self._capacity
 
     def _used(self) -> int:
-        return self._cap.amount - self._days.get_window_stats(self._cap, self.name, self._day).remaining
+        return self._cap.amount - self._window.get_window_stats(self._cap, self.name, self._day).remaining
 
     async def acquire(self, max_wait: float) -> None:
         """Takes one request from the quota, waiting at most `max_wait` seconds; raises `UpstreamError("quota")`."""
         async with self._lock:
             self._refill()
-            if not self._days.test(self._cap, self.name, self._day):
+            if not self._window.test(self._cap, self.name, self._day):
                 self._refused += 1
                 raise UpstreamError(
                     "quota",
@@ -379,7 +379,7 @@ class DailyQuota:
                 await asyncio.sleep(wait)
                 self._refill()
             self._tokens = max(0.0, self._tokens - 1.0)
-            self._days.hit(self._cap, self.name, self._day)
+            self._window.hit(self._cap, self.name, self._day)
 
     def snapshot(self) -> QuotaSnapshot:
         self._refill()
