@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, c
 from pydantic_core import PydanticCustomError
 
 from backend.services.records import FreshnessReason
-from backend.vocabulary import BusKind, DepartureStatus, TaskStatus, TrafficLevel, WorkerStatus
+from backend.vocabulary import BusKind, CircuitState, DepartureStatus, TaskStatus, TrafficLevel, WorkerStatus
 
 Network = Literal["metro", "rer", "tram", "bus"]
 DirectionCode = Literal["A", "R"]
@@ -442,7 +442,7 @@ class SourceCircuit(ApiModel):
     failures (or a 429), `half_open` while one probe request may go out."""
 
     name: str = Field(examples=["prim", "ratp_http", "vmtr"])
-    state: Literal["closed", "open", "half_open"]
+    state: CircuitState
     consecutive_failures: int
     last_error: str | None
     retry_in_seconds: float = Field(description="How long the circuit stays open after the heartbeat; 0 otherwise.")
