@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, computed_field, model_validator
 from pydantic_core import PydanticCustomError
 
+from backend.registry import WorkerCounts
 from backend.services.records import FreshnessReason
 from backend.vocabulary import BusKind, DepartureStatus, TaskStatus, TrafficLevel, WorkerStatus
 
@@ -369,16 +370,6 @@ class TaskCounts(ApiModel):
     total: int
 
 
-class WorkerCounts(ApiModel):
-    starting: int
-    idle: int
-    busy: int
-    draining: int
-    stopped: int
-    lost: int
-    total: int
-
-
 class DepartureHighlight(ApiModel):
     """A recently fetched departure, to eyeball live boards from the admin console."""
 
@@ -396,7 +387,7 @@ class DbSummary(ApiModel):
     """Counts from the database, to confirm scaling and see the pipeline work."""
 
     tasks: TaskCounts
-    workers: WorkerCounts
+    workers: WorkerCounts  # the registry's counts as they are (`backend/registry.py`)
     departures: int = Field(description="Departures currently on the boards.")
     lines_with_data: int = Field(description="Lines with at least one successful fetch.")
     recent_departures: list[DepartureHighlight]
