@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from backend.config import Settings, get_settings
 from backend.db.engine import Database
-from backend.db.migrate import upgrade_database
+from backend.db.migrate import head_revision, upgrade_database
 from backend.lifecycle import run_process
 from backend.livedata.catalogue_sync import CatalogueChanges, sync_catalogue
 from backend.logs.setup import CentralizedLogging
@@ -39,9 +39,9 @@ async def migrate_database(settings: Settings, *, url: str | None = None) -> Cat
 
 
 async def _main(settings: Settings) -> int:
+    await migrate_database(settings)
     target = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
-    changes = await migrate_database(settings)
-    logger.info("database ready at the migration head with the catalogue (%s): %s", target, changes)
+    logger.info("migrate step done: schema at %s, catalogue in sync (%s)", head_revision(), target)
     return 0
 
 
