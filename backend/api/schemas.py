@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from backend.registry import WorkerCounts
 from backend.services.records import FreshnessReason
+from backend.tasks.queries import TaskCounts
 from backend.vocabulary import BusKind, DepartureStatus, TaskStatus, TrafficLevel, WorkerStatus
 
 Network = Literal["metro", "rer", "tram", "bus"]
@@ -360,16 +361,6 @@ class ScaleResult(ApiModel):
     message: str
 
 
-class TaskCounts(ApiModel):
-    queued: int
-    running: int
-    succeeded: int
-    partial: int = Field(description="Tasks that refreshed some of the line's stops while others failed.")
-    failed: int
-    expired: int
-    total: int
-
-
 class DepartureHighlight(ApiModel):
     """A recently fetched departure, to eyeball live boards from the admin console."""
 
@@ -386,8 +377,9 @@ class DepartureHighlight(ApiModel):
 class DbSummary(ApiModel):
     """Counts from the database, to confirm scaling and see the pipeline work."""
 
+    # The counts as the task queries and the registry return them (`tasks/queries.py`, `registry.py`).
     tasks: TaskCounts
-    workers: WorkerCounts  # the registry's counts as they are (`backend/registry.py`)
+    workers: WorkerCounts
     departures: int = Field(description="Departures currently on the boards.")
     lines_with_data: int = Field(description="Lines with at least one successful fetch.")
     recent_departures: list[DepartureHighlight]
