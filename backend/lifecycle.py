@@ -10,6 +10,8 @@ import signal
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import uvloop
+
 from backend.config import Settings, get_settings
 from backend.logs import CentralizedLogging, configure_logging
 from backend.vocabulary import Service
@@ -22,11 +24,12 @@ def run_process(
     main: Callable[[CentralizedLogging], Coroutine[Any, Any, int]],
     settings: Settings | None = None,
 ) -> int:
-    """Every process's `main()`: logging set up as `service`, `main(logs)` run to its exit code, and the logs flushed
-    and closed however it ends."""
+    """Every process's `main()`: logging set up as `service`, `main(logs)` run to its exit code on uvloop's event loop
+    (as uvicorn runs the API), and the logs flushed and closed however it ends."""
     handle = configure_logging(settings or get_settings(), service)
     try:
-        return asyncio.run(main(handle))
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(main(handle))
     finally:
         handle.close()
 

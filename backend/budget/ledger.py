@@ -248,6 +248,7 @@ class FleetBudget:
         self._clock = clock
         self.key_id = key_digest(settings.prim_api_key)
         self._key_checked_at = -1e18
+        self._key_reading: asyncio.Task[None] | None = None
         self._key_rejection: str | None = None  # the message, while PRIM rejects our key
         self._reported: str | None = None
         self._replaced_key_marked = False
@@ -437,21 +438,28 @@ class FleetBudget:
             row.updated_at = now
 
     async def _check_key(self) -> None:
-        now = self._clock()
-        if now - self._key_checked_at >= KEY_STATE_TTL_SECONDS:
-            async with self._database.sessions() as session:
-                status = await key_status(session)
-            self._key_checked_at = now
-            rejected = status is not None and status.state == "rejected" and status.key_id == self.key_id
-            self._key_rejection = status.message if rejected and status is not None else None
-            # Another key was rejected: ours replaced it; its first good answer clears the mark.
-            self._replaced_key_marked = status is not None and status.key_id != self.key_id
+        if self._clock() - self._key_checked_at >= KEY_STATE_TTL_SECONDS:
+            # One read for all the requests that find the state old at once (a cycle's burst would make dozens).
+            if self._key_reading is None or self._key_reading.done():
+                self._key_reading = asyncio.create_task(self._read_key())
+                self._key_reading.add_done_callback(_retrieved)
+            await asyncio.shield(self._key_reading)
         if self._key_rejection is not None:
             raise UpstreamError(
                 "key_rejected",
                 f"not attempted: {self._key_rejection}; PRIM is not asked until the key changes or an operator "
                 "retries (POST /api/system/prim/key/retry)",
             )
+
+    async def _read_key(self) -> None:
+        now = self._clock()
+        async with self._database.sessions() as session:
+            status = await key_status(session)
+        self._key_checked_at = now
+        rejected = status is not None and status.state == "rejected" and status.key_id == self.key_id
+        self._key_rejection = status.message if rejected and status is not None else None
+        # Another key was rejected: ours replaced it; its first good answer clears the mark.
+        self._replaced_key_marked = status is not None and status.key_id != self.key_id
 
     async def _reject_key(self, message: str) -> None:
         now = self._now()
@@ -481,3 +489,9 @@ class FleetBudget:
         async with self._database.write_sessions() as session, session.begin():
             await session.execute(delete(UpstreamKeyStatus).where(UpstreamKeyStatus.key_id != self.key_id))
         self._replaced_key_marked = False
+
+
+def _retrieved(task: asyncio.Task[None]) -> None:
+    """Marks a shared read's failure as seen: the requests that awaited it got it; none may be left to see it."""
+    if not task.cancelled():
+        task.exception()

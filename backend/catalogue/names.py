@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Letters that Unicode decomposition leaves whole but a French reader spells out.
 _LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss"})
@@ -11,6 +12,7 @@ _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
+@lru_cache(maxsize=8192)  # the same few thousand names, asked for every departure a worker reads
 def normalise_name(text: str) -> str:
     """Search key: "Châtelet-Les Halles" -> "chatelet les halles", "Aéroport d'Orly" -> "aeroport d orly"."""
     decomposed = unicodedata.normalize("NFKD", text.translate(_LIGATURES))

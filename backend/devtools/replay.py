@@ -62,12 +62,27 @@ def _parsed(name: str) -> Any:
     return json.loads(recording(name))
 
 
+@cache
+def _visitless(name: str) -> dict[str, Any]:
+    payload = recorded_json(name)
+    payload["Siri"]["ServiceDelivery"]["StopMonitoringDelivery"][0]["MonitoredStopVisit"] = []
+    return payload
+
+
+def _without_visits(name: str) -> dict[str, Any]:
+    """A fresh copy of a recorded stop-monitoring answer without its visits (copying them is most of the work)."""
+    payload = fresh_copy(_visitless(name))
+    assert isinstance(payload, dict), name
+    return payload
+
+
 def _hash(*parts: object) -> int:
     return zlib.crc32("|".join(str(part) for part in parts).encode())
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """`2025-03-14T08:02:05.000Z`, as PRIM writes times."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 @dataclass(frozen=True)
@@ -267,9 +282,11 @@ class ReplayNetwork:
     # --- PRIM -----------------------------------------------------------------------------------------------
 
     def stop_monitoring(self, station_id: str, now: datetime) -> dict[str, Any]:
-        payload = recorded_json("prim_stop_monitoring.json")
+        payload = _without_visits("prim_stop_monitoring.json")
         delivery = payload["Siri"]["ServiceDelivery"]
-        template = delivery["StopMonitoringDelivery"][0]["MonitoredStopVisit"][0]
+        template = _parsed("prim_stop_monitoring.json")["Siri"]["ServiceDelivery"]["StopMonitoringDelivery"][0][
+            "MonitoredStopVisit"
+        ][0]
         visits = []
         for stub in self.lines_at(station_id):
             if stub.line.idfm_line_id is None:
@@ -283,10 +300,12 @@ class ReplayNetwork:
         return payload
 
     def _visit(self, template: dict[str, Any], stub: StubLine, departure: StubDeparture, now: datetime) -> Any:
-        visit = fresh_copy(template)
+        # Copies of what is filled in only: the rest is the recording's, shared by every answer and never changed.
+        visit = dict(template)
+        journey = visit["MonitoredVehicleJourney"] = dict(template["MonitoredVehicleJourney"])
+        journey["FramedVehicleJourneyRef"] = dict(journey["FramedVehicleJourneyRef"])
         stop = stub.stops[departure.station_id]
         destination = stub.stops[departure.destination_id]
-        journey = visit["MonitoredVehicleJourney"]
         slot = int(departure.expected_at.timestamp())
         visit["RecordedAtTime"] = iso(now)
         visit["ItemIdentifier"] = f"RATP-SIV:Item::{stub.ref}.{departure.direction}.{stop.place_number}.{slot}:LOC"
@@ -313,7 +332,7 @@ class ReplayNetwork:
 
     def no_visits(self, now: datetime) -> dict[str, Any]:
         """A valid stop-monitoring delivery with no visit: the upstream has nothing to announce at the stop."""
-        payload = recorded_json("prim_stop_monitoring.json")
+        payload = _without_visits("prim_stop_monitoring.json")
         delivery = payload["Siri"]["ServiceDelivery"]
         _stamp(delivery, now)
         delivery["StopMonitoringDelivery"][0]["ResponseTimestamp"] = iso(now)

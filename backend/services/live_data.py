@@ -25,8 +25,6 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Protocol
 
-import httpx
-
 from backend.catalogue import Catalogue, Line, get_catalogue, normalise_name
 from backend.catalogue.names import slugify
 from backend.config import Settings
@@ -58,7 +56,7 @@ from backend.services.scrapers.cloudflare import BrowserSessionStore
 from backend.services.stop_refs import LineStopRefs, ResolvedHook, StopRef, StopRefRegistry, shipped_stop_refs
 from backend.services.times import utc_now
 from backend.services.topology import LineTopology
-from backend.services.upstream_http import UpstreamHttp, line_fan_out
+from backend.services.upstream_http import ClientLanes, UpstreamHttp, line_fan_out
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +135,6 @@ class LiveDataService:
         settings: Settings,
         *,
         catalogue: Catalogue | None = None,
-        client: httpx.AsyncClient | None = None,
         on_stop_refs_resolved: ResolvedHook | None = None,
         prim_budget: prim.PrimBudget | None = None,
         traffic_gate: TrafficGate | None = None,
@@ -146,8 +143,8 @@ class LiveDataService:
         self.settings = settings
         self.catalogue = catalogue or get_catalogue()
         self.traffic_gate = traffic_gate
-        self._owns_client = client is None
-        self.client = client or _http_client(settings)
+        # As many connections as requests may be in flight; over several clients (see `ClientLanes`).
+        self.client = ClientLanes(settings.upstream_max_concurrency, timeout=settings.upstream_timeout_seconds)
         self.sources = _source_order(settings)
         self.breakers = _breakers(settings, clock)
         self.quotas = _local_quotas(settings)
@@ -194,8 +191,7 @@ class LiveDataService:
         self.budget_seconds = fetch_budget_seconds(settings)
 
     async def aclose(self) -> None:
-        if self._owns_client:
-            await self.client.aclose()
+        await self.client.aclose()
 
     async def __aenter__(self) -> LiveDataService:
         return self
@@ -609,17 +605,6 @@ def navitia_stations(line: Line, routes: list[prim.NavitiaRoute], catalogue: Cat
             )
             position += 1
     return records
-
-
-def _http_client(settings: Settings) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        timeout=settings.upstream_timeout_seconds,
-        limits=httpx.Limits(
-            max_connections=settings.upstream_max_concurrency,
-            max_keepalive_connections=settings.upstream_max_concurrency,
-        ),
-        follow_redirects=False,
-    )
 
 
 def _source_order(settings: Settings) -> list[str]:

@@ -17,7 +17,7 @@ import asyncio
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -120,7 +120,11 @@ class InfoMessage:
 
 def _read_answer(model: type[AnswerT], payload: Any, what: str) -> AnswerT:
     """The answer as `model`; raises `UpstreamError` for a broken shape or an error answer."""
-    answer = validated(model, payload, what, expected=model.EXPECTED)
+    return _checked(validated(model, payload, what, expected=model.EXPECTED), what)
+
+
+def _checked(answer: AnswerT, what: str) -> AnswerT:
+    """The answer, unless one of its deliveries is an error: then `UpstreamError` (`not_found` for an unknown id)."""
     for delivery in answer.deliveries:
         error = delivery.ErrorCondition
         if error is None or not error.model_dump(exclude_unset=True):  # `{}`: no error
@@ -144,7 +148,11 @@ def parse_stop_monitoring(payload: Any) -> StopVisits:
 
     A visit that cannot be used (no journey, no call, no time, no destination of any kind) is counted in `dropped`
     under that reason, never left out silently."""
-    answer = _read_answer(siri.StopMonitoringAnswer, payload, "stop-monitoring")
+    return stop_visits(_read_answer(siri.StopMonitoringAnswer, payload, "stop-monitoring"))
+
+
+def stop_visits(answer: siri.StopMonitoringAnswer) -> StopVisits:
+    """The visits of a stop-monitoring answer read and checked (`_checked`); see `parse_stop_monitoring`."""
     visits: list[MonitoredVisit] = []
     dropped: Counter[str] = Counter()
     for delivery in answer.deliveries:
@@ -660,15 +668,22 @@ class PrimSource:
         return await self._stop_flights.run(stop_area_id, request, deadline)
 
     async def _request_stop(self, stop_area_id: str, deadline: Deadline, meter: AttemptMeter) -> StopVisits:
-        payload = await self._get(
-            "/stop-monitoring",
+        # The one request a cycle makes a thousand times: its body is read straight into the model (`get_model`).
+        take, observe = self._budgeted("departures", deadline)
+        answer = await self.http.get_model(
+            self.base_url + "/stop-monitoring",
             "stop-monitoring",
-            "departures",
-            {"MonitoringRef": monitoring_ref(stop_area_id)},
-            deadline,
-            meter,
+            siri.StopMonitoringAnswer,
+            expected=siri.StopMonitoringAnswer.EXPECTED,
+            breaker=self.breaker,
+            meter=meter,
+            deadline=deadline,
+            params={"MonitoringRef": monitoring_ref(stop_area_id)},
+            headers=self._headers,
+            on_response=observe,
+            before_send=take,
         )
-        return parse_stop_monitoring(payload)
+        return stop_visits(_checked(answer, "stop-monitoring"))
 
     # --- traffic ----------------------------------------------------------------------------------------------
 
@@ -713,6 +728,28 @@ class PrimSource:
     ) -> Any:
         """One PRIM request, taken from the budget of `api` first (which may pace it or refuse it), and so is a
         retry after a 429."""
+        take, observe = self._budgeted(api, deadline)
+        return await self.http.get_json(
+            self.base_url + path,
+            what,
+            breaker=self.breaker,
+            meter=meter,
+            deadline=deadline,
+            params=params,
+            headers=self._headers,
+            on_response=observe,
+            before_send=take,
+        )
+
+    @property
+    def _headers(self) -> dict[str, str]:
+        return {"apiKey": self.api_key, "Accept": "application/json"}
+
+    def _budgeted(
+        self, api: str, deadline: Deadline
+    ) -> tuple[Callable[[], Awaitable[None]], Callable[[httpx.Response], Awaitable[None]]]:
+        """What a PRIM request does before each send (take its slot from `api`'s budget, waiting no longer than the
+        deadline allows) and with each answer (PRIM's rate-limit headers to the budget)."""
 
         async def take() -> None:
             wait = min(QUOTA_MAX_WAIT_SECONDS, deadline.remaining() - ANSWER_ALLOWANCE_SECONDS)
@@ -721,14 +758,4 @@ class PrimSource:
         async def observe(response: httpx.Response) -> None:
             await self.budget.observe(api, response)
 
-        return await self.http.get_json(
-            self.base_url + path,
-            what,
-            breaker=self.breaker,
-            meter=meter,
-            deadline=deadline,
-            params=params,
-            headers={"apiKey": self.api_key, "Accept": "application/json"},
-            on_response=observe,
-            before_send=take,
-        )
+        return take, observe
