@@ -657,8 +657,8 @@ def _paris_stamp(moment: datetime) -> str:
 
 
 class VehicleSocket:
-    """The vehicle socket, served by python-socketio: a reference Engine.IO/socket.io server for the hand-written
-    client of services/scrapers/vmtr.py, so a misreading of the protocol there fails the tests.
+    """The vehicle socket, served by python-socketio's server to the client of services/scrapers/vmtr.py (the same
+    library's client); the protocol tests read its frames by hand (tests/devtools/test_stub_upstream.py).
 
     What ratp.fr refuses at the handshake (another Origin, a fault's 403/429/500) is an HTTP answer before Engine.IO
     starts; the room is checked by the socket.io connect handler (`44` when unknown), and the `[POSV - INIT]` event
@@ -717,9 +717,9 @@ class VehicleSocket:
         direction = params.get("directionId", [""])[0].rsplit(":", 1)[-1]
         if kind == "timeout":
             await asyncio.sleep(self.state.hang_seconds)
-            raise ConnectionRefusedError("no answer")
+            raise socketio.exceptions.ConnectionRefusedError("no answer")
         if stub is None or direction not in ("A", "R") or kind == "unknown_id":
-            raise ConnectionRefusedError("Unknown room or direction")
+            raise socketio.exceptions.ConnectionRefusedError("Unknown room or direction")
         task = asyncio.create_task(self._send_vehicles(sid, stub, direction, kind))
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
