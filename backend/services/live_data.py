@@ -194,6 +194,7 @@ class LiveDataService:
         self.budget_seconds = fetch_budget_seconds(settings)
 
     async def aclose(self) -> None:
+        await self.vmtr.aclose()
         if self._owns_client:
             await self.client.aclose()
 

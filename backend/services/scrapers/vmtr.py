@@ -19,6 +19,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
@@ -100,6 +101,7 @@ class SocketPacket(socketio.packet.Packet):  # type: ignore[misc]  # python-sock
     `MALFORMED_EVENT` carrying its `bad_response`: raised here, the error would end the library's reader task
     unseen, and the fetch would wait out its listen time instead of saying what came."""
 
+    packet_type: int
     data: Any
 
     def decode(self, encoded_packet: str | bytes) -> int:
@@ -107,19 +109,16 @@ class SocketPacket(socketio.packet.Packet):  # type: ignore[misc]  # python-sock
             attachments: int = super().decode(encoded_packet)
             if self.packet_type == socketio.packet.EVENT:
                 self.data = list(_event(self.data))
-        except UpstreamError as error:
-            self._malformed(error)
-        except ValueError:  # cut, or not JSON
-            self._malformed(
-                UpstreamError("bad_response", f"malformed socket event ({len(encoded_packet)} bytes, cut or not JSON)")
-            )
-        else:
             return attachments
-        return 0
-
-    def _malformed(self, error: UpstreamError) -> None:
+        except ValueError:  # cut, or not JSON
+            error = UpstreamError(
+                "bad_response", f"malformed socket event ({len(encoded_packet)} bytes, cut or not JSON)"
+            )
+        except UpstreamError as exc:
+            error = exc
         self.packet_type, self.namespace, self.id = socketio.packet.EVENT, None, None
         self.data = [MALFORMED_EVENT, error]
+        return 0
 
 
 class _Payload(BaseModel):
@@ -224,26 +223,14 @@ def vehicles_to_positions(
 
 
 class _Handshake:
-    """The HTTP answer to one websocket upgrade, kept from aiohttp's request tracing: Engine.IO turns a refused
-    handshake into a bare "Connection error", and only the status (and a 429's Retry-After) says what it was."""
+    """The HTTP answer to one websocket upgrade: Engine.IO turns a refused handshake into a bare "Connection error",
+    and only the status (and a 429's Retry-After) says what it was. Filled in by aiohttp's request tracing
+    (`_tracing`) for the connection being opened in this context (`_opening`)."""
 
     def __init__(self) -> None:
         self.status: int | None = None
         self.headers: Mapping[str, str] = {}
         self.failure: BaseException | None = None
-        self.tracing = aiohttp.TraceConfig()
-        self.tracing.on_request_end.append(self._answered)
-        self.tracing.on_request_exception.append(self._failed)
-
-    async def _answered(
-        self, _session: aiohttp.ClientSession, _context: SimpleNamespace, params: aiohttp.TraceRequestEndParams
-    ) -> None:
-        self.status, self.headers = params.response.status, params.response.headers
-
-    async def _failed(
-        self, _session: aiohttp.ClientSession, _context: SimpleNamespace, params: aiohttp.TraceRequestExceptionParams
-    ) -> None:
-        self.failure = params.exception
 
     def refusal(self, refused: Exception) -> UpstreamError:
         """Why the connection was not made; a 429 is the caller's (it pauses the source)."""
@@ -253,6 +240,32 @@ class _Handshake:
             return UpstreamError("connection", f"socket connection failed: {str(cause) or type(cause).__name__}")
         kind: ErrorKind = "blocked" if status in (401, 403) else "server_error" if status >= 500 else "not_found"
         return UpstreamError(kind, f"socket handshake refused with HTTP {status}")
+
+
+# The handshake of the connection this task is opening: the source's one aiohttp session serves every connection,
+# and the upgrade request is traced in the task that asked for it.
+_opening: ContextVar[_Handshake | None] = ContextVar("vmtr_handshake", default=None)
+
+
+async def _answered(
+    _session: aiohttp.ClientSession, _context: SimpleNamespace, params: aiohttp.TraceRequestEndParams
+) -> None:
+    if (handshake := _opening.get()) is not None:
+        handshake.status, handshake.headers = params.response.status, params.response.headers
+
+
+async def _failed(
+    _session: aiohttp.ClientSession, _context: SimpleNamespace, params: aiohttp.TraceRequestExceptionParams
+) -> None:
+    if (handshake := _opening.get()) is not None:
+        handshake.failure = params.exception
+
+
+def _tracing() -> aiohttp.TraceConfig:
+    tracing = aiohttp.TraceConfig()
+    tracing.on_request_end.append(_answered)
+    tracing.on_request_exception.append(_failed)
+    return tracing
 
 
 class _Room:
@@ -269,8 +282,8 @@ class _Room:
         """Ends the wait when the connection ends (a `41`, an Engine.IO close, a dropped transport). Engine.IO hands
         each message to a task of its own, started before the end is seen: those run first, so a vehicle list sent
         just before the close is still read."""
-        ended = asyncio.ensure_future(client.eio.wait())
-        ended.add_done_callback(
+        self._ended = asyncio.ensure_future(client.eio.wait())
+        self._ended.add_done_callback(
             lambda _: self._settle(UpstreamError("connection", "socket closed by the server before sending vehicles"))
         )
 
@@ -315,6 +328,12 @@ class VmtrSource:
         self.connect_timeout = connect_timeout
         self.listen_seconds = listen_seconds
         self._clock = clock
+        self._http: aiohttp.ClientSession | None = None  # opened by the first connection, in the fetches' loop
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
     async def vehicles(
         self, line: Line, direction: str, deadline: Deadline, meter: AttemptMeter
@@ -326,12 +345,13 @@ class VmtrSource:
         handshake = _Handshake()
         self.breaker.before_request()
         started = self._clock()
+        opening = _opening.set(handshake)
         try:
             async with self._semaphore:
                 budget = deadline.cap(self.connect_timeout + self.listen_seconds)
                 meter.requests += 1
                 async with asyncio.timeout(budget):
-                    vehicles = await self._session(room, deadline, handshake)
+                    vehicles = await self._session(room, deadline)
         except TimeoutError:
             error = UpstreamError(
                 "timeout", f"no {INIT_EVENT} within {self._clock() - started:.1f} s for direction {direction}"
@@ -353,43 +373,46 @@ class VmtrSource:
         else:
             self.breaker.record_success()
             return vehicles
+        finally:
+            _opening.reset(opening)
         UpstreamHttp.settle(self.breaker, error)
         raise error
 
-    async def _session(self, room: Mapping[str, str], deadline: Deadline, handshake: _Handshake) -> list[SocketVehicle]:
+    async def _session(self, room: Mapping[str, str], deadline: Deadline) -> list[SocketVehicle]:
         scheme, netloc, path, query, _ = urlsplit(self.socket_url)
         url = urlunsplit((scheme, netloc, "", "&".join(filter(None, (query, urlencode(room)))), ""))
-        async with aiohttp.ClientSession(trace_configs=[handshake.tracing]) as http:
-            client = socketio.AsyncClient(
-                reconnection=False,
-                handle_sigint=False,  # the process's own signal handling stays as it is
-                serializer=SocketPacket,
-                http_session=http,
-                timestamp_requests=False,
-                websocket_extra_options={
-                    "max_msg_size": MAX_FRAME_BYTES,
-                    "timeout": aiohttp.ClientWSTimeout(ws_close=CLOSE_TIMEOUT_SECONDS),
-                },
-                # The libraries' own loggers, passed so that they do not add a stderr handler of their own.
-                logger=logging.getLogger("socketio.client"),
-                engineio_logger=logging.getLogger("engineio.client"),
-            )
-            listening = _Room(client)
-            try:
-                async with asyncio.timeout(deadline.cap(self.connect_timeout)):
-                    await client.connect(
-                        url,
-                        headers={
-                            "Origin": self.origin,
-                            "User-Agent": DEFAULT_USER_AGENT,
-                            "Cache-Control": "no-cache",
-                            "Pragma": "no-cache",
-                        },
-                        transports=["websocket"],
-                        socketio_path=path,
-                        wait=False,  # the room's acknowledgement (or refusal) comes within the listen time
-                    )
-                listening.follow(client)
-                return await listening.vehicles()
-            finally:
-                await client.disconnect()
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(trace_configs=[_tracing()])
+        client = socketio.AsyncClient(
+            reconnection=False,
+            handle_sigint=False,  # the process's own signal handling stays as it is
+            serializer=SocketPacket,
+            http_session=self._http,
+            timestamp_requests=False,
+            websocket_extra_options={
+                "max_msg_size": MAX_FRAME_BYTES,
+                "timeout": aiohttp.ClientWSTimeout(ws_close=CLOSE_TIMEOUT_SECONDS),
+            },
+            # The libraries' own loggers, passed so that they do not add a stderr handler of their own.
+            logger=logging.getLogger("socketio.client"),
+            engineio_logger=logging.getLogger("engineio.client"),
+        )
+        listening = _Room(client)
+        try:
+            async with asyncio.timeout(deadline.cap(self.connect_timeout)):
+                await client.connect(
+                    url,
+                    headers={
+                        "Origin": self.origin,
+                        "User-Agent": DEFAULT_USER_AGENT,
+                        "Cache-Control": "no-cache",
+                        "Pragma": "no-cache",
+                    },
+                    transports=["websocket"],
+                    socketio_path=path,
+                    wait=False,  # the room's acknowledgement (or refusal) comes within the listen time
+                )
+            listening.follow(client)
+            return await listening.vehicles()
+        finally:
+            await client.disconnect()
