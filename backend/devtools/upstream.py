@@ -733,10 +733,10 @@ class VehicleSocket:
             if not manager.is_pre_connected(sid, "/"):
                 return
             await asyncio.sleep(0.005)
-        payload = self.network.posv_init(stub, direction, datetime.now(UTC))
         if kind == "dropped":
             await self.server.disconnect(sid)
             return
+        payload = self.network.posv_init(stub, direction, datetime.now(UTC))
         if kind == "empty":
             payload["vehicles"] = []
         if kind not in ("truncated", "malformed"):
