@@ -28,11 +28,6 @@ _LIBRARY_LEVELS = {
     "urllib3": logging.WARNING,
     "docker": logging.WARNING,
     "websockets": logging.INFO,
-    # The vehicle socket's client (services/scrapers/vmtr.py reports its failures itself). Engine.IO's reader warns
-    # at every close the client makes ("Server sent close packet"), so only its errors are kept.
-    "socketio": logging.WARNING,
-    "engineio": logging.ERROR,
-    "aiohttp": logging.WARNING,
     "asyncio": logging.WARNING,
 }
 # uvicorn installs its own handlers; its records go through ours instead (its access lines to stdout only, unless

@@ -309,6 +309,16 @@ class _Room:
             self._settled.set()
 
 
+def _library_logger(name: str) -> logging.Logger:
+    """The library's logger at ERROR unless configured otherwise: the library's own default, without the stderr
+    handler it would add to it. The fetch reports what went wrong itself, and Engine.IO warns at every close the
+    client makes ("Server sent close packet")."""
+    logger = logging.getLogger(name)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.ERROR)
+    return logger
+
+
 class VmtrSource:
     def __init__(
         self,
@@ -393,9 +403,8 @@ class VmtrSource:
                 "max_msg_size": MAX_FRAME_BYTES,
                 "timeout": aiohttp.ClientWSTimeout(ws_close=CLOSE_TIMEOUT_SECONDS),
             },
-            # The libraries' own loggers, passed so that they do not add a stderr handler of their own.
-            logger=logging.getLogger("socketio.client"),
-            engineio_logger=logging.getLogger("engineio.client"),
+            logger=_library_logger("socketio.client"),
+            engineio_logger=_library_logger("engineio.client"),
         )
         listening = _Room(client)
         try:
