@@ -266,11 +266,11 @@ local_up() {
   mkdir -p "$run_dir/logs" "$run_dir/pids"
   echo "local $demo $workers" >"$mode_file"
   check_ports_free "$demo"
-  say "applying database migrations"
+  say "applying database migrations and the line catalogue (the migrate step)"
   local -a env_args
   mapfile -t env_args < <(local_env "$demo")
-  env "${env_args[@]}" "$python_bin" -m backend.db upgrade >>"$run_dir/logs/migrate.log" 2>&1 \
-    || { tail -n 20 "$run_dir/logs/migrate.log" >&2; die "migrations failed (log: .run/logs/migrate.log)"; }
+  env "${env_args[@]}" "$python_bin" -m backend.migrate >>"$run_dir/logs/migrate.log" 2>&1 \
+    || { tail -n 20 "$run_dir/logs/migrate.log" >&2; die "the migrate step failed (log: .run/logs/migrate.log)"; }
   say "starting local services"
   local name
   for name in $(local_services "$demo"); do start_local_service "$name" "$demo" "$workers"; done

@@ -54,6 +54,14 @@ class WorkerStatus(StrEnum):
     LOST = "lost"
 
 
+class CircuitState(StrEnum):
+    """A source's circuit breaker in one worker (`services/resilience.py`), as its heartbeat reports it."""
+
+    CLOSED = "closed"
+    OPEN = "open"  # paused after failures or a 429's Retry-After: nothing is sent until it ends
+    HALF_OPEN = "half_open"  # the pause is over: one probe request may go out
+
+
 class LogLevel(StrEnum):
     DEBUG = "DEBUG"
     INFO = "INFO"

@@ -35,8 +35,8 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from backend.db.migrate import upgrade_database  # noqa: E402
 from backend.db.models import SchedulerRun, TaskRun  # noqa: E402
+from backend.migrate import migrate_database  # noqa: E402
 from backend.tests.pipeline.probe import PipelineProbe, lines_for  # noqa: E402
 from backend.tests.support.databases import settings_for  # noqa: E402
 from backend.tests.support.pipeline import start_stub, stub_env  # noqa: E402
@@ -87,7 +87,7 @@ class Fleet:
 
 async def soak(args: argparse.Namespace, log_dir: Path) -> int:
     with own_postgres_server() as postgres, kafka_broker(own=True) as kafka:
-        await upgrade_database(settings_for(postgres.url), url=postgres.url)
+        await migrate_database(settings_for(postgres.url), url=postgres.url)
         probe = PipelineProbe(postgres.url)
         lines = lines_for(args.lines)
         env = service_env(

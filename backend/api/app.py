@@ -29,7 +29,7 @@ from backend.api.snapshots import RiderSnapshots, read_line_versions
 from backend.api.views import RefreshPlans, ViewLeases
 from backend.config import Settings, get_settings
 from backend.db.engine import Database
-from backend.livedata.catalogue_sync import catalogue_kept_in_sync
+from backend.livedata.catalogue_sync import catalogue_watched
 from backend.logs.context import RequestIdMiddleware
 from backend.logs.setup import configure_logging
 
@@ -49,14 +49,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.refresh_plans = RefreshPlans(database, settings)
         snapshots: RiderSnapshots | None = None
         try:
-            # Lines and stations for the public API; a database that is down or unmigrated is retried in the
-            # background (GET /health reports the database meanwhile).
-            async with catalogue_kept_in_sync(database) as catalogue_sync:
-                app.state.catalogue_sync = catalogue_sync
+            # Lines and stations for the public API, copied in by the migrate step: until they are there (a database
+            # down, unmigrated or never seeded), the log and GET /health say so and the rider routes answer 503.
+            async with catalogue_watched(database) as catalogue:
+                app.state.catalogue = catalogue
                 app.state.rider_snapshots = snapshots = RiderSnapshots(
                     check_seconds=settings.api_snapshot_check_seconds,
                     read_versions=lambda: read_line_versions(database),
-                    synced_at=lambda: catalogue_sync.synced_at,
+                    synced_at=lambda: catalogue.found_at,
                 )
                 # What the process holds once started is never garbage: the collector no longer walks it, so
                 # its passes (which stop every request) stay short.

@@ -19,6 +19,7 @@ from backend.bus.probe import kafka_reachable
 from backend.config import Settings
 from backend.db.engine import DATABASE_ERRORS, Database
 from backend.db.migrate import current_revision, head_revision
+from backend.livedata.catalogue_sync import MIGRATE_COMMAND, catalogue_problem
 
 router = APIRouter(tags=["health"])
 
@@ -39,25 +40,30 @@ class HealthResponse(BaseModel):
     version: str
 
 
-async def _database_status(database: Database, timeout: float) -> DependencyStatus:
+async def _database_status(database: Database, timeout: float) -> tuple[DependencyStatus, str | None]:
+    """The database's status, and what an anonymous caller may read of it when it is not the usual public detail."""
     started = time.perf_counter()
     try:
         async with asyncio.timeout(timeout):
             async with database.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
             revision = await current_revision(database.engine)
+            head = head_revision()
+            # The lines the code serves must be in the database too: the migrate step copies them after the schema.
+            catalogue = await catalogue_problem(database) if revision == head else None
     except Exception as exc:  # noqa: BLE001 - every failure means "down", reported with its reason
-        return DependencyStatus(status="down", detail=f"{type(exc).__name__}: {exc}"[:300])
+        return DependencyStatus(status="down", detail=f"{type(exc).__name__}: {exc}"[:300]), None
     latency = round((time.perf_counter() - started) * 1000, 1)
-    head = head_revision()
     if revision != head:
-        return DependencyStatus(
-            status="outdated",
-            detail=f"schema at {revision or 'none'}, code needs {head}: run `python -m backend.db upgrade`",
-            latency_ms=latency,
+        detail = f"schema at {revision or 'none'}, code needs {head}: run the migrate step, `{MIGRATE_COMMAND}`"
+        return DependencyStatus(status="outdated", detail=detail, latency_ms=latency), None
+    if catalogue is not None:
+        return (
+            DependencyStatus(status="outdated", detail=f"schema at {revision}, but {catalogue}", latency_ms=latency),
+            "line catalogue not loaded by the migrate step (send X-API-Key for details)",
         )
     dialect = database.engine.dialect.name
-    return DependencyStatus(status="ok", detail=f"{dialect} reachable, schema at {revision}", latency_ms=latency)
+    return DependencyStatus(status="ok", detail=f"{dialect} reachable, schema at {revision}", latency_ms=latency), None
 
 
 async def _broker_status(settings: Settings, timeout: float) -> DependencyStatus:
@@ -93,8 +99,9 @@ _PUBLIC_DETAIL = {
 }
 
 
-def _public(dependency: DependencyStatus, *, down: str | None = None) -> DependencyStatus:
-    detail = down if down is not None and dependency.status == "down" else _PUBLIC_DETAIL[dependency.status]
+def _public(dependency: DependencyStatus, *, down: str | None = None, detail: str | None = None) -> DependencyStatus:
+    if detail is None:
+        detail = down if down is not None and dependency.status == "down" else _PUBLIC_DETAIL[dependency.status]
     return dependency.model_copy(update={"detail": detail})
 
 
@@ -120,7 +127,7 @@ async def _has_key(
 async def health(request: Request, detailed: Annotated[bool, Depends(_has_key)]) -> HealthResponse:
     settings: Settings = request.app.state.settings
     database: Database = request.app.state.database
-    db_status, broker_status, prim_status = await asyncio.gather(
+    (db_status, db_public), broker_status, prim_status = await asyncio.gather(
         _database_status(database, timeout=3.0),
         _broker_status(settings, timeout=2.0),
         _prim_status(settings, database, timeout=2.0),
@@ -132,7 +139,7 @@ async def health(request: Request, detailed: Annotated[bool, Depends(_has_key)])
     )
     if not detailed:
         prim_status = _public(prim_status, down="not usable (send X-API-Key for the reason)")
-        db_status, broker_status = _public(db_status), _public(broker_status)
+        db_status, broker_status = _public(db_status, detail=db_public), _public(broker_status)
     return HealthResponse(
         status="ok" if healthy else "degraded",
         database=db_status,

@@ -13,8 +13,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, computed_field, model_validator
 from pydantic_core import PydanticCustomError
 
+from backend.registry import WorkerCounts
 from backend.services.records import FreshnessReason
-from backend.vocabulary import BusKind, DepartureStatus, TaskStatus, TrafficLevel, WorkerStatus
+from backend.tasks.queries import TaskCounts
+from backend.vocabulary import BusKind, CircuitState, DepartureStatus, TaskStatus, TrafficLevel, WorkerStatus
 
 Network = Literal["metro", "rer", "tram", "bus"]
 DirectionCode = Literal["A", "R"]
@@ -359,26 +361,6 @@ class ScaleResult(ApiModel):
     message: str
 
 
-class TaskCounts(ApiModel):
-    queued: int
-    running: int
-    succeeded: int
-    partial: int = Field(description="Tasks that refreshed some of the line's stops while others failed.")
-    failed: int
-    expired: int
-    total: int
-
-
-class WorkerCounts(ApiModel):
-    starting: int
-    idle: int
-    busy: int
-    draining: int
-    stopped: int
-    lost: int
-    total: int
-
-
 class DepartureHighlight(ApiModel):
     """A recently fetched departure, to eyeball live boards from the admin console."""
 
@@ -395,6 +377,7 @@ class DepartureHighlight(ApiModel):
 class DbSummary(ApiModel):
     """Counts from the database, to confirm scaling and see the pipeline work."""
 
+    # The counts as the task queries and the registry return them (`tasks/queries.py`, `registry.py`).
     tasks: TaskCounts
     workers: WorkerCounts
     departures: int = Field(description="Departures currently on the boards.")
@@ -442,7 +425,7 @@ class SourceCircuit(ApiModel):
     failures (or a 429), `half_open` while one probe request may go out."""
 
     name: str = Field(examples=["prim", "ratp_http", "vmtr"])
-    state: Literal["closed", "open", "half_open"]
+    state: CircuitState
     consecutive_failures: int
     last_error: str | None
     retry_in_seconds: float = Field(description="How long the circuit stays open after the heartbeat; 0 otherwise.")

@@ -180,8 +180,8 @@ async def read_line_versions(database: Database) -> LineVersions:
 class RiderSnapshots:
     """The process's snapshots and the data versions they were built from.
 
-    `read_versions` reads every line's version (`line_versions`); `synced_at` says when the catalogue was last
-    synced (a new sync drops every snapshot)."""
+    `read_versions` reads every line's version (`line_versions`); `synced_at` says when the process found the
+    catalogue in its database (its arrival drops every snapshot, built while the lines were missing)."""
 
     check_seconds: float
     read_versions: Callable[[], Awaitable[LineVersions]]

@@ -127,7 +127,7 @@ async def wait_for_schema(engine: AsyncEngine, timeout: float = 60.0, *, stoppin
             reason = f"schema is at revision {current or 'none'}, the code needs {head}"
         except Exception as exc:  # noqa: BLE001 - any connection failure is reported the same way
             reason = f"database unreachable: {type(exc).__name__}: {exc}"
-        hint = "run `python -m backend.db upgrade` (or `alembic upgrade head`)"
+        hint = "run the migrate step, `python -m backend.migrate`"
         if time.monotonic() >= deadline or (stopping is not None and stopping.is_set()):
             raise SchemaNotReadyError(f"{reason}; {hint}")
         if time.monotonic() >= next_report:

@@ -35,8 +35,8 @@ one request for every line), ratp (stop-points, next-passages, page), vmtr
 browser), forbidden (403), rate_limit (429 with Retry-After), server_error (500), truncated (body cut in half),
 malformed (not the expected JSON or HTML), empty (empty body, or no vehicles), unknown_id (the upstream's answer
 for an id it does not know: a SIRI ErrorCondition for PRIM), bad_request (400), no_visits (a valid stop-monitoring
-delivery announcing nothing). A fault's "stations" list limits a stop-monitoring fault to those catalogue stations'
-stop areas. Tests run it in-process:
+delivery announcing nothing), dropped (the vehicle socket closes the connection before sending vehicles). A fault's
+"stations" list limits a stop-monitoring fault to those catalogue stations' stop areas. Tests run it in-process:
 `with StubUpstream(faults=[...]) as stub: Settings(**stub.settings_overrides())`.
 """
 
@@ -87,6 +87,7 @@ FAULT_KINDS = (
     "unknown_id",
     "bad_request",
     "no_visits",
+    "dropped",
 )
 DEFAULT_VMTR_ORIGIN = "https://vmtr.ratp.fr"
 CLEARANCE_COOKIE = "cf_clearance"
@@ -657,8 +658,8 @@ def _paris_stamp(moment: datetime) -> str:
 
 
 class VehicleSocket:
-    """The vehicle socket, served by python-socketio: a reference Engine.IO/socket.io server for the hand-written
-    client of services/scrapers/vmtr.py, so a misreading of the protocol there fails the tests.
+    """The vehicle socket, served by python-socketio's server to the client of services/scrapers/vmtr.py (the same
+    library's client); the protocol tests read its frames by hand (tests/devtools/test_stub_upstream.py).
 
     What ratp.fr refuses at the handshake (another Origin, a fault's 403/429/500) is an HTTP answer before Engine.IO
     starts; the room is checked by the socket.io connect handler (`44` when unknown), and the `[POSV - INIT]` event
@@ -717,20 +718,24 @@ class VehicleSocket:
         direction = params.get("directionId", [""])[0].rsplit(":", 1)[-1]
         if kind == "timeout":
             await asyncio.sleep(self.state.hang_seconds)
-            raise ConnectionRefusedError("no answer")
+            raise socketio.exceptions.ConnectionRefusedError("no answer")
         if stub is None or direction not in ("A", "R") or kind == "unknown_id":
-            raise ConnectionRefusedError("Unknown room or direction")
+            raise socketio.exceptions.ConnectionRefusedError("Unknown room or direction")
         task = asyncio.create_task(self._send_vehicles(sid, stub, direction, kind))
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
     async def _send_vehicles(self, sid: str, stub: StubLine, direction: str, kind: str | None) -> None:
-        """The `[POSV - INIT]` event, once the connection is acknowledged (cut or replaced when the fault says)."""
+        """The `[POSV - INIT]` event, once the connection is acknowledged (cut, replaced or never sent when the fault
+        says)."""
         manager = self.server.manager
         while not manager.is_connected(sid, "/"):
             if not manager.is_pre_connected(sid, "/"):
                 return
             await asyncio.sleep(0.005)
+        if kind == "dropped":
+            await self.server.disconnect(sid)
+            return
         payload = self.network.posv_init(stub, direction, datetime.now(UTC))
         if kind == "empty":
             payload["vehicles"] = []

@@ -1,9 +1,15 @@
 """Copies the line catalogue into the database: lines, stations and the stations' order on each rail line.
 
-`sync_catalogue` is idempotent and safe to run from several processes at once (API and scheduler both call it at
-start-up): it compares the database with the catalogue and writes only what differs, with upserts, in one write
-transaction. Station lists of lines the catalogue has no stations for (bus lines, whose stops a source fetches at run
-time with a `source` other than "catalogue") are left alone; for rail lines the catalogue is the truth.
+`sync_catalogue` is run by the migrate step only (`python -m backend.migrate`, right after the schema upgrade), so a
+release's migrate step brings both the schema and the catalogue to what its code expects. It is idempotent and safe
+to run from several processes at once: it compares the database with the catalogue and writes only what differs,
+with upserts, in one write transaction. Station lists of lines the catalogue has no stations for (bus lines, whose
+stops a source fetches at run time with a `source` other than "catalogue") are left alone; for rail lines the
+catalogue is the truth.
+
+The other processes only read: `missing_lines` says which of the code's lines the database lacks,
+`catalogue_watched` (the API) and `wait_for_catalogue` (the scheduler) report a database the migrate step has not
+prepared, naming the command, instead of writing the catalogue themselves.
 """
 
 from __future__ import annotations
@@ -21,12 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.catalogue import Catalogue, get_catalogue, normalise_name
 from backend.clock import utcnow
-from backend.db.engine import Database, dialect_insert
+from backend.db.engine import DATABASE_ERRORS, Database, dialect_insert
 from backend.db.models import Line, LineStation, Station
 
 logger = logging.getLogger("backend.livedata.catalogue_sync")
 
 CATALOGUE_SOURCE = "catalogue"
+MIGRATE_COMMAND = "python -m backend.migrate"
 _CHUNK = 500
 
 _LINE_COLUMNS = ("network", "code", "name", "idfm_line_id", "colour", "text_colour", "operator", "sort_order")
@@ -35,7 +42,27 @@ _LINE_STATION_KEY = ("line_id", "direction", "branch", "position")
 _LINE_STATION_COLUMNS = ("station_id", "upstream_ref", "source")
 
 
-async def sync_catalogue(database: Database, catalogue: Catalogue | None = None) -> None:
+@dataclass(frozen=True)
+class CatalogueChanges:
+    """What one sync wrote: rows inserted or updated, and line stations removed (all zero when already in sync)."""
+
+    lines: int
+    stations: int
+    line_stations: int
+    line_stations_removed: int
+
+    @property
+    def any(self) -> bool:
+        return bool(self.lines or self.stations or self.line_stations or self.line_stations_removed)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.lines} lines, {self.stations} stations, {self.line_stations} line stations written, "
+            f"{self.line_stations_removed} line stations removed"
+        )
+
+
+async def sync_catalogue(database: Database, catalogue: Catalogue | None = None) -> CatalogueChanges:
     """Make the database's lines, stations and catalogue line_stations match the catalogue."""
     catalogue = catalogue or get_catalogue()
     lines = {
@@ -102,16 +129,12 @@ async def sync_catalogue(database: Database, catalogue: Catalogue | None = None)
         ]
         await _upsert(session, database, LineStation, changed_places, _LINE_STATION_KEY, _LINE_STATION_COLUMNS)
 
-    if changed_lines or changed_stations or changed_places or removed:
-        logger.info(
-            "catalogue synced: %d lines, %d stations, %d line stations written, %d line stations removed",
-            len(changed_lines),
-            len(changed_stations),
-            len(changed_places),
-            len(removed),
-        )
+    changes = CatalogueChanges(len(changed_lines), len(changed_stations), len(changed_places), len(removed))
+    if changes.any:
+        logger.info("catalogue synced: %s", changes)
     else:
-        logger.debug("catalogue already in sync")
+        logger.info("catalogue already in sync")
+    return changes
 
 
 def _key_columns() -> tuple[Any, ...]:
@@ -157,48 +180,94 @@ async def _upsert(
     await session.execute(statement, rows)
 
 
-@dataclass
-class CatalogueSyncState:
-    """What the API knows about its catalogue sync (read by whoever wants to report it)."""
+async def missing_lines(database: Database, catalogue: Catalogue | None = None) -> list[str]:
+    """The catalogue's line ids that the database lacks (every one on a database the migrate step never seeded)."""
+    catalogue = catalogue or get_catalogue()
+    async with database.sessions() as session:
+        present = set((await session.execute(select(Line.id))).scalars())
+    return [line.id for line in catalogue.lines if line.id not in present]
 
-    synced_at: datetime | None = None
-    error: str | None = None
-    attempts: int = 0
+
+async def catalogue_problem(database: Database) -> str | None:
+    """Why the database cannot serve this code's catalogue (with the command that fixes it), or None when it can.
+    Database errors propagate."""
+    missing = await missing_lines(database)
+    if not missing:
+        return None
+    total = len(get_catalogue().lines)
+    if len(missing) == total:
+        found = "the line catalogue is not in the database"
+    else:
+        found = f"{len(missing)} of the catalogue's {total} lines are not in the database (e.g. {missing[0]})"
+    return f"{found}: run the migrate step, `{MIGRATE_COMMAND}`"
+
+
+@dataclass
+class CatalogueState:
+    """What a process knows of the catalogue in its database (read by whoever reports it)."""
+
+    found_at: datetime | None = None  # when the catalogue was first seen complete
+    problem: str | None = None
+    checks: int = 0
 
 
 @contextlib.asynccontextmanager
-async def catalogue_kept_in_sync(
-    database: Database, *, first_attempt_timeout: float = 30.0, retry_seconds: float = 15.0
-) -> AsyncIterator[CatalogueSyncState]:
-    """Sync the catalogue at start-up; if the database is down or not migrated yet, log it and keep retrying in the
-    background until it works (the process starts either way)."""
-    state = CatalogueSyncState()
+async def catalogue_watched(database: Database, *, retry_seconds: float = 15.0) -> AsyncIterator[CatalogueState]:
+    """Check at start-up that the migrate step put the catalogue in the database; when it did not (or the database is
+    down or unmigrated), log why with the command to run, and check again in the background until it is there. The
+    process starts either way and writes nothing."""
+    state = CatalogueState()
 
-    async def attempt(timeout: float) -> bool:
-        state.attempts += 1
+    async def check() -> bool:
+        state.checks += 1
         try:
-            async with asyncio.timeout(timeout):
-                await sync_catalogue(database)
+            async with asyncio.timeout(30.0):
+                problem = await catalogue_problem(database)
         except Exception as exc:  # noqa: BLE001 - a down or unmigrated database must not stop the process
-            state.error = f"{type(exc).__name__}: {exc}"[:500]
-            logger.warning("catalogue sync failed (attempt %d), retrying: %s", state.attempts, state.error)
+            problem = f"database not ready: {type(exc).__name__}: {exc}"[:400] + "; see GET /health"
+        if problem is not None:
+            if problem != state.problem:
+                logger.error("catalogue not available, checking again every %g s: %s", retry_seconds, problem)
+            state.problem = problem
             return False
-        state.synced_at, state.error = utcnow(), None
+        if state.problem is not None:
+            logger.info("catalogue found in the database")
+        state.found_at, state.problem = utcnow(), None
         return True
 
-    async def keep_trying() -> None:
+    async def keep_checking() -> None:
         while True:
             await asyncio.sleep(retry_seconds)
-            if await attempt(first_attempt_timeout):
+            if await check():
                 return
 
-    retry: asyncio.Task[None] | None = None
-    if not await attempt(first_attempt_timeout):
-        retry = asyncio.create_task(keep_trying(), name="catalogue-sync-retry")
+    watch: asyncio.Task[None] | None = None
+    if not await check():
+        watch = asyncio.create_task(keep_checking(), name="catalogue-watch")
     try:
         yield state
     finally:
-        if retry is not None:
-            retry.cancel()
+        if watch is not None:
+            watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await retry
+                await watch
+
+
+async def wait_for_catalogue(database: Database, stopping: asyncio.Event, *, retry_seconds: float = 15.0) -> bool:
+    """Wait until the catalogue is in the database, logging why not (with the command to run) whenever the reason
+    changes and every minute meanwhile; False when `stopping` is set first."""
+    reported: tuple[str | None, float] = (None, float("-inf"))
+    while not stopping.is_set():
+        try:
+            problem = await catalogue_problem(database)
+        except DATABASE_ERRORS as exc:
+            problem = f"database not ready: {type(exc).__name__}: {exc}"[:400]
+        if problem is None:
+            return True
+        now = asyncio.get_running_loop().time()
+        if problem != reported[0] or now - reported[1] >= 60.0:
+            logger.error("waiting for the catalogue: %s", problem)
+            reported = (problem, now)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=retry_seconds)
+    return False

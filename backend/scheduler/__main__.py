@@ -11,6 +11,7 @@ from backend.config import get_settings
 from backend.db.engine import Database
 from backend.db.migrate import SchemaNotReadyError, wait_for_schema
 from backend.lifecycle import install_stop_signals, run_process
+from backend.livedata.catalogue_sync import wait_for_catalogue
 from backend.scheduler.service import SchedulerService, prepare_bus
 from backend.tasks.cycle import cycle_lines
 from backend.vocabulary import Service
@@ -30,9 +31,10 @@ async def _main() -> int:
     database = Database(settings, "scheduler")
     try:
         await wait_for_schema(database.engine, timeout=300, stopping=stopping)
-        from backend.livedata.catalogue_sync import sync_catalogue
-
-        await sync_catalogue(database)
+        # The migrate step copies the lines in; tasks for lines the database lacks could not be recorded.
+        if not await wait_for_catalogue(database, stopping):
+            logger.info("scheduler stopped before the catalogue was in the database")
+            return 0
         await prepare_bus(settings, stopping)
         logger.info(
             "scheduler started: %d lines every %g s on the %s bus",

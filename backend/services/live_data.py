@@ -191,6 +191,7 @@ class LiveDataService:
         self.budget_seconds = fetch_budget_seconds(settings)
 
     async def aclose(self) -> None:
+        await self.vmtr.aclose()
         await self.client.aclose()
 
     async def __aenter__(self) -> LiveDataService:

@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, Literal, TypeVar
 
+from limits import RateLimitItemPerDay
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
+
 from backend.services.records import DepartureRecord, FreshnessReason, SourceAttempt, StopOutcome
 from backend.services.times import PARIS
 
@@ -169,6 +173,8 @@ class SingleFlight(Generic[K, V]):
             del self._in_flight[key]
 
 
+# As string literals; `backend.vocabulary.CircuitState` has them as an enum for the API (tests/foundation/
+# test_vocabulary.py keeps the two equal).
 CircuitState = Literal["closed", "open", "half_open"]
 
 
@@ -185,7 +191,14 @@ class CircuitBreaker:
     """Opens after `failure_threshold` consecutive failures; after `cooldown_seconds` lets one probe through.
 
     A successful probe closes it again, a failed one reopens it for another cool-down. `hold` opens it for a
-    time the upstream asked for (a 429's Retry-After) whatever the failure count.
+    time the upstream asked for (a 429's Retry-After) whatever the failure count; an answer to a request sent
+    before it does not end it.
+
+    Written here rather than on pybreaker, purgatory, aiobreaker or circuitbreaker: they wrap a call (admission
+    and outcome in one `call`/`async with`), while a request is admitted here once it has its slots and settled
+    after its body is parsed or its 429 retried; their half-open state lets every concurrent request through, not
+    one probe; none can hold the circuit open for a Retry-After; and they read the system clock, which tests cannot
+    move (docs/LIVE_DATA_ORCHESTRATION.md, "Circuit breakers and quotas").
     """
 
     def __init__(
@@ -203,6 +216,7 @@ class CircuitBreaker:
         self._state: CircuitState = "closed"
         self._failures = 0
         self._open_until = 0.0
+        self._held_until = 0.0  # the end of the pause an upstream asked for (`hold`)
         self._probe_in_flight = False
         self._last_error: str | None = None
         self._last_short: str | None = None
@@ -235,6 +249,9 @@ class CircuitBreaker:
         raise UpstreamError("circuit_open", reason, short=f"{self.name} paused")
 
     def record_success(self) -> None:
+        if self._clock() < self._held_until:  # an answer to a request sent before the 429: the pause asked stands
+            self._probe_in_flight = False
+            return
         self._state = "closed"
         self._failures = 0
         self._probe_in_flight = False
@@ -259,6 +276,7 @@ class CircuitBreaker:
         self._last_short = short or reason
         self._failures = max(self._failures, 1)
         self._probe_in_flight = False
+        self._held_until = max(self._held_until, self._clock() + seconds)
         self._open_for(seconds)
 
     def _open_for(self, seconds: float) -> None:
@@ -290,9 +308,10 @@ class QuotaSnapshot:
 class DailyQuota:
     """Counts requests against a daily limit, slowing down before the pace would exhaust it and refusing at it.
 
-    This process may use `daily_limit / processes` a day (several worker processes share one API key). Tokens
-    refill evenly over the day with a burst of `burst_seconds` worth: a request finding none waits for one if
-    that is quick, otherwise it is refused. The day follows Europe/Paris, as PRIM's counters do.
+    This process may use `daily_limit / processes` a day (several worker processes share one API key). The day's
+    count is a fixed window of `limits` whose key carries the Paris date, so it starts afresh at midnight
+    Europe/Paris, as PRIM's counters do. The pace is a token bucket: tokens refill evenly over the day with a burst
+    of `burst_seconds` worth, and a request finding none waits for one if that is quick, otherwise it is refused.
     """
 
     def __init__(
@@ -308,14 +327,15 @@ class DailyQuota:
         self.name = name
         self.daily_limit = daily_limit
         self.share = max(1, daily_limit // max(1, processes))
-        self._cap = max(1, math.floor(self.share * (1.0 - safety_fraction)))
+        self._cap = RateLimitItemPerDay(max(1, math.floor(self.share * (1.0 - safety_fraction))))
+        # In memory and synchronous: nothing to wait for, and the heartbeat reads the count without awaiting.
+        self._window = FixedWindowRateLimiter(MemoryStorage())
         self._rate = self.share / 86_400.0
         self._capacity = max(1.0, self._rate * burst_seconds)
         self._clock = clock
         self._tokens = self._capacity
         self._refilled_at = clock()
         self._day = self._today()
-        self._used = 0
         self._paced = 0
         self._refused = 0
         self._lock = asyncio.Lock()
@@ -328,20 +348,22 @@ class DailyQuota:
         self._tokens = min(self._capacity, self._tokens + (now - self._refilled_at) * self._rate)
         self._refilled_at = now
         day = self._today()
-        if day != self._day:  # a new day's quota: the count and the burst start afresh
+        if day != self._day:  # a new day's quota (a new window key): the burst starts afresh too
             self._day = day
-            self._used = 0
             self._tokens = self._capacity
+
+    def _used(self) -> int:
+        return self._cap.amount - self._window.get_window_stats(self._cap, self.name, self._day).remaining
 
     async def acquire(self, max_wait: float) -> None:
         """Takes one request from the quota, waiting at most `max_wait` seconds; raises `UpstreamError("quota")`."""
         async with self._lock:
             self._refill()
-            if self._used >= self._cap:
+            if not self._window.test(self._cap, self.name, self._day):
                 self._refused += 1
                 raise UpstreamError(
                     "quota",
-                    f"not attempted: {self.name} daily quota reached: {self._used} of this process's {self.share} "
+                    f"not attempted: {self.name} daily quota reached: {self._used()} of this process's {self.share} "
                     f"(plan {self.daily_limit}/day) used today; refusing until midnight Europe/Paris",
                 )
             if self._tokens < 1.0:
@@ -357,16 +379,17 @@ class DailyQuota:
                 await asyncio.sleep(wait)
                 self._refill()
             self._tokens = max(0.0, self._tokens - 1.0)
-            self._used += 1
+            self._window.hit(self._cap, self.name, self._day)
 
     def snapshot(self) -> QuotaSnapshot:
         self._refill()
+        used = self._used()
         return QuotaSnapshot(
             name=self.name,
             daily_limit=self.daily_limit,
             process_share=self.share,
-            used_today=self._used,
-            remaining_today=max(0, self._cap - self._used),
+            used_today=used,
+            remaining_today=self._cap.amount - used,
             paced=self._paced,
             refused=self._refused,
             day=self._day,

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Annotated
 
+from pydantic import Field
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,10 +23,11 @@ from backend.vocabulary import TaskStatus
 
 @dataclass(frozen=True)
 class TaskCounts:
+    # Task runs by status; the API's database summary shows it as it is (its OpenAPI schema comes from here).
     queued: int
     running: int
     succeeded: int
-    partial: int
+    partial: Annotated[int, Field(description="Tasks that refreshed some of the line's stops while others failed.")]
     failed: int
     expired: int
     total: int

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.api.views import RefreshPlans, ViewLeases
 from backend.config import Settings
 from backend.db.engine import DATABASE_ERRORS, Database
+from backend.livedata.catalogue_sync import MIGRATE_COMMAND, CatalogueState
 
 logger = logging.getLogger("backend.api")
 
@@ -37,6 +38,21 @@ async def view_leases(request: Request) -> ViewLeases:
 async def refresh_plans(request: Request) -> RefreshPlans:
     plans: RefreshPlans = request.app.state.refresh_plans
     return plans
+
+
+async def catalogue_loaded(request: Request) -> None:
+    """A 503 until the API has found the line catalogue in its database (`catalogue_watched` in the lifespan): a
+    database the migrate step never seeded answers no empty lists as if Paris had no lines."""
+    catalogue: CatalogueState = request.app.state.catalogue
+    if catalogue.found_at is None:
+        raise HTTPException(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="the line catalogue is not loaded: the database is down, not migrated or not seeded by the "
+            f"migrate step (`{MIGRATE_COMMAND}`); see GET /health",
+        )
+
+
+CatalogueLoaded = Depends(catalogue_loaded)
 
 
 def invalid_input(loc: tuple[str, ...], message: str, value: Any = None) -> RequestValidationError:

@@ -15,9 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.api.routers.deps import (
     AppSettings,
+    CatalogueLoaded,
     Leases,
     Plans,
     ReadSession,
+    catalogue_loaded,
     database_unavailable,
     invalid_input,
     known_query_parameters,
@@ -81,6 +83,7 @@ class RiderContext:
 async def rider_context(request: Request) -> RiderContext:
     """The app's settings, database and pre-serialised rider answers, their data versions checked at most every
     `API_SNAPSHOT_CHECK_SECONDS` (see backend/api/snapshots.py)."""
+    await catalogue_loaded(request)
     state = request.app.state
     snapshots: RiderSnapshots = state.rider_snapshots
     try:
@@ -210,7 +213,7 @@ async def get_line(
     "/stations/search",
     response_model=list[StationMatch],
     responses=UNAVAILABLE,
-    dependencies=[known_query_parameters("q", "limit")],
+    dependencies=[known_query_parameters("q", "limit"), CatalogueLoaded],
     summary="Search stations by name (accents and case ignored)",
 )
 async def search_stations(
@@ -239,7 +242,7 @@ async def search_stations(
     "/stations/near",
     response_model=list[NearbyStation],
     responses=UNAVAILABLE,
-    dependencies=[known_query_parameters("lat", "lon", "limit")],
+    dependencies=[known_query_parameters("lat", "lon", "limit"), CatalogueLoaded],
     summary="The stations nearest to a point, by straight line, with distance and walking time",
 )
 async def near_stations(
@@ -299,6 +302,7 @@ async def get_station(
     "/freshness",
     response_model=list[LineFreshness],
     responses=UNAVAILABLE,
+    dependencies=[CatalogueLoaded],
     summary="How fresh each line's data is",
 )
 async def freshness(session: ReadSession, settings: AppSettings) -> list[LineFreshness]:

@@ -28,7 +28,6 @@ from backend.api.app import create_app
 from backend.api.routers import logs as logs_router
 from backend.clock import utcnow
 from backend.db.engine import Database
-from backend.livedata.catalogue_sync import sync_catalogue
 from backend.scaling.fleet import write_supervisor_beat
 from backend.tests.api import seed
 from backend.tests.api.conftest import ADMIN, api_settings_for
@@ -50,7 +49,6 @@ OPERATIONS = [
 async def _seed(url: str) -> None:
     database = Database(api_settings_for(url), "tests")
     try:
-        await sync_catalogue(database)
         now = utcnow()
         await seed.add(
             database,

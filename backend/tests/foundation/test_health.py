@@ -6,7 +6,7 @@ import pytest
 
 from backend.api.app import create_app
 from backend.config import Settings
-from backend.db.migrate import upgrade_database
+from backend.migrate import migrate_database
 from backend.tests.support.asgi import running
 from backend.tests.support.databases import settings_for
 from backend.tests.support.services import KafkaBroker, PostgresServer, free_port
@@ -30,14 +30,14 @@ async def test_health_reports_an_unmigrated_database_as_outdated(sqlite_database
         anonymous = (await client.get("/health")).json()
     assert body["status"] == anonymous["status"] == "degraded"
     assert body["database"]["status"] == anonymous["database"]["status"] == "outdated"
-    assert "python -m backend.db upgrade" in body["database"]["detail"]
+    assert "python -m backend.migrate" in body["database"]["detail"]
     assert anonymous["database"]["detail"] == "schema older than the code (send X-API-Key for details)"
 
 
 @pytest.mark.postgres
 async def test_health_stays_up_and_degraded_while_postgres_is_stopped(own_postgres: PostgresServer) -> None:
     settings = settings_for(own_postgres.url)
-    await upgrade_database(settings, url=own_postgres.url)
+    await migrate_database(settings, url=own_postgres.url)
     async with running(create_app(settings)) as client:
         assert (await client.get("/health")).json()["database"]["status"] == "ok"
         own_postgres.stop()

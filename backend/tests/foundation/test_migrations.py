@@ -8,10 +8,11 @@ import sys
 
 import pytest
 from alembic import command
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from backend.catalogue import get_catalogue
 from backend.config import BACKEND_DIR, REPO_DIR
 from backend.db.engine import create_engine
 from backend.db.migrate import alembic_config, current_revision, downgrade_database, head_revision, upgrade_database
@@ -120,8 +121,7 @@ async def test_concurrent_migrate_commands_do_not_race(backend: str, request: py
         await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "backend.db",
-            "upgrade",
+            "backend.migrate",
             cwd=BACKEND_DIR,
             env=env,
             stdout=asyncio.subprocess.PIPE,
@@ -135,6 +135,9 @@ async def test_concurrent_migrate_commands_do_not_race(backend: str, request: py
     engine = create_engine(settings_for(url), "tests", url=url)
     try:
         assert await _tables(engine) == EXPECTED_TABLES
+        async with engine.connect() as connection:  # the migrate step's second half: the catalogue, once
+            lines = (await connection.execute(text("SELECT count(*) FROM lines"))).scalar_one()
+        assert lines == len(get_catalogue().lines)
     finally:
         await engine.dispose()
 

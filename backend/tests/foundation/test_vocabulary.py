@@ -9,12 +9,16 @@ import pytest
 
 from backend import vocabulary
 from backend.db.models import StoredEnum
-from backend.services import records
+from backend.services import records, resilience
 
 
 @pytest.mark.parametrize(
     ("literal", "enum"),
-    [(records.DepartureStatus, vocabulary.DepartureStatus), (records.TrafficLevel, vocabulary.TrafficLevel)],
+    [
+        (records.DepartureStatus, vocabulary.DepartureStatus),
+        (records.TrafficLevel, vocabulary.TrafficLevel),
+        (resilience.CircuitState, vocabulary.CircuitState),
+    ],
 )
 def test_the_sources_statuses_are_the_vocabulary(literal: object, enum: type[StrEnum]) -> None:
     assert set(get_args(literal)) == {member.value for member in enum}

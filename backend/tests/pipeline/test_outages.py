@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from backend.db.migrate import upgrade_database
 from backend.db.models import TaskRun
+from backend.migrate import migrate_database
 from backend.tests.pipeline.probe import PipelineProbe, lines_for
 from backend.tests.support.databases import settings_for
 from backend.tests.support.pipeline import configure, kafka_env, start_stub, stub_env, wait_for_fleet
@@ -88,7 +88,7 @@ async def test_postgres_stopped_mid_cycle_expires_nothing_and_takes_no_task_from
     own_postgres: PostgresServer, kafka: KafkaBroker, kafka_names: dict[str, str], tmp_path: Path
 ) -> None:
     url = own_postgres.url
-    await upgrade_database(settings_for(url), url=url)
+    await migrate_database(settings_for(url), url=url)
     probe = PipelineProbe(url)
     try:
         with services(tmp_path, kafka_env(url, kafka, kafka_names)) as stack:

@@ -10,7 +10,6 @@ import httpx
 from sqlalchemy import select
 
 from backend.db.models import LineStopLookup, LineStopRef
-from backend.livedata.catalogue_sync import sync_catalogue
 from backend.tasks.cycle import run_cycle
 from backend.tests.pipeline.probe import PipelineProbe
 from backend.tests.support.databases import settings_for
@@ -40,7 +39,6 @@ async def test_a_second_worker_does_not_look_up_again_the_stop_ids_the_first_res
     probe = PipelineProbe(database_url)
     settings = settings_for(database_url, scheduler_lines=",".join(LINES))
     try:
-        await sync_catalogue(probe.database)
         with services(tmp_path, service_env(database_url=database_url)) as stack:
             port = await start_stub(stack, latency_ms=0)
             configure(stack, **{**stub_env(port), "source_order": "prim,ratp_http,vmtr", "vmtr_socket_enabled": "true"})

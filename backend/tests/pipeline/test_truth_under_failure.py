@@ -331,3 +331,24 @@ async def test_a_half_open_probe_refreshes_one_stop_and_never_empties_the_others
         assert {d["expected_at"] for d in board["departures"]} <= set(before[station])
     assert sum(len(board["departures"]) for s, board in seen.boards.items() if s not in refreshed) > 0
     assert seen.summary["freshness"]["status"] == "partial"
+
+
+async def test_the_worker_heartbeat_shows_a_source_paused_by_a_retry_after(harness: Harness) -> None:
+    await harness.set_faults(stop_monitoring("rate_limit", retry_after=600))
+    task = await harness.cycle()
+    assert task.status == "failed", task.error
+
+    async def prim_circuit() -> dict[str, Any] | None:
+        response = await harness.api.get("/api/system/workers", headers=READONLY)
+        assert response.status_code == 200, response.text
+        circuits = [
+            circuit for worker in response.json() for circuit in worker["circuits"] if circuit["name"] == "prim"
+        ]
+        return circuits[0] if circuits and circuits[0]["state"] != "closed" else None
+
+    # The orchestrator's fleet table reads this: the source paused for the time PRIM asked, and why.
+    circuit = await eventually(prim_circuit, timeout=30, message="a heartbeat with prim's circuit open")
+    assert circuit["state"] == "open"
+    assert 60 < circuit["retry_in_seconds"] <= 600
+    assert "Retry-After 600 s" in circuit["last_error"]
+    assert circuit["consecutive_failures"] >= 1

@@ -108,6 +108,25 @@ def test_hold_pauses_the_source_for_the_time_asked() -> None:
     assert breaker.snapshot().state == "half_open"
 
 
+def test_a_request_answered_during_a_hold_does_not_end_it() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker("prim", failure_threshold=5, cooldown_seconds=30, clock=clock)
+    breaker.before_request()  # sent before the 429 came back
+
+    breaker.hold(120, "HTTP 429 (Retry-After 120 s)")
+    breaker.record_success()
+
+    # The upstream asked for two minutes: an answer to a request sent earlier does not end them.
+    assert breaker.snapshot().state == "open"
+    assert breaker.snapshot().retry_in_seconds == pytest.approx(120)
+    with pytest.raises(UpstreamError):
+        breaker.before_request()
+    clock.now += 120
+    breaker.before_request()  # the probe
+    breaker.record_success()
+    assert breaker.snapshot().state == "closed"
+
+
 async def test_quota_slows_down_when_the_pace_would_exhaust_it() -> None:
     clock = Clock()
     # 86 400 a day is one a second; a burst of 2 s worth.

@@ -152,6 +152,7 @@ VMTR_FAULTS = [
     ("truncated", "malformed socket event"),
     ("malformed", "malformed socket event"),
     ("unknown_id", "socket refused the room"),
+    ("dropped", "socket closed by the server before sending vehicles"),
 ]
 
 

@@ -34,7 +34,7 @@ def test_backend_commands_run_real_entry_points(name: str) -> None:
     if command[:2] == ["python", "-m"]:
         module = command[2]
         assert importlib.util.find_spec(module) is not None, module
-        assert module in {"backend.db", "backend.scheduler", "backend.workers.worker"}
+        assert module in {"backend.migrate", "backend.scheduler", "backend.workers.worker"}
     else:
         assert command[0] == "uvicorn"
         assert command[1] == "backend.main:app"

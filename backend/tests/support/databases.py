@@ -1,4 +1,7 @@
-"""Fresh, migrated databases for tests: one per test, on Postgres (from a migrated template) or on SQLite."""
+"""Fresh, migrated databases for tests: one per test, on Postgres (from a template) or on SQLite (a copied file).
+
+The template is prepared once per test session by the migrate step itself (`backend.migrate.migrate_database`: the
+schema, then the line catalogue), so every test starts from the database a deployment starts from."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import asyncpg
 from sqlalchemy.engine import URL, make_url
 
 from backend.config import Settings
-from backend.db.migrate import upgrade_database
+from backend.migrate import migrate_database
 
 
 def settings_for(database_url: str, **overrides: Any) -> Settings:
@@ -35,7 +38,7 @@ def _asyncpg_dsn(url: URL, database: str) -> str:
 
 
 class PostgresDatabases:
-    """Creates databases on one server from a template migrated once per test session."""
+    """Creates databases on one server from a template migrated (and seeded) once per test session."""
 
     def __init__(self, server_url: str) -> None:
         self.server_url = make_url(server_url)
@@ -52,7 +55,7 @@ class PostgresDatabases:
         finally:
             await admin.close()
         url = self.server_url.set(database=self.template).render_as_string(hide_password=False)
-        await upgrade_database(settings_for(url), url=url)
+        await migrate_database(settings_for(url), url=url)
         self._ready = True
 
     async def create(self, *, migrated: bool = True) -> str:
@@ -85,7 +88,7 @@ class PostgresDatabases:
 
 
 class SqliteDatabases:
-    """SQLite files copied from one migrated once per test session."""
+    """SQLite files copied from one migrated (and seeded) once per test session."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -97,7 +100,7 @@ class SqliteDatabases:
         if migrated:
             if not self._ready:
                 url = f"sqlite+aiosqlite:///{self.template}"
-                await upgrade_database(settings_for(url), url=url)
+                await migrate_database(settings_for(url), url=url)
                 self._ready = True
             shutil.copyfile(self.template, path)
         return f"sqlite+aiosqlite:///{path}"

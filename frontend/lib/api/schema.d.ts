@@ -434,6 +434,12 @@ export interface components {
          */
         BusKind: "kafka" | "database";
         /**
+         * CircuitState
+         * @description A source's circuit breaker in one worker (`services/resilience.py`), as its heartbeat reports it.
+         * @enum {string}
+         */
+        CircuitState: "closed" | "open" | "half_open";
+        /**
          * DbSummary
          * @description Counts from the database, to confirm scaling and see the pipeline work.
          */
@@ -1393,11 +1399,7 @@ export interface components {
              * @example vmtr
              */
             name: string;
-            /**
-             * State
-             * @enum {string}
-             */
-            state: "closed" | "open" | "half_open";
+            state: components["schemas"]["CircuitState"];
             /** Consecutive Failures */
             consecutive_failures: number;
             /** Last Error */

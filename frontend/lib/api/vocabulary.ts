@@ -5,6 +5,8 @@ type Schemas = components["schemas"];
 
 export const BusKindValues = ["kafka", "database"] as const satisfies readonly Schemas["BusKind"][];
 
+export const CircuitStateValues = ["closed", "open", "half_open"] as const satisfies readonly Schemas["CircuitState"][];
+
 export const DepartureStatusValues = ["on_time", "delayed", "cancelled", "at_platform", "unknown"] as const satisfies readonly Schemas["DepartureStatus"][];
 
 export const LogLevelValues = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] as const satisfies readonly Schemas["LogLevel"][];
