@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.catalogue import normalise_name
@@ -83,6 +83,11 @@ async def store_line_result(session: AsyncSession, result: LineFetchResult, *, t
     )
 
 
+# Their tables, for Core's executemany: a line's hundreds of rows without the ORM's bulk bookkeeping for each.
+_DEPARTURES = cast(Table, Departure.__table__)
+_POSITIONS = cast(Table, VehiclePosition.__table__)
+
+
 async def _replace_departures(session: AsyncSession, result: LineFetchResult, *, task_id: str) -> None:
     """The departures of the stops this fetch got an answer for replace theirs; other stops keep what they had."""
     line_id = result.line_id
@@ -94,7 +99,7 @@ async def _replace_departures(session: AsyncSession, result: LineFetchResult, *,
         fresh = [d for d in result.departures if d.station_id in answered]
         if fresh:
             await session.execute(
-                insert(Departure),
+                insert(_DEPARTURES),
                 [
                     {
                         "line_id": d.line_id,
@@ -122,7 +127,7 @@ async def _replace_positions(session: AsyncSession, result: LineFetchResult, *, 
         await session.execute(delete(VehiclePosition).where(VehiclePosition.line_id == line_id))
         if result.positions:
             await session.execute(
-                insert(VehiclePosition),
+                insert(_POSITIONS),
                 [
                     {
                         "line_id": p.line_id,
