@@ -68,7 +68,10 @@ Search = Annotated[
     ),
 ]
 # ISO 8601 as people and programs write it: a date, optionally a time, optionally an offset (none means UTC).
-ISO_8601_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$"
+# [0-9], not \d: Python's \d also matches other scripts' digits, ECMA-262's (the OpenAPI reader's) does not.
+ISO_8601_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
+)
 _ISO_8601 = re.compile(ISO_8601_PATTERN)
 
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from typing import Annotated
 
 import httpx
+import jsonschema_rs
 import pytest
+from pydantic import StringConstraints, TypeAdapter, ValidationError
 
 from backend.api.app import create_app
 from backend.config import Settings
@@ -123,14 +126,66 @@ async def test_a_station_search_in_any_alphabet_is_answered(client: httpx.AsyncC
     assert response.json() == []
 
 
-async def test_a_station_search_without_letter_or_digit_is_a_422_the_schema_predicts(client: httpx.AsyncClient) -> None:
-    _refused(await client.get("/api/stations/search", params={"q": "--!"}))
+@pytest.mark.parametrize("query", ["--!", "_", "  "])
+async def test_a_station_search_without_letter_or_digit_is_a_422(client: httpx.AsyncClient, query: str) -> None:
+    message = _refused(await client.get("/api/stations/search", params={"q": query}))
+    assert "letter or digit" in message
+
+
+async def test_a_search_for_a_non_ascii_letter_is_answered_and_its_documented_schema_agrees(
+    client: httpx.AsyncClient,
+) -> None:
+    """The fuzzer's case: `Õ` was answered (a letter) while the documented pattern `[^\\W_]`, read as ECMA-262
+    (ASCII `\\W`), refused it. jsonschema_rs reads regexes as OpenAPI readers do, in the ECMA-262 dialect."""
+    response = await client.get("/api/stations/search", params={"limit": 13, "q": "Õ"})
+    assert response.status_code == 200, response.text
     (q,) = [
         p
         for p in (await client.get("/openapi.json")).json()["paths"]["/api/stations/search"]["get"]["parameters"]
         if p["name"] == "q"
     ]
-    assert q["schema"]["pattern"] == r"[^\W_]"
+    assert jsonschema_rs.is_valid(q["schema"], "Õ")
+
+
+def _patterns(node: object) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["pattern"]} if isinstance(node.get("pattern"), str) else set()
+        return found.union(*(_patterns(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_patterns(value) for value in node))
+    return set()
+
+
+# Where the server's regex engines (pydantic's, for `Query(pattern=...)`, and Python's `re`) read Unicode letters and
+# digits (Arabic-Indic here) into \w, \d and \s, and ECMA-262 reads ASCII only.
+DIALECT_PROBES = [
+    "Õ",
+    "щ",
+    "東京",
+    "\u0663",
+    "2026-03-01",
+    "\u0662\u0660\u0662\u0666-\u0660\u0663-\u0660\u0661",
+    "ab\u00a0c",
+    "a_b",
+]
+
+
+async def test_every_documented_pattern_means_the_same_in_ecma_262_as_on_the_server(client: httpx.AsyncClient) -> None:
+    """OpenAPI patterns are ECMA-262 regexes (what schemathesis and the dashboard's generated types assume); the
+    server checks them with pydantic (FastAPI's `Query(pattern=...)`). A pattern both read alike documents exactly
+    what the server enforces."""
+    patterns = _patterns((await client.get("/openapi.json")).json())
+    assert patterns
+    for pattern in sorted(patterns):
+        server = TypeAdapter(Annotated[str, StringConstraints(pattern=pattern)])
+        for probe in DIALECT_PROBES:
+            try:
+                server.validate_python(probe)
+                accepted = True
+            except ValidationError:
+                accepted = False
+            ecma = jsonschema_rs.is_valid({"type": "string", "pattern": pattern}, probe)
+            assert accepted == ecma, (pattern, probe, accepted, ecma)
 
 
 @pytest.mark.parametrize("path", ["/api/system/tasks", "/api/system/logs", "/api/system/logs/stream", SCALE])

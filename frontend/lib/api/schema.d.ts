@@ -2053,7 +2053,7 @@ export interface operations {
     search_stations_api_stations_search_get: {
         parameters: {
             query: {
-                /** @description Part of a station name, with at least one letter or digit (of any alphabet). Accents and case are ignored; other characters separate words; letters with no Latin form match nothing. */
+                /** @description Part of a station name, with at least one letter or digit (of any alphabet), else a 422. Accents and case are ignored; other characters separate words; letters with no Latin form match nothing. */
                 q: string;
                 /** @description Most matches returned */
                 limit?: number;
