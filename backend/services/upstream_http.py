@@ -119,10 +119,6 @@ class ClientLanes:
         ]
         self._in_flight = [0] * count
 
-    @property
-    def lanes(self) -> int:
-        return len(self._clients)
-
     async def get(
         self, url: str, *, params: Mapping[str, str] | None, headers: Mapping[str, str] | None, timeout: float
     ) -> httpx.Response:
@@ -292,10 +288,11 @@ class UpstreamHttp:
         response = await self.get(url, **send)
         breaker = send["breaker"]
         body = response.content
-        if not body.strip():
-            error = UpstreamError("empty", f"empty answer for {what}")
-            self.settle(breaker, error)
-            raise error
+        try:
+            _require_body(body, what)
+        except UpstreamError as empty:
+            self.settle(breaker, empty)
+            raise
         try:
             answer = model.model_validate_json(body)
         except ValidationError as exc:
@@ -343,8 +340,7 @@ def _short(exc: BaseException) -> str:
 def parse_json(response: httpx.Response, what: str) -> Any:
     """The JSON body, or `UpstreamError("bad_response")` naming what was expected when it is empty or broken."""
     text = response.text
-    if not text.strip():
-        raise UpstreamError("empty", f"empty answer for {what}")
+    _require_body(text, what)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -353,6 +349,12 @@ def parse_json(response: httpx.Response, what: str) -> Any:
             f"malformed JSON for {what} ({exc.msg} at char {exc.pos} of {len(text)})",
             short="malformed JSON",
         ) from None
+
+
+def _require_body(body: str | bytes, what: str) -> None:
+    """Raises `UpstreamError("empty")` for an answer with nothing but blanks in it."""
+    if not body.strip():
+        raise UpstreamError("empty", f"empty answer for {what}")
 
 
 def validated(model: type[PayloadT], payload: Any, what: str, *, expected: str) -> PayloadT:
