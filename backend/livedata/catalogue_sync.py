@@ -208,7 +208,6 @@ class CatalogueState:
 
     found_at: datetime | None = None  # when the catalogue was first seen complete
     problem: str | None = None
-    checks: int = 0
 
 
 @contextlib.asynccontextmanager
@@ -219,7 +218,6 @@ async def catalogue_watched(database: Database, *, retry_seconds: float = 15.0) 
     state = CatalogueState()
 
     async def check() -> bool:
-        state.checks += 1
         try:
             async with asyncio.timeout(30.0):
                 problem = await catalogue_problem(database)
