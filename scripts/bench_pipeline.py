@@ -39,6 +39,15 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+# The fleet's own timings (the defaults of .env.example), not the tests' quick ones: a worker heartbeat every 0.5 s
+# and a Kafka heartbeat every 500 ms cost 16 workers a transaction and a broker request each, several times a second.
+PRODUCT_TIMINGS = {
+    "worker_heartbeat_seconds": 5.0,
+    "worker_lost_after_seconds": 30.0,
+    "kafka_session_timeout_ms": 10_000,
+    "kafka_heartbeat_interval_ms": 3_000,
+    "task_retry_backoff_seconds": 5.0,
+}
 sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
@@ -73,6 +82,34 @@ def cpu_seconds(pid: int) -> float:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return 0.0
+
+
+def cpu_by_command() -> Counter[str]:
+    """CPU seconds so far of every process on the machine, summed by command name (postgres, java, python3...)."""
+    seconds: Counter[str] = Counter()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            text = stat.read_text()
+            name = text[text.index("(") + 1 : text.rindex(")")]
+            fields = text.rsplit(")", 1)[1].split()
+            seconds[name] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the machine spent busy so far, all cores (Linux /proc/stat: everything but idle and iowait)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+async def transactions(database: Database) -> int:
+    """Transactions committed or rolled back in this database so far (PostgreSQL's statistics)."""
+    async with database.sessions() as session:
+        await session.execute(text("SELECT pg_stat_clear_snapshot()"))
+        row = await session.execute(
+            text("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")
+        )
+        return int(row.scalar_one())
 
 
 def load_average() -> str:
@@ -112,9 +149,7 @@ async def bench_throughput(server_url: str, bootstrap: str, workers: int, cycles
         scheduler_interval_seconds=86400,
         scheduler_lines="metro:1",  # the scheduler process only relays; the benchmark queues the cycles itself
         log_level="WARNING",
-        # The fleet's own heartbeat, not the tests' quick one (every 0.5 s, a transaction each time per worker).
-        worker_heartbeat_seconds=5.0,
-        worker_lost_after_seconds=30.0,
+        **PRODUCT_TIMINGS,
     )
     settings = settings_for(url, kafka_bootstrap_servers=bootstrap, scheduler_lines=",".join(lines))
     probe = PipelineProbe(url)
@@ -361,6 +396,7 @@ async def bench_full_cycle(
         vmtr_socket_enabled="true",
         playwright_seeding_enabled="false",
         log_level="WARNING",
+        **PRODUCT_TIMINGS,
     )
     probe = PipelineProbe(url)
     stack = Services(log_dir, env)
@@ -394,9 +430,17 @@ async def bench_full_cycle(
             await client.post("/__stub/stats/reset")
             processes = {"stub": upstream, "scheduler": scheduler, **{f"worker {n}": w for n, w in enumerate(fleet)}}
             cpu_before = {name: cpu_seconds(process.pid) for name, process in processes.items()}
+            commands_before, busy_before = cpu_by_command(), machine_busy_seconds()
+            transactions_before = await transactions(probe.database)
             load_before = load_average()
             run, elapsed = await cycle()
             cpu = {name: cpu_seconds(process.pid) - cpu_before[name] for name, process in processes.items()}
+            busy = machine_busy_seconds() - busy_before
+            # Counted after the statistics collector's flush (PostgreSQL 15 flushes a backend's counts within 1 s).
+            await asyncio.sleep(1.5)
+            committed = await transactions(probe.database) - transactions_before
+            commands = cpu_by_command()
+            commands.subtract(commands_before)
             stats = (await client.get("/__stub/stats")).json()
             limits = (await client.get("/__stub/limits")).json()
         async with probe.database.sessions() as session:
@@ -428,6 +472,8 @@ async def bench_full_cycle(
                 "workers": sum(worker_cpu),
                 "busiest worker": max(worker_cpu, default=0.0),
             },
+            "machine": {"busy": busy, "postgres": commands["postgres"], "java (Kafka)": commands["java"]},
+            "transactions": committed,
             "load_before": load_before,
             "not_succeeded": [
                 f"{r.line_id} {r.status}: {(r.error or '')[:160]}" for r in measured if r.status != "succeeded"
@@ -551,6 +597,12 @@ async def main() -> None:
             f"   CPU seconds during the drain: workers {cpu['workers']:.1f} (busiest {cpu['busiest worker']:.1f}), "
             f"stub upstream {cpu['stub']:.1f}, scheduler {cpu['scheduler']:.1f}; on {os.cpu_count()} cores the "
             f"drain cannot beat (sum of CPU) / cores, nor the stub's own CPU (one process)"
+        )
+        machine = r["machine"]
+        print(
+            f"   the machine was busy {machine['busy']:.1f} CPU s of {os.cpu_count() * r['seconds']:.1f} "
+            f"({os.cpu_count()} cores x the drain); PostgreSQL {machine['postgres']:.1f}, "
+            f"Kafka {machine['java (Kafka)']:.1f}; {r['transactions']} database transactions"
         )
         print(
             f"   ideal = max(fan-out {b['fan-out']:.2f} s, fleet {b['fleet']:.2f} s, PRIM pacing {b['pacing']:.2f} s) "
