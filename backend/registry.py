@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.clock import utcnow
 from backend.config import Settings, host_name
-from backend.db.engine import dialect_insert
+from backend.db.engine import upsert
 from backend.db.models import Worker
 from backend.vocabulary import WorkerStatus
 
@@ -52,6 +52,25 @@ class WorkerState:
         return None, None
 
 
+_WORKERS = cast(Table, Worker.__table__)
+# Everything a heartbeat says but the worker's id and when it started (the first heartbeat's).
+_HEARTBEAT_REPLACES = (
+    "host",
+    "pid",
+    "status",
+    "bus",
+    "last_heartbeat_at",
+    "stopped_at",
+    "current_task_id",
+    "current_line_id",
+    "processed_count",
+    "failed_count",
+    "last_error",
+    "assigned_partitions",
+    "metrics",
+)
+
+
 async def write_heartbeat(session: AsyncSession, state: WorkerState, *, now: datetime) -> None:
     task_id, line_id = state.current()
     values: dict[str, Any] = {
@@ -71,9 +90,7 @@ async def write_heartbeat(session: AsyncSession, state: WorkerState, *, now: dat
         "assigned_partitions": sorted(state.assigned_partitions),
         "metrics": {**state.metrics, "in_flight": len(state.in_flight)},
     }
-    statement = dialect_insert(session)(Worker).values(**values)
-    updates = {key: statement.excluded[key] for key in values if key not in ("id", "started_at")}
-    await session.execute(statement.on_conflict_do_update(index_elements=["id"], set_=updates))
+    await session.execute(upsert(session, _WORKERS, key=("id",), replace=_HEARTBEAT_REPLACES), values)
 
 
 async def prune_workers(session: AsyncSession, *, now: datetime, older_than: timedelta) -> int:

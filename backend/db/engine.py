@@ -6,10 +6,12 @@ Engines are built by each process's lifespan or entry point (never at import tim
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -111,3 +113,19 @@ def dialect_insert(target: AsyncSession | Database) -> Any:
     """The INSERT construct of the target's dialect, for ON CONFLICT upserts (Postgres and SQLite spell it alike)."""
     engine = target.engine if isinstance(target, Database) else target.get_bind()
     return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+
+def upsert(target: AsyncSession | Database, table: Table, *, key: Sequence[str], replace: Sequence[str]) -> Any:
+    """`INSERT ... ON CONFLICT (key) DO UPDATE SET` each of `replace` to the inserted row's value, for the target's
+    dialect, built once: executed with a list of rows it is one executemany with one compiled statement, where a
+    multi-row `VALUES` built per call is compiled again for every call (its size is part of the statement)."""
+    engine = target.engine if isinstance(target, Database) else target.get_bind()
+    return _upsert(engine.dialect.name, table, tuple(key), tuple(replace))
+
+
+@lru_cache(maxsize=64)
+def _upsert(dialect: str, table: Table, key: tuple[str, ...], replace: tuple[str, ...]) -> Any:
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return statement.on_conflict_do_update(
+        index_elements=list(key), set_={name: statement.excluded[name] for name in replace}
+    )

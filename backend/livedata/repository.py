@@ -17,7 +17,7 @@ from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.catalogue import normalise_name
-from backend.db.engine import dialect_insert
+from backend.db.engine import dialect_insert, upsert
 from backend.db.models import (
     Departure,
     LineSnapshot,
@@ -86,6 +86,13 @@ async def store_line_result(session: AsyncSession, result: LineFetchResult, *, t
 # Their tables, for Core's executemany: a line's hundreds of rows without the ORM's bulk bookkeeping for each.
 _DEPARTURES = cast(Table, Departure.__table__)
 _POSITIONS = cast(Table, VehiclePosition.__table__)
+_STOP_BOARDS = cast(Table, StopBoard.__table__)
+_TRAFFIC = cast(Table, TrafficStatus.__table__)
+_SNAPSHOTS = cast(Table, LineSnapshot.__table__)
+# What a fetch replaces of the line's snapshot; a failure keeps the last success's time, source and counts: they
+# still describe the boards on screen.
+_SNAPSHOT_FAILED = ("status", "reason", "stops_total", "stops_failed", "fetched_at", "error", "attempts", "task_run_id")
+_SNAPSHOT_SUCCEEDED = (*_SNAPSHOT_FAILED, "source", "last_success_at", "departures_count", "positions_count")
 
 
 async def _replace_departures(session: AsyncSession, result: LineFetchResult, *, task_id: str) -> None:
@@ -148,20 +155,9 @@ async def _replace_positions(session: AsyncSession, result: LineFetchResult, *, 
 
 async def upsert_traffic(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Lines' traffic statuses (`line_id`, `level`, `message`, `source`, `updated_at`), replacing what was there."""
-    if not rows:
-        return
-    statement = dialect_insert(session)(TrafficStatus).values(rows)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["line_id"],
-            set_={
-                "level": statement.excluded.level,
-                "message": statement.excluded.message,
-                "source": statement.excluded.source,
-                "updated_at": statement.excluded.updated_at,
-            },
-        )
-    )
+    if rows:
+        replace = ("level", "message", "source", "updated_at")
+        await session.execute(upsert(session, _TRAFFIC, key=("line_id",), replace=replace), rows)
 
 
 async def record_failed_fetch(
@@ -194,11 +190,16 @@ async def record_failed_fetch(
     )
 
 
+# What a stop's new row replaces of its board: an answer everything, a failure all but the last success's source,
+# time and count (they still describe the departures on screen).
+_BOARD_FAILED = ("status", "reason", "fetched_at", "error", "task_run_id")
+_BOARD_ANSWERED = (*_BOARD_FAILED, "source", "last_success_at", "departures_count")
+
+
 async def _upsert_stop_boards(
     session: AsyncSession, line_id: str, stops: tuple[StopOutcome, ...], *, task_id: str, now: datetime
 ) -> None:
     """One row per stop: an answer dates the board anew; a failure keeps the board's source and last success."""
-    insert_ = dialect_insert(session)
     for answered in (True, False):
         rows = [
             {
@@ -216,23 +217,9 @@ async def _upsert_stop_boards(
             for stop in stops
             if stop.answered is answered
         ]
-        if not rows:
-            continue
-        statement = insert_(StopBoard).values(rows)
-        updates: dict[str, Any] = {
-            "status": statement.excluded.status,
-            "reason": statement.excluded.reason,
-            "fetched_at": statement.excluded.fetched_at,
-            "error": statement.excluded.error,
-            "task_run_id": statement.excluded.task_run_id,
-        }
-        if answered:
-            updates.update(
-                source=statement.excluded.source,
-                last_success_at=statement.excluded.last_success_at,
-                departures_count=statement.excluded.departures_count,
-            )
-        await session.execute(statement.on_conflict_do_update(index_elements=["line_id", "station_id"], set_=updates))
+        if rows:
+            replace = _BOARD_ANSWERED if answered else _BOARD_FAILED
+            await session.execute(upsert(session, _STOP_BOARDS, key=("line_id", "station_id"), replace=replace), rows)
 
 
 async def _mark_boards_failed(
@@ -277,26 +264,10 @@ async def _upsert_snapshot(
         "attempts": attempts,
         "task_run_id": task_id,
     }
-    statement = dialect_insert(session)(LineSnapshot).values(**values)
-    updates: dict[str, Any] = {
-        "status": statement.excluded.status,
-        "reason": statement.excluded.reason,
-        "stops_total": statement.excluded.stops_total,
-        "stops_failed": statement.excluded.stops_failed,
-        "fetched_at": statement.excluded.fetched_at,
-        "error": statement.excluded.error,
-        "attempts": statement.excluded.attempts,
-        "task_run_id": statement.excluded.task_run_id,
-    }
-    if success:
-        # A failure keeps the last success's time, source and counts: they still describe the boards on screen.
-        updates.update(
-            source=statement.excluded.source,
-            last_success_at=statement.excluded.last_success_at,
-            departures_count=statement.excluded.departures_count,
-            positions_count=statement.excluded.positions_count,
-        )
-    await session.execute(statement.on_conflict_do_update(index_elements=["line_id"], set_=updates))
+    await session.execute(
+        upsert(session, _SNAPSHOTS, key=("line_id",), replace=_SNAPSHOT_SUCCEEDED if success else _SNAPSHOT_FAILED),
+        values,
+    )
 
 
 async def _store_fetched_stations(session: AsyncSession, result: LineFetchResult, now: datetime) -> None:

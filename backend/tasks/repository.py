@@ -457,15 +457,24 @@ async def hand_back(session: AsyncSession, assignment: TaskAssignment, *, worker
     return False
 
 
+_RENEW = (
+    update(TaskRun)
+    .where(
+        TaskRun.id.in_(bindparam("p_task_ids", expanding=True)),
+        TaskRun.worker_id == bindparam("p_worker_id"),
+        TaskRun.status == TaskStatus.RUNNING,
+    )
+    .values(lease_expires_at=bindparam("p_lease_until"))
+    .execution_options(synchronize_session=False)
+)
+
+
 async def renew_leases(
     session: AsyncSession, task_ids: Sequence[str], *, worker_id: str, now: datetime, lease: timedelta
 ) -> None:
     if task_ids:
-        await session.execute(
-            update(TaskRun)
-            .where(TaskRun.id.in_(task_ids), TaskRun.worker_id == worker_id, TaskRun.status == TaskStatus.RUNNING)
-            .values(lease_expires_at=now + lease)
-        )
+        parameters = {"p_task_ids": list(task_ids), "p_worker_id": worker_id, "p_lease_until": now + lease}
+        await session.execute(_RENEW, parameters)
 
 
 @dataclass(frozen=True)
