@@ -18,6 +18,7 @@ scheduler reads them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -48,6 +49,12 @@ RESET_MARGIN = timedelta(seconds=1)
 RATE_LIMIT_HEADERS = ("x-ratelimit-limit-day", "x-ratelimit-remaining-day", "ratelimit-limit", "ratelimit-reset")
 # How long a worker trusts what it read of the key's state.
 KEY_STATE_TTL_SECONDS = 2.0
+# How long a worker may keep PRIM's headers of routine answers (same limits, same day, requests left) before it
+# writes them: a cycle's burst makes one write every this often, not one per wave of answers. What changes the plan
+# (a 429, a full second, new limits, a new day, the day spent) is written at once.
+ROUTINE_HEADERS_SECONDS = 2.0
+# How long a stopping worker tries to write them.
+CLOSE_SECONDS = 5.0
 
 
 def configured_limit(settings: Settings, api: str) -> int:
@@ -225,13 +232,40 @@ class _Waiter:
 @dataclass
 class _Answers:
     """PRIM's rate-limit headers of the answers not yet written to the row: the latest answer's, with how many were
-    refused (429) and whether any said this second was full, since the last write."""
+    refused (429) and whether any said this second was full, since the last write; `urgent` once one of them changes
+    the plan (then the writer writes at once, and the observers of such answers wait for it)."""
 
     headers: Mapping[str, str]
     observed_epoch: float
     refused: int = 0
     second_full: bool = False
+    urgent: asyncio.Event = field(default_factory=asyncio.Event)
     written: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+@dataclass(frozen=True)
+class _Said:
+    """What PRIM's headers said of the key when this process last wrote them: a change is written at once."""
+
+    day_limit: int | None
+    per_second: int | None
+    reset_epoch: float | None
+
+    @classmethod
+    def of(cls, headers: Mapping[str, str], observed_epoch: float) -> _Said:
+        reset_in = _int_header(headers, "ratelimit-reset")
+        return cls(
+            _int_header(headers, "x-ratelimit-limit-day"),
+            _int_header(headers, "ratelimit-limit"),
+            None if reset_in is None else observed_epoch + reset_in,
+        )
+
+    def differs(self, other: _Said) -> bool:
+        if (self.day_limit, self.per_second) != (other.day_limit, other.per_second):
+            return True
+        if self.reset_epoch is None or other.reset_epoch is None:
+            return self.reset_epoch != other.reset_epoch
+        return abs(other.reset_epoch - self.reset_epoch) > NEW_DAY_THRESHOLD.total_seconds()
 
 
 class FleetBudget:
@@ -257,6 +291,7 @@ class FleetBudget:
         self._takers: dict[str, asyncio.Task[None]] = {}
         self._answers: dict[str, _Answers] = {}
         self._writers: dict[str, asyncio.Task[None]] = {}
+        self._said: dict[str, _Said] = {}  # by API, as last written
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
@@ -358,8 +393,9 @@ class FleetBudget:
         raise UpstreamError("quota", f"not attempted: PRIM {api}: the shared budget row could not be taken from")
 
     async def observe(self, api: str, response: httpx.Response) -> None:
-        """Reads PRIM's rate-limit headers (and a 401 or 429) into the shared budget; returns once they are written
-        (with those of the answers observed meanwhile)."""
+        """Reads PRIM's rate-limit headers (and a 401 or 429) into the shared budget. An answer that changes the plan
+        (see `_record_headers`) returns once written, with those observed meanwhile; a routine one at once, its
+        headers written within ROUTINE_HEADERS_SECONDS."""
         try:
             if response.status_code == 401:
                 await self._reject_key(rejection_message(response))
@@ -374,21 +410,36 @@ class FleetBudget:
         refused = response.status_code == 429
         if not refused and not any(name in response.headers for name in RATE_LIMIT_HEADERS):
             return
+        observed_epoch = self._clock()
         answers = self._answers.get(api)
         if answers is None:
-            answers = self._answers[api] = _Answers(response.headers, self._clock())
+            answers = self._answers[api] = _Answers(response.headers, observed_epoch)
         else:
-            answers.headers, answers.observed_epoch = response.headers, self._clock()
+            answers.headers, answers.observed_epoch = response.headers, observed_epoch
         answers.refused += int(refused)
-        answers.second_full |= refused or _int_header(response.headers, "ratelimit-remaining") == 0
+        second_full = refused or _int_header(response.headers, "ratelimit-remaining") == 0
+        answers.second_full |= second_full
+        said = self._said.get(api)
+        urgent = (
+            second_full
+            or said is None
+            or said.differs(_Said.of(response.headers, observed_epoch))
+            or _int_header(response.headers, "x-ratelimit-remaining-day") == 0
+        )
         if api not in self._writers:
             self._writers[api] = asyncio.create_task(self._write_answers(api))
-        await asyncio.shield(answers.written)
+        if urgent:
+            answers.urgent.set()
+            await asyncio.shield(answers.written)
 
     async def _write_answers(self, api: str) -> None:
-        """Writes `api`'s observed answers, those observed while writing in the next transaction, until none is left."""
+        """Writes `api`'s observed answers, those observed while writing in the next transaction, until none is
+        left; routine ones at most every ROUTINE_HEADERS_SECONDS, those that change the plan at once."""
         try:
-            while (answers := self._answers.pop(api, None)) is not None:
+            while (answers := self._answers.get(api)) is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(answers.urgent.wait(), ROUTINE_HEADERS_SECONDS)
+                del self._answers[api]
                 try:
                     await self._write_headers(api, answers)
                 except BaseException as exc:
@@ -397,9 +448,18 @@ class FleetBudget:
                     if not isinstance(exc, Exception):
                         raise
                 else:
+                    self._said[api] = _Said.of(answers.headers, answers.observed_epoch)
                     answers.written.set_result(None)
         finally:
             del self._writers[api]
+
+    async def aclose(self) -> None:
+        """Writes the routine answers still kept (the process is stopping); gives up after a few seconds (the
+        database is down: they only said what the row's own count already knows, a little late)."""
+        for answers in self._answers.values():
+            answers.urgent.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*self._writers.values(), return_exceptions=True), CLOSE_SECONDS)
 
     async def _write_headers(self, api: str, answers: _Answers) -> None:
         headers = answers.headers

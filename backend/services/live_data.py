@@ -193,6 +193,7 @@ class LiveDataService:
     async def aclose(self) -> None:
         await self.vmtr.aclose()
         await self.client.aclose()
+        await self.prim.budget.aclose()
 
     async def __aenter__(self) -> LiveDataService:
         return self

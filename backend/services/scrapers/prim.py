@@ -436,6 +436,9 @@ class PrimBudget(Protocol):
 
     async def observe(self, api: str, response: httpx.Response) -> None: ...
 
+    async def aclose(self) -> None:
+        """Writes what is still kept of the answers observed (the process is stopping)."""
+
 
 class LocalBudget:
     """Each process on its own: the configured daily quotas, counted here (the service used without a database;
@@ -453,6 +456,9 @@ class LocalBudget:
     async def observe(self, api: str, response: httpx.Response) -> None:
         if response.status_code == 401:
             self.rejection = "PRIM rejected the API key (HTTP 401)"
+
+    async def aclose(self) -> None:
+        return None  # nothing kept: the quotas live and die with the process
 
 
 # --- the source -----------------------------------------------------------------------------------------------

@@ -187,3 +187,44 @@ async def test_answers_observed_together_are_all_counted(database: Database) -> 
     seen = await row(database)
     assert (seen.daily_limit, seen.per_second_limit, seen.refused_today) == (1000, 5, 2)
     assert seen.remaining == 980
+
+
+async def test_routine_answers_are_written_together_later_and_what_changes_the_plan_at_once(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ledger, "ROUTINE_HEADERS_SECONDS", 0.3)
+    clock = Clock()
+    budget = FleetBudget(database, settings_for("sqlite://", prim_api_key="key-one"), clock=clock)
+    await budget.take("departures", max_wait=60)
+    routine = {"per_second": 5, "reset": 3600, "day_limit": 1000}
+    await budget.observe("departures", prim_answer(**routine, day_remaining=900))  # the first: written at once
+    assert (await row(database)).remaining == 900
+    # Same limits, same day, requests left: each observer goes on at once; the headers are kept for a while...
+    for remaining in (800, 700):
+        await asyncio.wait_for(budget.observe("departures", prim_answer(**routine, day_remaining=remaining)), 0.1)
+    assert (await row(database)).remaining == 900
+    # ...then written together, the latest answer's.
+    await asyncio.sleep(0.6)
+    assert (await row(database)).remaining == 700
+    # A 429 changes the plan: its observer returns once it is written, with the routine answers kept meanwhile.
+    await budget.observe("departures", prim_answer(**routine, day_remaining=600))
+    await budget.observe("departures", prim_answer(429, **routine, day_remaining=590))
+    seen = await row(database)
+    assert (seen.remaining, seen.refused_today) == (590, 1)
+    # So do new limits, and a spent day.
+    await budget.observe("departures", prim_answer(per_second=2, reset=3600, day_limit=1000, day_remaining=580))
+    assert (await row(database)).per_second_limit == 2
+    await budget.observe("departures", prim_answer(per_second=2, reset=3600, day_limit=1000, day_remaining=0))
+    assert (await row(database)).remaining == 0
+
+
+async def test_a_stopping_worker_writes_the_answers_it_kept(database: Database) -> None:
+    clock = Clock()
+    budget = FleetBudget(database, settings_for("sqlite://", prim_api_key="key-one"), clock=clock)
+    await budget.take("departures", max_wait=60)
+    routine = {"per_second": 5, "reset": 3600, "day_limit": 1000}
+    await budget.observe("departures", prim_answer(**routine, day_remaining=900))
+    await budget.observe("departures", prim_answer(**routine, day_remaining=850))
+    assert (await row(database)).remaining == 900
+    await budget.aclose()
+    assert (await row(database)).remaining == 850
