@@ -6,6 +6,8 @@ Engines are built by each process's lifespan or entry point (never at import tim
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import configure_mappers
 
 from backend.config import Settings
 
@@ -104,6 +107,19 @@ class Database:
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.write_sessions = async_sessionmaker(self.engine.execution_options(**WRITE_OPTIONS), expire_on_commit=False)
+
+    async def open_pool(self) -> None:
+        """Opens the pool's connections and maps the models now (a worker, before it takes tasks), not during its
+        first burst of transactions: a new worker's first tasks cost what its later ones do. A failure is left for
+        the first transaction to meet."""
+        configure_mappers()
+        if self.is_sqlite:
+            return
+        pool_size = getattr(self.engine.pool, "size", lambda: 1)()
+        with contextlib.suppress(*DATABASE_ERRORS):
+            async with contextlib.AsyncExitStack() as held:  # every connection opened is returned to the pool
+                connecting = (held.enter_async_context(self.engine.connect()) for _ in range(pool_size))
+                await asyncio.gather(*connecting, return_exceptions=True)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

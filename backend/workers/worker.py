@@ -91,6 +91,7 @@ async def run_worker(
         logger.error("worker cannot start: %s", exc)
         await database.dispose()
         return 3
+    await database.open_pool()
     state.started_at = utcnow()
     state.metrics["concurrency"] = settings.worker_concurrency
     fetcher = build_fetcher(settings, fetcher_mode, database)
