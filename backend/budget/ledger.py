@@ -26,9 +26,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import httpx
-from sqlalchemy import case, delete, select
+from sqlalchemy import Float, Integer, Table, bindparam, case, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.budget.plan import PER_SECOND_USE, Allowance
@@ -221,6 +222,56 @@ async def prune_views(session: AsyncSession, *, now: datetime, older_than: timed
 # --- the workers' side -----------------------------------------------------------------------------------------
 
 
+# The two statements of a take, built once: the row read FOR UPDATE, and what the take changes of it.
+_BUDGETS = cast(Table, UpstreamBudget.__table__)
+_ROW_TO_TAKE_FROM = (
+    select(
+        _BUDGETS.c.reset_at,
+        _BUDGETS.c.next_slot_epoch,
+        _BUDGETS.c.spacing_seconds,
+        _BUDGETS.c.remaining,
+        _BUDGETS.c.daily_limit,
+        _BUDGETS.c.per_second_limit,
+    )
+    .where(_BUDGETS.c.api == bindparam("p_api"))
+    .with_for_update()
+)
+_TAKEN = (
+    update(_BUDGETS)
+    .where(_BUDGETS.c.api == bindparam("p_api"))
+    .values(
+        remaining=_BUDGETS.c.remaining - bindparam("p_granted"),
+        used_today=_BUDGETS.c.used_today + bindparam("p_granted"),
+        held_back_today=_BUDGETS.c.held_back_today + bindparam("p_held_back"),
+        next_slot_epoch=bindparam("p_next_slot"),
+        updated_at=bindparam("p_now"),
+    )
+)
+
+
+# The usual take in one statement: `p_count` units and as many slots, guarded (see `FleetBudget._take_all`).
+_NOW_EPOCH = bindparam("p_now_epoch", type_=Float)
+_COUNT = bindparam("p_count", type_=Integer)
+_FIRST_FREE_SLOT = case((_BUDGETS.c.next_slot_epoch > _NOW_EPOCH, _BUDGETS.c.next_slot_epoch), else_=_NOW_EPOCH)
+_TAKE_ALL = (
+    update(_BUDGETS)
+    .where(
+        _BUDGETS.c.api == bindparam("p_api"),
+        _BUDGETS.c.reset_at > bindparam("p_now", type_=_BUDGETS.c.updated_at.type),
+        _BUDGETS.c.remaining >= _COUNT,
+        # The last request's slot, start + (count - 1) x spacing, no later than the soonest any can wait for.
+        _FIRST_FREE_SLOT + (_COUNT - 1) * _BUDGETS.c.spacing_seconds <= bindparam("p_latest_start", type_=Float),
+    )
+    .values(
+        remaining=_BUDGETS.c.remaining - _COUNT,
+        used_today=_BUDGETS.c.used_today + _COUNT,
+        next_slot_epoch=_FIRST_FREE_SLOT + _COUNT * _BUDGETS.c.spacing_seconds,
+        updated_at=bindparam("p_now", type_=_BUDGETS.c.updated_at.type),
+    )
+    .returning(_BUDGETS.c.next_slot_epoch, _BUDGETS.c.spacing_seconds)
+)
+
+
 @dataclass
 class _Waiter:
     """A request waiting for its unit of the budget: the longest it may wait for its slot, and where it gets it."""
@@ -344,6 +395,30 @@ class FleetBudget:
     async def _take(self, api: str, waits: Sequence[float]) -> list[float | Exception]:
         """One unit and one pacing slot for each request, in order, or why it must not go: the Unix time of its
         slot, or an `UpstreamError` (the day is spent, or its slot is further off than it can wait)."""
+        if self._prepared and (slots := await self._take_all(api, waits)) is not None:
+            return slots
+        return await self._take_each(api, waits)
+
+    async def _take_all(self, api: str, waits: Sequence[float]) -> list[float | Exception] | None:
+        """The usual case in one guarded `UPDATE ... RETURNING` (one round trip, the row locked for that statement
+        only): every request gets its unit and its slot, the day not over, enough left, the last slot within what
+        every request can wait. None when any of that fails: `_take_each` then decides request by request."""
+        now_epoch = self._clock()
+        parameters = {
+            "p_api": api,
+            "p_count": len(waits),
+            "p_now_epoch": now_epoch,
+            "p_latest_start": now_epoch + min(waits),
+            "p_now": datetime.fromtimestamp(now_epoch, UTC),
+        }
+        async with self._database.statement_engine.begin() as connection:
+            row = (await connection.execute(_TAKE_ALL, parameters)).one_or_none()
+        if row is None:
+            return None
+        start = row.next_slot_epoch - len(waits) * row.spacing_seconds
+        return [start + index * row.spacing_seconds for index in range(len(waits))]
+
+    async def _take_each(self, api: str, waits: Sequence[float]) -> list[float | Exception]:
         for _ in range(3):
             now_epoch = self._clock()
             now = datetime.fromtimestamp(now_epoch, UTC)
@@ -351,7 +426,7 @@ class FleetBudget:
                 if not self._prepared:
                     await ensure_budgets(session, self._settings, now)
                     self._prepared = True
-                row = await session.get(UpstreamBudget, api, with_for_update=True)
+                row = (await session.execute(_ROW_TO_TAKE_FROM, {"p_api": api})).one_or_none()
                 if row is None:
                     self._prepared = False
                     continue
@@ -360,11 +435,11 @@ class FleetBudget:
                     continue
                 start = max(row.next_slot_epoch, now_epoch)
                 verdicts: list[float | Exception] = []
-                granted = 0
+                granted = held_back = 0
                 for max_wait in waits:
                     slot = start + granted * row.spacing_seconds
                     if granted >= row.remaining:
-                        row.held_back_today += 1
+                        held_back += 1
                         verdicts.append(
                             UpstreamError(
                                 "quota",
@@ -385,10 +460,14 @@ class FleetBudget:
                     else:
                         verdicts.append(slot)
                         granted += 1
-                row.remaining -= granted
-                row.used_today += granted
-                row.next_slot_epoch = start + granted * row.spacing_seconds if granted else row.next_slot_epoch
-                row.updated_at = now
+                taken = {
+                    "p_api": api,
+                    "p_granted": granted,
+                    "p_held_back": held_back,
+                    "p_next_slot": start + granted * row.spacing_seconds if granted else row.next_slot_epoch,
+                    "p_now": now,
+                }
+                await session.execute(_TAKEN, taken)
             return verdicts
         raise UpstreamError("quota", f"not attempted: PRIM {api}: the shared budget row could not be taken from")
 
