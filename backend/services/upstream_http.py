@@ -97,6 +97,10 @@ def describe_url(url: str) -> str:
     return urlsplit(url).path or "/"
 
 
+# What a kept-alive connection the server closed while idle (its keep-alive timeout racing ours) raises when reused:
+# the request never got an answer, and goes once more, on a new connection.
+STALE_CONNECTION_ERRORS = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
 # Connections per httpx client. httpcore 1.0.9's pool walks all its connections at every request's start and end,
 # and offers one idle connection to every queued request, each loser waking to walk them again (encode/httpcore#1035,
 # fixed in the pydantic/httpx2 fork only): against the stub on this project's 2-core machine, 64 requests in flight
@@ -122,11 +126,15 @@ class ClientLanes:
     async def get(
         self, url: str, *, params: Mapping[str, str] | None, headers: Mapping[str, str] | None, timeout: float
     ) -> httpx.Response:
-        """The answer, its body read."""
+        """The answer, its body read. A request whose connection broke before any answer (see
+        STALE_CONNECTION_ERRORS) is sent once more: a second failure is the upstream's."""
         lane = min(range(len(self._in_flight)), key=self._in_flight.__getitem__)
         self._in_flight[lane] += 1
         try:
-            response = await self._clients[lane].get(url, params=params, headers=headers, timeout=timeout)
+            try:
+                response = await self._clients[lane].get(url, params=params, headers=headers, timeout=timeout)
+            except STALE_CONNECTION_ERRORS:
+                response = await self._clients[lane].get(url, params=params, headers=headers, timeout=timeout)
             await response.aread()
             return response
         finally:
