@@ -12,7 +12,9 @@ Prints:
 2. the time to drain one full-catalogue cycle with live fetches against the stub upstream at 100 ms latency, on a
    fresh fleet (no upstream answer cached, and no stop id learnt at run time unless --warm), beside the ideal (the
    largest of the bounds the concurrency limits set: the slowest line's fan-out, the fleet's slots, PRIM's pacing;
-   see `ideal_drain`) and their ratio, the slowest fetches, the load average and the CPU time of each process.
+   see `ideal_drain`) and their ratio, the slowest fetches, the load average, the CPU time of each process (and of
+   PostgreSQL and Kafka) and the database transactions; then the same fleet's next cycle once every answer it
+   cached has expired (what every later cycle costs; --no-steady skips it).
 
 Uses TEST_DATABASE_URL / TEST_KAFKA_BOOTSTRAP_SERVERS when set, otherwise starts a throwaway PostgreSQL and Kafka.
 Run: backend/venv/bin/python scripts/bench_pipeline.py [--workers 4] [--cycles 4]
@@ -60,10 +62,11 @@ from backend.config import Settings  # noqa: E402
 from backend.db.engine import Database  # noqa: E402
 from backend.db.models import LineStopLookup, LineStopRef, SchedulerRun, TaskRun  # noqa: E402
 from backend.livedata.catalogue_sync import sync_catalogue  # noqa: E402
+from backend.services.live_data import error_cache_seconds  # noqa: E402
 from backend.tasks.cycle import run_cycle  # noqa: E402
 from backend.tests.pipeline.probe import PipelineProbe  # noqa: E402
 from backend.tests.support.databases import PostgresDatabases, settings_for  # noqa: E402
-from backend.tests.support.processes import Services, eventually, service_env  # noqa: E402
+from backend.tests.support.processes import ServiceProcess, Services, eventually, service_env  # noqa: E402
 from backend.tests.support.services import free_port, kafka_broker, postgres_server  # noqa: E402
 
 
@@ -370,11 +373,12 @@ async def forget_stop_ids(database: Database) -> None:
 
 
 async def bench_full_cycle(
-    server_url: str, bootstrap: str, workers: int, latency_ms: int, warm: bool, log_dir: Path
-) -> dict:
+    server_url: str, bootstrap: str, workers: int, latency_ms: int, warm: bool, steady: bool, log_dir: Path
+) -> list[dict]:
     """One full-catalogue cycle on a fresh fleet (no upstream answer cached in any process). Cold (the default): no
     stop id learnt at run time either. Warm: the stop ids a first cycle learnt are kept in the database, as on a
-    fleet that has run before; the fleet that learnt them is replaced by a fresh one before the measured cycle."""
+    fleet that has run before; the fleet that learnt them is replaced by a fresh one before the measured cycle.
+    Steady: then the same fleet's next cycle, once every answer it cached has expired (every later cycle)."""
     databases = PostgresDatabases(server_url)
     url = await databases.create()
     suffix = uuid.uuid4().hex[:8]
@@ -408,41 +412,24 @@ async def bench_full_cycle(
         await eventually(lambda: drained(probe), timeout=600, interval=0.05, message="cycle drained")
         return run, time.perf_counter() - started
 
-    try:
-        await sync_catalogue(probe.database)
-        upstream = stack.start("upstream", "--port", str(port), "--latency-ms", str(latency_ms))
-        async with httpx.AsyncClient(base_url=base) as client:
-            await eventually(lambda: _answers(client), timeout=30, message="stub upstream")
-            fleet = [stack.start("worker") for _ in range(workers)]
-            await wait_fleet(probe, workers, kafka=True)
-            scheduler = stack.start("scheduler")
-            await eventually(lambda: drained(probe), timeout=600, message="the scheduler's first cycle (one bus line)")
-            if warm:
-                await cycle()  # learns the stop ids, kept in the database
-                for worker in fleet:  # and a fresh fleet forgets every answer it cached
-                    worker.stop()
-                fleet = [stack.start("worker") for _ in range(workers)]
-                await eventually(
-                    lambda: _fleet_of(probe, {str(w.pid) for w in fleet}), timeout=180, message="the fresh fleet"
-                )
-            else:
-                await forget_stop_ids(probe.database)
-            await client.post("/__stub/stats/reset")
-            processes = {"stub": upstream, "scheduler": scheduler, **{f"worker {n}": w for n, w in enumerate(fleet)}}
-            cpu_before = {name: cpu_seconds(process.pid) for name, process in processes.items()}
-            commands_before, busy_before = cpu_by_command(), machine_busy_seconds()
-            transactions_before = await transactions(probe.database)
-            load_before = load_average()
-            run, elapsed = await cycle()
-            cpu = {name: cpu_seconds(process.pid) - cpu_before[name] for name, process in processes.items()}
-            busy = machine_busy_seconds() - busy_before
-            # Counted after the statistics collector's flush (PostgreSQL 15 flushes a backend's counts within 1 s).
-            await asyncio.sleep(1.5)
-            committed = await transactions(probe.database) - transactions_before
-            commands = cpu_by_command()
-            commands.subtract(commands_before)
-            stats = (await client.get("/__stub/stats")).json()
-            limits = (await client.get("/__stub/limits")).json()
+    async def measure(client: httpx.AsyncClient, processes: dict[str, ServiceProcess]) -> dict:
+        """One cycle queued and drained, with what it cost: requests, CPU, transactions, the ideal."""
+        await client.post("/__stub/stats/reset")
+        cpu_before = {name: cpu_seconds(process.pid) for name, process in processes.items()}
+        commands_before, busy_before = cpu_by_command(), machine_busy_seconds()
+        transactions_before = await transactions(probe.database)
+        load_before = load_average()
+        run, elapsed = await cycle()
+        cpu = {name: cpu_seconds(process.pid) - cpu_before[name] for name, process in processes.items()}
+        busy = machine_busy_seconds() - busy_before
+        load_after = load_average()
+        # Counted after the statistics collector's flush (PostgreSQL 15 flushes a backend's counts within 1 s).
+        await asyncio.sleep(1.5)
+        committed = await transactions(probe.database) - transactions_before
+        commands = cpu_by_command()
+        commands.subtract(commands_before)
+        stats = (await client.get("/__stub/stats")).json()
+        limits = (await client.get("/__stub/limits")).json()
         async with probe.database.sessions() as session:
             measured = [
                 row
@@ -475,6 +462,7 @@ async def bench_full_cycle(
             "machine": {"busy": busy, "postgres": commands["postgres"], "java (Kafka)": commands["java"]},
             "transactions": committed,
             "load_before": load_before,
+            "load_after": load_after,
             "not_succeeded": [
                 f"{r.line_id} {r.status}: {(r.error or '')[:160]}" for r in measured if r.status != "succeeded"
             ],
@@ -486,6 +474,33 @@ async def bench_full_cycle(
                 for r in slowest
             ],
         }
+
+    try:
+        await sync_catalogue(probe.database)
+        upstream = stack.start("upstream", "--port", str(port), "--latency-ms", str(latency_ms))
+        async with httpx.AsyncClient(base_url=base) as client:
+            await eventually(lambda: _answers(client), timeout=30, message="stub upstream")
+            fleet = [stack.start("worker") for _ in range(workers)]
+            await wait_fleet(probe, workers, kafka=True)
+            scheduler = stack.start("scheduler")
+            await eventually(lambda: drained(probe), timeout=600, message="the scheduler's first cycle (one bus line)")
+            if warm:
+                await cycle()  # learns the stop ids, kept in the database
+                for worker in fleet:  # and a fresh fleet forgets every answer it cached
+                    worker.stop()
+                fleet = [stack.start("worker") for _ in range(workers)]
+                await eventually(
+                    lambda: _fleet_of(probe, {str(w.pid) for w in fleet}), timeout=180, message="the fresh fleet"
+                )
+            else:
+                await forget_stop_ids(probe.database)
+            processes = {"stub": upstream, "scheduler": scheduler, **{f"worker {n}": w for n, w in enumerate(fleet)}}
+            results = [await measure(client, processes)]
+            if steady:
+                # The same fleet's next cycle, every answer it cached expired: what each later cycle costs.
+                await asyncio.sleep(max(settings.prim_stop_cache_seconds, error_cache_seconds(settings)) + 1)
+                results.append(await measure(client, processes))
+        return results
     finally:
         stack.stop_all()
         await probe.close()
@@ -505,6 +520,46 @@ async def _answers(client: httpx.AsyncClient) -> bool:
     return False
 
 
+def print_cycle(r: dict) -> None:
+    b = r["bounds"]
+    print(
+        f"   {r['lines']} lines, {r['workers']} workers: drained in {r['seconds']:.2f} s; outcomes {r['statuses']}"
+        f"   (load average {r['load_before']} before, {r['load_after']} after)"
+    )
+    print(f"   upstream requests {r['requests']} {r['by_source']}; by route {r['by_route']}")
+    for line in r["not_succeeded"]:
+        print(f"   {line}")
+    print(f"   longest queue wait {r['wait_max']:.2f} s; slowest fetches:")
+    for line in r["slowest"]:
+        print(f"     {line}")
+    cpu = r["cpu"]
+    print(
+        f"   CPU seconds during the drain: workers {cpu['workers']:.1f} (busiest {cpu['busiest worker']:.1f}), "
+        f"stub upstream {cpu['stub']:.1f}, scheduler {cpu['scheduler']:.1f}; on {os.cpu_count()} cores the "
+        f"drain cannot beat (sum of CPU) / cores, nor the stub's own CPU (one process)"
+    )
+    machine = r["machine"]
+    print(
+        f"   the machine was busy {machine['busy']:.1f} CPU s of {os.cpu_count() * r['seconds']:.1f} "
+        f"({os.cpu_count()} cores x the drain); PostgreSQL {machine['postgres']:.1f}, "
+        f"Kafka {machine['java (Kafka)']:.1f}; {r['transactions']} database transactions"
+    )
+    print(
+        f"   ideal = max(fan-out {b['fan-out']:.2f} s, fleet {b['fleet']:.2f} s, PRIM pacing {b['pacing']:.2f} s) "
+        f"= {b['ideal']:.2f} s"
+    )
+    print(
+        "     fan-out: slowest line, ceil(its PRIM requests / PRIM_LINE_CONCURRENCY) (and ratp.fr's / "
+        "RATP_LINE_CONCURRENCY) x latency;"
+    )
+    print(
+        "     fleet: HTTP requests x latency / (workers x min(UPSTREAM_MAX_CONCURRENCY, WORKER_CONCURRENCY x "
+        "(PRIM_LINE_CONCURRENCY + RATP_LINE_CONCURRENCY))), sockets likewise over VMTR_MAX_CONCURRENCY;"
+    )
+    print(f"     pacing: PRIM requests / ({PER_SECOND_USE} x the key's {r['prim_per_second']}/s), shared by the fleet")
+    print(f"   ratio {r['seconds'] / b['ideal']:.2f}x the ideal (goal <= 1.3x)")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", default="4")
@@ -514,6 +569,12 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternated runs of the pipeline and the Celery peer")
     parser.add_argument("--skip-cycle", action="store_true", help="only the throughput figures")
     parser.add_argument("--skip-throughput", action="store_true", help="only the full-catalogue cycle")
+    parser.add_argument(
+        "--no-steady",
+        dest="steady",
+        action="store_false",
+        help="cycle: skip the same fleet's next cycle (once its cached answers expired)",
+    )
     parser.add_argument(
         "--warm",
         action="store_true",
@@ -578,48 +639,13 @@ async def main() -> None:
             f"\n2. one full-catalogue cycle, live fetches, stub upstream at {args.latency_ms} ms per request, "
             f"fresh fleet ({state})"
         )
-        r = await bench_full_cycle(
-            server_url, broker.bootstrap, args.cycle_workers, args.latency_ms, args.warm, log_dir
+        results = await bench_full_cycle(
+            server_url, broker.bootstrap, args.cycle_workers, args.latency_ms, args.warm, args.steady, log_dir
         )
-        b = r["bounds"]
-        print(
-            f"   {r['lines']} lines, {r['workers']} workers: drained in {r['seconds']:.2f} s; outcomes {r['statuses']}"
-            f"   (load average {r['load_before']} before, {load_average()} after)"
-        )
-        print(f"   upstream requests {r['requests']} {r['by_source']}; by route {r['by_route']}")
-        for line in r["not_succeeded"]:
-            print(f"   {line}")
-        print(f"   longest queue wait {r['wait_max']:.2f} s; slowest fetches:")
-        for line in r["slowest"]:
-            print(f"     {line}")
-        cpu = r["cpu"]
-        print(
-            f"   CPU seconds during the drain: workers {cpu['workers']:.1f} (busiest {cpu['busiest worker']:.1f}), "
-            f"stub upstream {cpu['stub']:.1f}, scheduler {cpu['scheduler']:.1f}; on {os.cpu_count()} cores the "
-            f"drain cannot beat (sum of CPU) / cores, nor the stub's own CPU (one process)"
-        )
-        machine = r["machine"]
-        print(
-            f"   the machine was busy {machine['busy']:.1f} CPU s of {os.cpu_count() * r['seconds']:.1f} "
-            f"({os.cpu_count()} cores x the drain); PostgreSQL {machine['postgres']:.1f}, "
-            f"Kafka {machine['java (Kafka)']:.1f}; {r['transactions']} database transactions"
-        )
-        print(
-            f"   ideal = max(fan-out {b['fan-out']:.2f} s, fleet {b['fleet']:.2f} s, PRIM pacing {b['pacing']:.2f} s) "
-            f"= {b['ideal']:.2f} s"
-        )
-        print(
-            "     fan-out: slowest line, ceil(its PRIM requests / PRIM_LINE_CONCURRENCY) (and ratp.fr's / "
-            "RATP_LINE_CONCURRENCY) x latency;"
-        )
-        print(
-            "     fleet: HTTP requests x latency / (workers x min(UPSTREAM_MAX_CONCURRENCY, WORKER_CONCURRENCY x "
-            "(PRIM_LINE_CONCURRENCY + RATP_LINE_CONCURRENCY))), sockets likewise over VMTR_MAX_CONCURRENCY;"
-        )
-        print(
-            f"     pacing: PRIM requests / ({PER_SECOND_USE} x the key's {r['prim_per_second']}/s), shared by the fleet"
-        )
-        print(f"   ratio {r['seconds'] / b['ideal']:.2f}x the ideal (goal <= 1.3x)")
+        labels = ["the fresh fleet's first cycle", "the same fleet's next cycle, every cached answer expired"]
+        for label, r in zip(labels, results, strict=False):
+            print(f"\n   {label}:")
+            print_cycle(r)
         print(f"load average: {load_average()}")
 
 
