@@ -82,7 +82,9 @@ def _hash(*parts: object) -> int:
 
 def iso(moment: datetime) -> str:
     """`2025-03-14T08:02:05.000Z`, as PRIM writes times."""
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"  # without its "+00:00"
 
 
 @dataclass(frozen=True)
@@ -288,18 +290,19 @@ class ReplayNetwork:
             "MonitoredStopVisit"
         ][0]
         visits = []
+        recorded = iso(now)  # every visit of the answer recorded at its time
         for stub in self.lines_at(station_id):
             if stub.line.idfm_line_id is None:
                 continue
             for direction in ("A", "R"):
                 for departure in self.departures(stub, station_id, direction, now):
-                    visits.append(self._visit(template, stub, departure, now))
+                    visits.append(self._visit(template, stub, departure, recorded))
         _stamp(delivery, now)
         delivery["StopMonitoringDelivery"][0]["ResponseTimestamp"] = iso(now)
         delivery["StopMonitoringDelivery"][0]["MonitoredStopVisit"] = visits
         return payload
 
-    def _visit(self, template: dict[str, Any], stub: StubLine, departure: StubDeparture, now: datetime) -> Any:
+    def _visit(self, template: dict[str, Any], stub: StubLine, departure: StubDeparture, recorded: str) -> Any:
         # Copies of what is filled in only: the rest is the recording's, shared by every answer and never changed.
         visit = dict(template)
         journey = visit["MonitoredVehicleJourney"] = dict(template["MonitoredVehicleJourney"])
@@ -307,7 +310,7 @@ class ReplayNetwork:
         stop = stub.stops[departure.station_id]
         destination = stub.stops[departure.destination_id]
         slot = int(departure.expected_at.timestamp())
-        visit["RecordedAtTime"] = iso(now)
+        visit["RecordedAtTime"] = recorded
         visit["ItemIdentifier"] = f"RATP-SIV:Item::{stub.ref}.{departure.direction}.{stop.place_number}.{slot}:LOC"
         visit["MonitoringRef"] = {"value": f"STIF:StopPoint:Q:{stop.place_number}:"}
         journey["LineRef"] = {"value": f"STIF:Line::{stub.ref}:"}
