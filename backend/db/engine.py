@@ -127,21 +127,28 @@ class Database:
 
 def dialect_insert(target: AsyncSession | Database) -> Any:
     """The INSERT construct of the target's dialect, for ON CONFLICT upserts (Postgres and SQLite spell it alike)."""
+    return _insert_of(_dialect_name(target))
+
+
+def _dialect_name(target: AsyncSession | Database) -> str:
     engine = target.engine if isinstance(target, Database) else target.get_bind()
-    return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    return engine.dialect.name
+
+
+def _insert_of(dialect: str) -> Any:
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def upsert(target: AsyncSession | Database, table: Table, *, key: Sequence[str], replace: Sequence[str]) -> Any:
     """`INSERT ... ON CONFLICT (key) DO UPDATE SET` each of `replace` to the inserted row's value, for the target's
     dialect, built once: executed with a list of rows it is one executemany with one compiled statement, where a
     multi-row `VALUES` built per call is compiled again for every call (its size is part of the statement)."""
-    engine = target.engine if isinstance(target, Database) else target.get_bind()
-    return _upsert(engine.dialect.name, table, tuple(key), tuple(replace))
+    return _upsert(_dialect_name(target), table, tuple(key), tuple(replace))
 
 
 @lru_cache(maxsize=64)
 def _upsert(dialect: str, table: Table, key: tuple[str, ...], replace: tuple[str, ...]) -> Any:
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    statement = _insert_of(dialect)(table)
     return statement.on_conflict_do_update(
         index_elements=list(key), set_={name: statement.excluded[name] for name in replace}
     )
