@@ -224,6 +224,7 @@ async def prune_views(session: AsyncSession, *, now: datetime, older_than: timed
 
 # The two statements of a take, built once: the row read FOR UPDATE, and what the take changes of it.
 _BUDGETS = cast(Table, UpstreamBudget.__table__)
+_NOW = bindparam("p_now", type_=_BUDGETS.c.updated_at.type)
 _ROW_TO_TAKE_FROM = (
     select(
         _BUDGETS.c.reset_at,
@@ -244,7 +245,7 @@ _TAKEN = (
         used_today=_BUDGETS.c.used_today + bindparam("p_granted"),
         held_back_today=_BUDGETS.c.held_back_today + bindparam("p_held_back"),
         next_slot_epoch=bindparam("p_next_slot"),
-        updated_at=bindparam("p_now"),
+        updated_at=_NOW,
     )
 )
 
@@ -257,7 +258,7 @@ _TAKE_ALL = (
     update(_BUDGETS)
     .where(
         _BUDGETS.c.api == bindparam("p_api"),
-        _BUDGETS.c.reset_at > bindparam("p_now", type_=_BUDGETS.c.updated_at.type),
+        _BUDGETS.c.reset_at > _NOW,
         _BUDGETS.c.remaining >= _COUNT,
         # The last request's slot, start + (count - 1) x spacing, no later than the soonest any can wait for.
         _FIRST_FREE_SLOT + (_COUNT - 1) * _BUDGETS.c.spacing_seconds <= bindparam("p_latest_start", type_=Float),
@@ -266,7 +267,7 @@ _TAKE_ALL = (
         remaining=_BUDGETS.c.remaining - _COUNT,
         used_today=_BUDGETS.c.used_today + _COUNT,
         next_slot_epoch=_FIRST_FREE_SLOT + _COUNT * _BUDGETS.c.spacing_seconds,
-        updated_at=bindparam("p_now", type_=_BUDGETS.c.updated_at.type),
+        updated_at=_NOW,
     )
     .returning(_BUDGETS.c.next_slot_epoch, _BUDGETS.c.spacing_seconds)
 )
