@@ -290,7 +290,7 @@ class ReplayNetwork:
             "MonitoredStopVisit"
         ][0]
         visits = []
-        recorded = iso(now)  # every visit of the answer recorded at its time
+        recorded = iso(now)  # the answer's time, and every visit's recording time
         for stub in self.lines_at(station_id):
             if stub.line.idfm_line_id is None:
                 continue
@@ -298,7 +298,7 @@ class ReplayNetwork:
                 for departure in self.departures(stub, station_id, direction, now):
                     visits.append(self._visit(template, stub, departure, recorded))
         _stamp(delivery, now)
-        delivery["StopMonitoringDelivery"][0]["ResponseTimestamp"] = iso(now)
+        delivery["StopMonitoringDelivery"][0]["ResponseTimestamp"] = recorded
         delivery["StopMonitoringDelivery"][0]["MonitoredStopVisit"] = visits
         return payload
 
