@@ -81,9 +81,8 @@ def resident_mib(pid: int) -> float:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc), seconds; 0 when unknown."""
-    with contextlib.suppress(OSError):
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        return _stat_cpu(Path(f"/proc/{pid}/stat").read_text())
     return 0.0
 
 
@@ -93,10 +92,14 @@ def cpu_by_command() -> Counter[str]:
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, IndexError, ValueError):
             text = stat.read_text()
-            name = text[text.index("(") + 1 : text.rindex(")")]
-            fields = text.rsplit(")", 1)[1].split()
-            seconds[name] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            seconds[text[text.index("(") + 1 : text.rindex(")")]] += _stat_cpu(text)
     return seconds
+
+
+def _stat_cpu(stat: str) -> float:
+    """User + system CPU seconds in the text of a /proc/<pid>/stat (the fields after the command's closing ")")."""
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def machine_busy_seconds() -> float:
