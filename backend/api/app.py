@@ -29,6 +29,7 @@ from backend.api.snapshots import RiderSnapshots, read_line_versions
 from backend.api.views import RefreshPlans, ViewLeases
 from backend.config import Settings, get_settings
 from backend.db.engine import Database
+from backend.lifecycle import freeze_startup_heap
 from backend.livedata.catalogue_sync import catalogue_watched
 from backend.logs.context import RequestIdMiddleware
 from backend.logs.setup import configure_logging
@@ -58,9 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     read_versions=lambda: read_line_versions(database),
                     synced_at=lambda: catalogue.found_at,
                 )
-                # What the process holds once started is never garbage: the collector no longer walks it, so
-                # its passes (which stop every request) stay short.
-                gc.freeze()
+                # The collector's passes stop every request: they no longer walk what the process holds once started.
+                freeze_startup_heap()
                 yield
         finally:
             gc.unfreeze()
