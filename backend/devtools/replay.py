@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -283,55 +284,46 @@ class ReplayNetwork:
 
     # --- PRIM -----------------------------------------------------------------------------------------------
 
-    def stop_monitoring(self, station_id: str, now: datetime) -> dict[str, Any]:
-        payload = _without_visits("prim_stop_monitoring.json")
-        delivery = payload["Siri"]["ServiceDelivery"]
-        template = _parsed("prim_stop_monitoring.json")["Siri"]["ServiceDelivery"]["StopMonitoringDelivery"][0][
-            "MonitoredStopVisit"
-        ][0]
-        visits = []
+    def stop_monitoring(self, station_id: str, now: datetime) -> str:
+        """The stop-monitoring answer for the stop area of `station_id`, as JSON text: the recording's envelope and
+        visits, written from templates of their text (`_answer_format`, `_visit_format`) rather than built as objects
+        and encoded, which was most of the stub's CPU over a cycle's thousand answers."""
         recorded = iso(now)  # the answer's time, and every visit's recording time
-        for stub in self.lines_at(station_id):
-            if stub.line.idfm_line_id is None:
-                continue
-            for direction in ("A", "R"):
-                for departure in self.departures(stub, station_id, direction, now):
-                    visits.append(self._visit(template, stub, departure, recorded))
-        _stamp(delivery, now)
-        delivery["StopMonitoringDelivery"][0]["ResponseTimestamp"] = recorded
-        delivery["StopMonitoringDelivery"][0]["MonitoredStopVisit"] = visits
-        return payload
+        visits = [
+            self._visit(stub, departure, recorded)
+            for stub in self.lines_at(station_id)
+            if stub.line.idfm_line_id is not None
+            for direction in ("A", "R")
+            for departure in self.departures(stub, station_id, direction, now)
+        ]
+        return _answer_format().format(now=recorded, message=_message_id(now), visits=",".join(visits))
 
-    def _visit(self, template: dict[str, Any], stub: StubLine, departure: StubDeparture, recorded: str) -> Any:
-        # Copies of what is filled in only: the rest is the recording's, shared by every answer and never changed.
-        visit = dict(template)
-        journey = visit["MonitoredVehicleJourney"] = dict(template["MonitoredVehicleJourney"])
-        journey["FramedVehicleJourneyRef"] = dict(journey["FramedVehicleJourneyRef"])
+    def _visit(self, stub: StubLine, departure: StubDeparture, recorded: str) -> str:
         stop = stub.stops[departure.station_id]
         destination = stub.stops[departure.destination_id]
         slot = int(departure.expected_at.timestamp())
-        visit["RecordedAtTime"] = recorded
-        visit["ItemIdentifier"] = f"RATP-SIV:Item::{stub.ref}.{departure.direction}.{stop.place_number}.{slot}:LOC"
-        visit["MonitoringRef"] = {"value": f"STIF:StopPoint:Q:{stop.place_number}:"}
-        journey["LineRef"] = {"value": f"STIF:Line::{stub.ref}:"}
-        journey["FramedVehicleJourneyRef"]["DatedVehicleJourneyRef"] = (
-            f"RATP-SIV:VehicleJourney::{stub.line.code}.{departure.direction}.{slot}:LOC"
-        )
-        journey["DirectionName"] = [{"value": destination.name}]
-        journey["DestinationRef"] = {"value": f"STIF:StopPoint:Q:{destination.place_number}:"}
-        journey["DestinationName"] = [{"value": destination.name}]
-        call: dict[str, Any] = {
-            "StopPointName": [{"value": stop.name}],
-            "VehicleAtStop": departure.at_stop,
-            "DestinationDisplay": [{"value": destination.name}],
-        }
+        destination_name = _json(destination.name)
+        aimed = ""
         if departure.status == "delayed" and departure.aimed_at is not None:
-            call["AimedDepartureTime"] = iso(departure.aimed_at)
-        call["ExpectedArrivalTime"] = iso(departure.expected_at - timedelta(seconds=30))
-        call["ExpectedDepartureTime"] = iso(departure.expected_at)
-        call["DepartureStatus"] = departure.status
-        journey["MonitoredCall"] = call
-        return visit
+            aimed = f'"AimedDepartureTime":"{iso(departure.aimed_at)}",'
+        call = (
+            f'{{"StopPointName":[{{"value":{_json(stop.name)}}}],'
+            f'"VehicleAtStop":{"true" if departure.at_stop else "false"},'
+            f'"DestinationDisplay":[{{"value":{destination_name}}}],{aimed}'
+            f'"ExpectedArrivalTime":"{iso(departure.expected_at - timedelta(seconds=30))}",'
+            f'"ExpectedDepartureTime":"{iso(departure.expected_at)}",'
+            f'"DepartureStatus":"{departure.status}"}}'
+        )
+        return _visit_format().format(
+            recorded=recorded,
+            item=f"RATP-SIV:Item::{stub.ref}.{departure.direction}.{stop.place_number}.{slot}:LOC",
+            stop_ref=f"STIF:StopPoint:Q:{stop.place_number}:",
+            line_ref=f"STIF:Line::{stub.ref}:",
+            journey=f"RATP-SIV:VehicleJourney::{stub.line.code}.{departure.direction}.{slot}:LOC",
+            destination=destination_name,
+            destination_ref=f"STIF:StopPoint:Q:{destination.place_number}:",
+            call=call,
+        )
 
     def no_visits(self, now: datetime) -> dict[str, Any]:
         """A valid stop-monitoring delivery with no visit: the upstream has nothing to announce at the stop."""
@@ -571,7 +563,65 @@ def _number(ref: str) -> int | None:
 
 def _stamp(delivery: dict[str, Any], now: datetime) -> None:
     delivery["ResponseTimestamp"] = iso(now)
-    delivery["ResponseMessageIdentifier"] = f"IVTR_HUB:ResponseMessage::stub-{int(now.timestamp() * 1000)}:LOC:"
+    delivery["ResponseMessageIdentifier"] = _message_id(now)
+
+
+def _message_id(now: datetime) -> str:
+    return f"IVTR_HUB:ResponseMessage::stub-{int(now.timestamp() * 1000)}:LOC:"
+
+
+def _json(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _hole(name: str) -> str:
+    """A string value to fill in with text that needs no JSON escaping (ids, times)."""
+    return f"@@{name}@@"
+
+
+def _raw_hole(name: str) -> str:
+    """A value to fill in with JSON text (an object, a list's items, a string already quoted by `_json`)."""
+    return f"@@!{name}@@"
+
+
+def _format_of(value: Any) -> str:
+    """`value` as JSON text made a `str.format` template: each `_hole(name)` becomes the field `"{name}"`, each
+    `_raw_hole(name)` the field `{name}`."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = text.replace("{", "{{").replace("}", "}}")
+    text = re.sub(r'"@@!(\w+)@@"', r"{\1}", text)
+    return re.sub(r"@@(\w+)@@", r"{\1}", text)
+
+
+@cache
+def _answer_format() -> str:
+    """The recorded stop-monitoring answer, with holes for its times, its message id and its visits."""
+    payload = _without_visits("prim_stop_monitoring.json")
+    delivery = payload["Siri"]["ServiceDelivery"]
+    delivery["ResponseTimestamp"] = _hole("now")
+    delivery["ResponseMessageIdentifier"] = _hole("message")
+    monitoring = delivery["StopMonitoringDelivery"][0]
+    monitoring["ResponseTimestamp"] = _hole("now")
+    monitoring["MonitoredStopVisit"] = [_raw_hole("visits")]
+    return _format_of(payload)
+
+
+@cache
+def _visit_format() -> str:
+    """The recorded stop visit, with holes for what the stub fills in (the rest as recorded)."""
+    delivery = _parsed("prim_stop_monitoring.json")["Siri"]["ServiceDelivery"]["StopMonitoringDelivery"][0]
+    visit = fresh_copy(delivery["MonitoredStopVisit"][0])
+    journey = visit["MonitoredVehicleJourney"]
+    visit["RecordedAtTime"] = _hole("recorded")
+    visit["ItemIdentifier"] = _hole("item")
+    visit["MonitoringRef"] = {"value": _hole("stop_ref")}
+    journey["LineRef"] = {"value": _hole("line_ref")}
+    journey["FramedVehicleJourneyRef"]["DatedVehicleJourneyRef"] = _hole("journey")
+    journey["DirectionName"] = [{"value": _raw_hole("destination")}]
+    journey["DestinationRef"] = {"value": _hole("destination_ref")}
+    journey["DestinationName"] = [{"value": _raw_hole("destination")}]
+    journey["MonitoredCall"] = _raw_hole("call")
+    return _format_of(visit)
 
 
 def _navitia_page(payload: dict[str, Any], key: str, items: list[Any], now: datetime) -> dict[str, Any]:

@@ -378,7 +378,7 @@ def prim_routes(replies: Replies, network: ReplayNetwork) -> APIRouter:
         async def build() -> Response:
             if station_id is None:
                 return replies.unknown_id("prim", "stop-monitoring", request)
-            return JSONResponse(network.stop_monitoring(station_id, datetime.now(UTC)))
+            return Response(network.stop_monitoring(station_id, datetime.now(UTC)), media_type="application/json")
 
         return await replies.respond(request, "prim", "stop-monitoring", lines, build, station=station_id)
 
