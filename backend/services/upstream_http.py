@@ -29,6 +29,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
+from backend.services.asyncio_network import on_asyncio_network
 from backend.services.resilience import AttemptMeter, CircuitBreaker, Deadline, UpstreamError
 
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
@@ -119,7 +120,8 @@ class ClientLanes:
         limits = httpx.Limits(max_connections=per_lane, max_keepalive_connections=per_lane)
         tls = httpx.create_ssl_context()  # one for all lanes: loading the CA bundle takes 50 ms of CPU a context
         self._clients = [
-            httpx.AsyncClient(timeout=timeout, limits=limits, verify=tls, follow_redirects=False) for _ in range(count)
+            on_asyncio_network(httpx.AsyncClient(timeout=timeout, limits=limits, verify=tls, follow_redirects=False))
+            for _ in range(count)
         ]
         self._in_flight = [0] * count
 

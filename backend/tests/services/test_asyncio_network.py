@@ -1,0 +1,157 @@
+"""The upstream clients' network layer (`asyncio_network`) against real loopback servers, plain and TLS: answers
+arrive whole, kept-alive connections are reused and a closed one is replaced, and failures are httpx's usual errors."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import ssl
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from backend.services.asyncio_network import on_asyncio_network, uses_asyncio_network
+from backend.services.upstream_http import ClientLanes
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def answer(body: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+
+
+@asynccontextmanager
+async def server(handle: Handler, *, tls: ssl.SSLContext | None = None) -> AsyncIterator[tuple[int, list[int]]]:
+    """A loopback server running `handle` for each connection; yields its port and the connections it accepted."""
+    accepted: list[int] = []
+
+    async def counted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(len(accepted))
+        try:
+            await handle(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    listening = await asyncio.start_server(counted, "127.0.0.1", 0, ssl=tls)
+    async with listening:
+        yield listening.sockets[0].getsockname()[1], accepted
+
+
+def keep_alive(body: bytes, *, requests: int = 100) -> Handler:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(requests):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(answer(body))
+            await writer.drain()
+
+    return handle
+
+
+def client(**options: object) -> httpx.AsyncClient:
+    return on_asyncio_network(httpx.AsyncClient(timeout=5, **options))  # type: ignore[arg-type]
+
+
+def test_the_upstream_clients_open_their_connections_on_asyncio(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert all(uses_asyncio_network(lane) for lane in ClientLanes(16, timeout=5)._clients)
+    # Behind a proxy (HTTPS_PROXY in the environment) too: httpx then sends through another pool.
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    proxied = ClientLanes(8, timeout=5)._clients[0]
+    assert any(mount is not None for mount in proxied._mounts.values())
+    assert uses_asyncio_network(proxied)
+    assert not uses_asyncio_network(httpx.AsyncClient())
+
+
+async def test_a_kept_alive_connection_is_reused_and_one_the_server_closed_is_replaced() -> None:
+    async with server(keep_alive(b'{"n":1}', requests=2)) as (port, accepted), client() as http:
+        url = f"http://127.0.0.1:{port}/stop-monitoring"
+        assert (await http.get(url)).json() == {"n": 1}
+        assert (await http.get(url)).json() == {"n": 1}
+        assert accepted == [0]
+        await asyncio.sleep(0.2)  # the server closed the connection after its second answer
+        # The pool sees the closed connection as it is idle, and opens a new one: no failed request.
+        assert (await http.get(url)).json() == {"n": 1}
+        assert accepted == [0, 1]
+
+
+async def test_an_answer_larger_than_the_read_buffer_arrives_whole() -> None:
+    body = bytes(range(256)) * (3 * 1024 * 1024 // 256)  # 3 MB: reading pauses and resumes
+    async with server(keep_alive(body)) as (port, _accepted), client() as http:
+        response = await http.get(f"http://127.0.0.1:{port}/")
+    assert response.content == body
+
+
+async def test_a_silent_server_is_a_read_timeout() -> None:
+    async def silent(reader: asyncio.StreamReader, _writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(5)
+
+    async with server(silent) as (port, _accepted), client() as http:
+        with pytest.raises(httpx.ReadTimeout):
+            await http.get(f"http://127.0.0.1:{port}/", timeout=0.3)
+
+
+async def test_a_body_cut_short_is_a_transport_error() -> None:
+    async def cut(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer(b'{"visits":[' + b"1," * 5000 + b"1]}")[:4000])
+        await writer.drain()
+
+    async with server(cut) as (port, _accepted), client() as http:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await http.get(f"http://127.0.0.1:{port}/")
+
+
+async def test_a_refused_connection_is_a_connect_error() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with client() as http:
+        with pytest.raises(httpx.ConnectError):
+            await http.get(f"http://127.0.0.1:{port}/")
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (and no other name), made by openssl."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl (Debian: apt-get install -y openssl) makes the test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    request = "req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=stub"
+    names = ["-addext", "subjectAltName=IP:127.0.0.1"]
+    subprocess.run(
+        [openssl, *request.split(), "-keyout", str(key), "-out", str(cert), *names], check=True, capture_output=True
+    )
+    return cert, key
+
+
+async def test_https_answers_through_the_asyncio_network(certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    serving.load_cert_chain(cert, key)
+    trusting = ssl.create_default_context(cafile=str(cert))
+    async with server(keep_alive(b'{"tls":true}'), tls=serving) as (port, accepted), client(verify=trusting) as http:
+        first = await http.get(f"https://127.0.0.1:{port}/")
+        second = await http.get(f"https://127.0.0.1:{port}/")
+        assert first.json() == second.json() == {"tls": True}
+        assert accepted == [0]
+        stream = first.extensions["network_stream"]
+        assert stream.get_extra_info("ssl_object").version().startswith("TLS")
+
+
+async def test_a_certificate_for_another_name_fails_the_connection(certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    serving.load_cert_chain(cert, key)
+    trusting = ssl.create_default_context(cafile=str(cert))
+    async with server(keep_alive(b"{}"), tls=serving) as (port, _accepted), client(verify=trusting) as http:
+        with pytest.raises(httpx.ConnectError, match="certificate"):
+            await http.get(f"https://localhost:{port}/")
