@@ -34,6 +34,9 @@ DEPARTURES_PER_BOARD = 4
 FIRST_AREA_NUMBER = 900_001
 FIRST_PLACE_NUMBER = 400_001
 BUS_STOPS = 14
+AT_STOP_SECONDS = 25  # a train leaving within this is at the stop
+KEPT_VISIT_TEXTS = 20_000  # a line's visits in one direction at one station, written (see `stop_monitoring`)
+RECORDED_MARK = "@@recorded@@"  # where a kept visit's recording time goes
 
 
 @cache
@@ -136,6 +139,7 @@ class ReplayNetwork:
         self._by_board_code: dict[tuple[str, str], str] = {}
         self._by_place: dict[int, tuple[str, str]] = {}
         self._lines_at: dict[str, list[str]] = {}
+        self._visit_texts: dict[tuple[str, str, str, float, bool], str] = {}
         next_place = FIRST_PLACE_NUMBER
         for line in catalogue.lines:
             routes = tuple(route.station_ids for route in catalogue.routes_for(line.id)) or (self._bus_route(line),)
@@ -224,9 +228,8 @@ class ReplayNetwork:
         if not sequences:
             return []
         headway = HEADWAY_SECONDS[stub.line.network]
-        phase = _hash(stub.line.id, station_id, direction) % headway
         clock = now.timestamp()
-        first = math.ceil((clock - phase) / headway) * headway + phase
+        first = self._first_departure(stub, station_id, direction, clock)
         result = []
         for index in range(DEPARTURES_PER_BOARD):
             moment = first + index * headway
@@ -244,11 +247,17 @@ class ReplayNetwork:
                     expected_at=expected,
                     aimed_at=expected - timedelta(minutes=2) if status == "delayed" else expected,
                     status=status,
-                    at_stop=index == 0 and moment - clock < 25,
+                    at_stop=index == 0 and moment - clock < AT_STOP_SECONDS,
                     mission=_mission(stub.stops[destination].name, mark) if stub.line.network == "rer" else None,
                 )
             )
         return result
+
+    def _first_departure(self, stub: StubLine, station_id: str, direction: str, clock: float) -> float:
+        """When the next train leaves `station_id` in `direction` (a timestamp), after `clock`."""
+        headway = HEADWAY_SECONDS[stub.line.network]
+        phase = _hash(stub.line.id, station_id, direction) % headway
+        return math.ceil((clock - phase) / headway) * headway + phase
 
     def vehicles(self, stub: StubLine, direction: str, now: datetime) -> list[dict[str, Any]]:
         """Trains along each route of `direction`, one every headway, in the vehicle socket's shape."""
@@ -287,16 +296,29 @@ class ReplayNetwork:
     def stop_monitoring(self, station_id: str, now: datetime) -> str:
         """The stop-monitoring answer for the stop area of `station_id`, as JSON text: the recording's envelope and
         visits, written from templates of their text (`_answer_format`, `_visit_format`) rather than built as objects
-        and encoded, which was most of the stub's CPU over a cycle's thousand answers."""
+        and encoded, which was most of the stub's CPU over a cycle's thousand answers. A line's visits in one
+        direction are the same text until its next train leaves (but for their recording time, filled in last), so
+        they are written once and kept (`_visit_texts`): every line at a station asks for all of them."""
+        clock = now.timestamp()
+        chunks = []
+        for stub in self.lines_at(station_id):
+            if stub.line.idfm_line_id is None:
+                continue
+            for direction in ("A", "R"):
+                first = self._first_departure(stub, station_id, direction, clock)
+                key = (stub.line.id, station_id, direction, first, first - clock < AT_STOP_SECONDS)
+                chunk = self._visit_texts.get(key)
+                if chunk is None:
+                    departures = self.departures(stub, station_id, direction, now)
+                    chunk = ",".join(self._visit(stub, departure, RECORDED_MARK) for departure in departures)
+                    if len(self._visit_texts) >= KEPT_VISIT_TEXTS:
+                        self._visit_texts.clear()
+                    self._visit_texts[key] = chunk
+                if chunk:
+                    chunks.append(chunk)
         recorded = iso(now)  # the answer's time, and every visit's recording time
-        visits = [
-            self._visit(stub, departure, recorded)
-            for stub in self.lines_at(station_id)
-            if stub.line.idfm_line_id is not None
-            for direction in ("A", "R")
-            for departure in self.departures(stub, station_id, direction, now)
-        ]
-        return _answer_format().format(now=recorded, message=_message_id(now), visits=",".join(visits))
+        text = _answer_format().format(now=recorded, message=_message_id(now), visits=",".join(chunks))
+        return text.replace(RECORDED_MARK, recorded)
 
     def _visit(self, stub: StubLine, departure: StubDeparture, recorded: str) -> str:
         stop = stub.stops[departure.station_id]
