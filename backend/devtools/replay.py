@@ -16,7 +16,7 @@ import re
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +81,7 @@ def _without_visits(name: str) -> dict[str, Any]:
 
 
 def _hash(*parts: object) -> int:
-    return zlib.crc32("|".join(str(part) for part in parts).encode())
+    return zlib.crc32("|".join(map(str, parts)).encode())
 
 
 def iso(moment: datetime) -> str:
@@ -140,6 +140,8 @@ class ReplayNetwork:
         self._by_place: dict[int, tuple[str, str]] = {}
         self._lines_at: dict[str, list[str]] = {}
         self._visit_texts: dict[tuple[str, str, str, float, bool], str] = {}
+        self._through: dict[tuple[str, str, str], list[tuple[str, ...]]] = {}
+        self._phases: dict[tuple[str, str, str], int] = {}
         next_place = FIRST_PLACE_NUMBER
         for line in catalogue.lines:
             routes = tuple(route.station_ids for route in catalogue.routes_for(line.id)) or (self._bus_route(line),)
@@ -224,7 +226,7 @@ class ReplayNetwork:
 
     def departures(self, stub: StubLine, station_id: str, direction: str, now: datetime) -> list[StubDeparture]:
         """The next trains leaving `station_id` in `direction`, the same whoever asks within the same second."""
-        sequences = [seq for seq in stub.sequences(direction) if station_id in seq[:-1]]
+        sequences = self._sequences_through(stub, station_id, direction)
         if not sequences:
             return []
         headway = HEADWAY_SECONDS[stub.line.network]
@@ -253,10 +255,21 @@ class ReplayNetwork:
             )
         return result
 
+    def _sequences_through(self, stub: StubLine, station_id: str, direction: str) -> list[tuple[str, ...]]:
+        """The routes of `direction` that leave from `station_id` (it is on them, and not their last station)."""
+        key = (stub.line.id, station_id, direction)
+        through = self._through.get(key)
+        if through is None:
+            through = self._through[key] = [seq for seq in stub.sequences(direction) if station_id in seq[:-1]]
+        return through
+
     def _first_departure(self, stub: StubLine, station_id: str, direction: str, clock: float) -> float:
         """When the next train leaves `station_id` in `direction` (a timestamp), after `clock`."""
         headway = HEADWAY_SECONDS[stub.line.network]
-        phase = _hash(stub.line.id, station_id, direction) % headway
+        key = (stub.line.id, station_id, direction)
+        phase = self._phases.get(key)
+        if phase is None:
+            phase = self._phases[key] = _hash(*key) % headway
         return math.ceil((clock - phase) / headway) * headway + phase
 
     def vehicles(self, stub: StubLine, direction: str, now: datetime) -> list[dict[str, Any]]:
@@ -592,7 +605,9 @@ def _message_id(now: datetime) -> str:
     return f"IVTR_HUB:ResponseMessage::stub-{int(now.timestamp() * 1000)}:LOC:"
 
 
+@lru_cache(maxsize=8192)
 def _json(text: str) -> str:
+    """A name as a JSON string (the same few thousand station names, over and over)."""
     return json.dumps(text, ensure_ascii=False)
 
 
