@@ -155,3 +155,38 @@ async def test_a_certificate_for_another_name_fails_the_connection(certificate: 
     async with server(keep_alive(b"{}"), tls=serving) as (port, _accepted), client(verify=trusting) as http:
         with pytest.raises(httpx.ConnectError, match="certificate"):
             await http.get(f"https://localhost:{port}/")
+
+
+async def test_https_through_a_connect_proxy(certificate: tuple[Path, Path]) -> None:
+    """As behind a company proxy (HTTPS_PROXY=http://...): the tunnel is opened in clear, then TLS runs inside it."""
+    cert, key = certificate
+    serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    serving.load_cert_chain(cert, key)
+    tunnels: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.readuntil(b"\r\n\r\n")
+        tunnels.append(request.split(b"\r\n", 1)[0])
+        host, port = request.split()[1].decode().rsplit(":", 1)
+        upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+            sink.close()
+
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer), return_exceptions=True)
+
+    trusting = ssl.create_default_context(cafile=str(cert))
+    async with (
+        server(keep_alive(b'{"tunnelled":true}'), tls=serving) as (port, accepted),
+        server(proxy) as (proxy_port, _proxied),
+        client(verify=trusting, proxy=f"http://127.0.0.1:{proxy_port}") as http,
+    ):
+        assert uses_asyncio_network(http)
+        response = await http.get(f"https://127.0.0.1:{port}/")
+        assert response.json() == {"tunnelled": True}
+    assert tunnels == [f"CONNECT 127.0.0.1:{port} HTTP/1.1".encode()]
+    assert accepted == [0]
