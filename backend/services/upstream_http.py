@@ -26,13 +26,14 @@ from typing import Any, Required, TypedDict, TypeVar, Unpack
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from backend.services.asyncio_network import on_asyncio_network
 from backend.services.resilience import AttemptMeter, CircuitBreaker, Deadline, UpstreamError
 
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
+SchemaT = TypeVar("SchemaT")
 
 # Two tries after the first: a 429 with a short Retry-After is waited for, a longer one pauses the source.
 MAX_RATE_LIMIT_RETRIES = 2
@@ -289,10 +290,10 @@ class UpstreamHttp:
         return payload
 
     async def get_model(
-        self, url: str, what: str, model: type[PayloadT], *, expected: str, **send: Unpack[Send]
-    ) -> PayloadT:
-        """`get_json` and `validated` in one step: the body is read by pydantic's JSON parser straight into `model`
-        (the fields the model ignores never become Python objects: on a 20 KB stop-monitoring answer, 0.22 ms of
+        self, url: str, what: str, schema: TypeAdapter[SchemaT], *, expected: str, **send: Unpack[Send]
+    ) -> SchemaT:
+        """`get_json` and `validated` in one step: the body is read by pydantic's JSON parser straight into `schema`
+        (the fields the schema ignores never become Python objects: on a 20 KB stop-monitoring answer, 0.22 ms of
         CPU here against 0.34 ms for `json.loads` then `model_validate`). As there, a broken body counts against
         the source like a 5xx, and a body of the wrong shape is a `bad_response` that does not."""
         response = await self.get(url, **send)
@@ -304,7 +305,7 @@ class UpstreamHttp:
             self.settle(breaker, empty)
             raise
         try:
-            answer = model.model_validate_json(body)
+            answer = schema.validate_json(body)
         except ValidationError as exc:
             first = exc.errors(include_url=False, include_input=False)[0]
             if first["type"] == "json_invalid":
@@ -313,7 +314,7 @@ class UpstreamHttp:
                 self.settle(breaker, error)
                 raise error from None
             self.settle(breaker, None)
-            raise _shape_error(exc, what, expected) from None
+            raise shape_error(exc, what, expected) from None
         self.settle(breaker, None)
         return answer
 
@@ -373,10 +374,10 @@ def validated(model: type[PayloadT], payload: Any, what: str, *, expected: str) 
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
-        raise _shape_error(exc, what, expected) from None
+        raise shape_error(exc, what, expected) from None
 
 
-def _shape_error(exc: ValidationError, what: str, expected: str) -> UpstreamError:
+def shape_error(exc: ValidationError, what: str, expected: str) -> UpstreamError:
     first = exc.errors(include_url=False, include_input=False)[0]
     where = ".".join(str(part) for part in first["loc"]) or "top level"
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""

@@ -17,12 +17,13 @@ import asyncio
 import re
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import httpx
+from pydantic import ValidationError
 
 from backend.catalogue import Line
 from backend.services.records import (
@@ -46,13 +47,11 @@ from backend.services.scrapers import prim_disruptions, siri
 from backend.services.stop_refs import StopRef, StopRefRegistry
 from backend.services.times import parse_utc, utc_now
 from backend.services.topology import LineTopology, name_key
-from backend.services.upstream_http import UpstreamHttp, validated
+from backend.services.upstream_http import UpstreamHttp, shape_error
 
 SOURCE = "prim"
 # The registry's name for "PRIM's Navitia was asked for this line's stop areas".
 LOOK_UP_SOURCE = "prim:stop_areas"
-
-AnswerT = TypeVar("AnswerT", bound=siri.SiriAnswer)
 
 # Longest a request waits for a quota token (or its pacing slot) before it is refused instead; never past the
 # fetch's deadline, less the time an answer takes.
@@ -118,29 +117,36 @@ class InfoMessage:
     valid_until: datetime | None
 
 
-def _read_answer(model: type[AnswerT], payload: Any, what: str) -> AnswerT:
-    """The answer as `model`; raises `UpstreamError` for a broken shape or an error answer."""
-    return _checked(validated(model, payload, what, expected=model.EXPECTED), what)
+def _read_deliveries(
+    service: siri.SiriService[siri.AnswerT, siri.DeliveryT], payload: Any, what: str
+) -> Sequence[siri.DeliveryT]:
+    """The deliveries of an answer read as `service` says; raises `UpstreamError` for a broken shape or an error
+    answer."""
+    try:
+        answer = service.schema.validate_python(payload)
+    except ValidationError as exc:
+        raise shape_error(exc, what, service.expected) from None
+    return _checked(service.deliveries(answer), what)
 
 
-def _checked(answer: AnswerT, what: str) -> AnswerT:
-    """The answer, unless one of its deliveries is an error: then `UpstreamError` (`not_found` for an unknown id)."""
-    for delivery in answer.deliveries:
-        error = delivery.ErrorCondition
-        if error is None or not error.model_dump(exclude_unset=True):  # `{}`: no error
+def _checked(deliveries: Sequence[siri.DeliveryT], what: str) -> Sequence[siri.DeliveryT]:
+    """The deliveries, unless one is an error: then `UpstreamError` (`not_found` for an unknown id)."""
+    for delivery in deliveries:
+        error = delivery.get("ErrorCondition")
+        if not error:  # absent, null or `{}`: no error
             continue
-        info = error.ErrorInformation
-        text = info.ErrorText if info is not None else None
+        info = error.get("ErrorInformation") or {}
+        text = info.get("ErrorText")
         # Only an answer saying the id is unknown means that; any other error (a request PRIM could not read, a
         # service error) says nothing of the stop, which must keep its id.
-        description = info.ErrorDescription if info is not None else None
+        description = info.get("ErrorDescription")
         unknown = "ne contient pas" in str(text or "").lower() or "unknown" in str(description or "").lower()
         raise UpstreamError(
             "not_found" if unknown else "bad_response",
-            f"PRIM {what} error: {text or error.model_dump(exclude_unset=True)}",
+            f"PRIM {what} error: {text or error}",
             short="PRIM: unknown id" if unknown else "PRIM error answer",
         )
-    return answer
+    return deliveries
 
 
 def parse_stop_monitoring(payload: Any) -> StopVisits:
@@ -148,33 +154,36 @@ def parse_stop_monitoring(payload: Any) -> StopVisits:
 
     A visit that cannot be used (no journey, no call, no time, no destination of any kind) is counted in `dropped`
     under that reason, never left out silently."""
-    return stop_visits(_read_answer(siri.StopMonitoringAnswer, payload, "stop-monitoring"))
+    return stop_visits(_read_deliveries(siri.STOP_MONITORING, payload, "stop-monitoring"))
 
 
-def stop_visits(answer: siri.StopMonitoringAnswer) -> StopVisits:
-    """The visits of a stop-monitoring answer read and checked (`_checked`); see `parse_stop_monitoring`."""
+def stop_visits(deliveries: Sequence[siri.StopDelivery]) -> StopVisits:
+    """The visits of a stop-monitoring answer's deliveries, read and checked (`_checked`); see
+    `parse_stop_monitoring`."""
     visits: list[MonitoredVisit] = []
     dropped: Counter[str] = Counter()
-    for delivery in answer.deliveries:
-        for visit in delivery.MonitoredStopVisit or []:
-            journey = visit.MonitoredVehicleJourney
+    for delivery in deliveries:
+        for visit in delivery.get("MonitoredStopVisit") or []:
+            journey = visit.get("MonitoredVehicleJourney")
             if journey is None:
                 dropped["no journey"] += 1
                 continue
-            call = journey.MonitoredCall
+            call = journey.get("MonitoredCall")
             if call is None:
                 dropped["no call"] += 1
                 continue
+            aimed_departure, aimed_arrival = call.get("AimedDepartureTime"), call.get("AimedArrivalTime")
             expected = (
-                parse_utc(call.ExpectedDepartureTime)
-                or parse_utc(call.ExpectedArrivalTime)
-                or parse_utc(call.AimedDepartureTime)
-                or parse_utc(call.AimedArrivalTime)
+                parse_utc(call.get("ExpectedDepartureTime"))
+                or parse_utc(call.get("ExpectedArrivalTime"))
+                or parse_utc(aimed_departure)
+                or parse_utc(aimed_arrival)
             )
+            direction_name = siri.first_text(journey.get("DirectionName"))
             destination = (
-                siri.first_text(journey.DestinationName)
-                or siri.first_text(call.DestinationDisplay)
-                or siri.first_text(journey.DirectionName)
+                siri.first_text(journey.get("DestinationName"))
+                or siri.first_text(call.get("DestinationDisplay"))
+                or direction_name
             )
             if expected is None:
                 dropped["no time"] += 1
@@ -182,16 +191,16 @@ def stop_visits(answer: siri.StopMonitoringAnswer) -> StopVisits:
             if destination is None:
                 dropped["no destination"] += 1
                 continue
-            line_match = _LINE_ID.search(siri.first_text(journey.LineRef) or "")
+            line_match = _LINE_ID.search(siri.first_text(journey.get("LineRef")) or "")
             visits.append(
                 MonitoredVisit(
                     idfm_line_id=line_match.group(1) if line_match else None,
                     destination=destination,
-                    direction_name=siri.first_text(journey.DirectionName),
+                    direction_name=direction_name,
                     expected_at=expected,
-                    aimed_at=parse_utc(call.AimedDepartureTime) or parse_utc(call.AimedArrivalTime),
-                    departure_status=call.DepartureStatus or call.ArrivalStatus,
-                    vehicle_at_stop=call.VehicleAtStop is True,
+                    aimed_at=parse_utc(aimed_departure) or parse_utc(aimed_arrival),
+                    departure_status=call.get("DepartureStatus") or call.get("ArrivalStatus"),
+                    vehicle_at_stop=call.get("VehicleAtStop") is True,
                 )
             )
     return StopVisits(visits=visits, dropped=dict(dropped))
@@ -199,22 +208,22 @@ def stop_visits(answer: siri.StopMonitoringAnswer) -> StopVisits:
 
 def parse_general_message(payload: Any, now: datetime) -> list[InfoMessage]:
     """The messages of a general-message answer still valid at `now`."""
-    answer = _read_answer(siri.GeneralMessageAnswer, payload, "general-message")
     messages: list[InfoMessage] = []
-    for delivery in answer.deliveries:
-        for item in delivery.InfoMessage or []:
-            valid_until = parse_utc(item.ValidUntilTime)
+    for delivery in _read_deliveries(siri.GENERAL_MESSAGE, payload, "general-message"):
+        for item in delivery.get("InfoMessage") or []:
+            valid_until = parse_utc(item.get("ValidUntilTime"))
             if valid_until is not None and valid_until < now:
                 continue
-            if item.Content is None:
+            content = item.get("Content")
+            if content is None:
                 continue
             texts = [
-                message.MessageText.value.strip()
-                for message in item.Content.Message or []
-                if message.MessageText is not None and message.MessageText.value and message.MessageText.value.strip()
+                text.strip()
+                for message in content.get("Message") or []
+                if (text := (message.get("MessageText") or {}).get("value")) and text.strip()
             ]
             if texts:
-                channel = siri.first_text(item.InfoChannelRef) or "Information"
+                channel = siri.first_text(item.get("InfoChannelRef")) or "Information"
                 text = " ".join(dict.fromkeys(texts))
                 messages.append(InfoMessage(channel=channel, text=text, valid_until=valid_until))
     return messages
@@ -679,8 +688,8 @@ class PrimSource:
         answer = await self.http.get_model(
             self.base_url + "/stop-monitoring",
             "stop-monitoring",
-            siri.StopMonitoringAnswer,
-            expected=siri.StopMonitoringAnswer.EXPECTED,
+            siri.STOP_MONITORING.schema,
+            expected=siri.STOP_MONITORING.expected,
             breaker=self.breaker,
             meter=meter,
             deadline=deadline,
@@ -689,7 +698,7 @@ class PrimSource:
             on_response=observe,
             before_send=take,
         )
-        return stop_visits(_checked(answer, "stop-monitoring"))
+        return stop_visits(_checked(siri.STOP_MONITORING.deliveries(answer), "stop-monitoring"))
 
     # --- traffic ----------------------------------------------------------------------------------------------
 

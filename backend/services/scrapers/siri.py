@@ -1,26 +1,27 @@
-"""PRIM's SIRI Lite answers (stop-monitoring, general-message) as pydantic models: the fields this code reads.
+"""PRIM's SIRI Lite answers (stop-monitoring, general-message) as typed dicts that pydantic checks: the fields this
+code reads.
 
 Unknown fields are ignored; a field of the wrong type makes the whole answer a `bad_response` naming its path
-(`upstream_http.validated`). What a usable answer may lack (a visit without a journey, a call without a time) is
-optional here and counted by the parser, never guessed.
+(`upstream_http.shape_error`). What a usable answer may lack (a visit without a journey, a call without a time) is
+optional here and counted by the parser, never guessed. Typed dicts rather than models: pydantic checks the same
+shape without building an object for every visit, call and text of an answer (Chatelet's 52 KB answer, 60 visits:
+0.66 ms of CPU as models, 0.32 ms as typed dicts), and a cycle reads a thousand of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
-
-
-class SiriModel(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+from pydantic import ConfigDict, TypeAdapter, with_config
+from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 
 
-class SiriText(SiriModel):
+class SiriText(TypedDict, total=False):
     """SIRI Lite's `{"value": "...", "lang": "fr"}`."""
 
-    value: str | None = None
+    value: str | None
 
 
 # SIRI Lite writes a text as a list of translations, sometimes as one.
@@ -30,106 +31,110 @@ SiriTexts = list[SiriText] | SiriText | None
 def first_text(texts: SiriTexts) -> str | None:
     """The first translation of a SIRI Lite text, stripped; None when there is none."""
     first = (texts[0] if texts else None) if isinstance(texts, list) else texts
-    value = first.value if first is not None else None
+    value = first.get("value") if first is not None else None
     return value.strip() if value and value.strip() else None
 
 
-class ErrorInfo(SiriModel):
-    ErrorText: Any = None
-    ErrorDescription: Any = None
+class ErrorInfo(TypedDict, total=False):
+    ErrorText: Any
+    ErrorDescription: Any
 
 
-class DeliveryError(SiriModel):
-    model_config = ConfigDict(extra="allow", frozen=True)  # an error of another shape is still quoted whole
-
-    ErrorInformation: ErrorInfo | None = None
-
-
-class Call(SiriModel):
-    ExpectedDepartureTime: str | None = None
-    ExpectedArrivalTime: str | None = None
-    AimedDepartureTime: str | None = None
-    AimedArrivalTime: str | None = None
-    DestinationDisplay: SiriTexts = None
-    DepartureStatus: str | None = None
-    ArrivalStatus: str | None = None
-    VehicleAtStop: Any = None  # only `true` says the vehicle is at the stop
+@with_config(ConfigDict(extra="allow"))  # an error of another shape is still quoted whole
+class DeliveryError(TypedDict, total=False):
+    ErrorInformation: ErrorInfo | None
 
 
-class VehicleJourney(SiriModel):
-    LineRef: SiriTexts = None
-    DestinationName: SiriTexts = None
-    DirectionName: SiriTexts = None
-    MonitoredCall: Call | None = None
+class Call(TypedDict, total=False):
+    ExpectedDepartureTime: str | None
+    ExpectedArrivalTime: str | None
+    AimedDepartureTime: str | None
+    AimedArrivalTime: str | None
+    DestinationDisplay: SiriTexts
+    DepartureStatus: str | None
+    ArrivalStatus: str | None
+    VehicleAtStop: Any  # only `true` says the vehicle is at the stop
 
 
-class StopVisit(SiriModel):
-    MonitoredVehicleJourney: VehicleJourney | None = None
+class VehicleJourney(TypedDict, total=False):
+    LineRef: SiriTexts
+    DestinationName: SiriTexts
+    DirectionName: SiriTexts
+    MonitoredCall: Call | None
 
 
-class StopDelivery(SiriModel):
-    ErrorCondition: DeliveryError | None = None
-    MonitoredStopVisit: list[StopVisit] | None = None
+class StopVisit(TypedDict, total=False):
+    MonitoredVehicleJourney: VehicleJourney | None
 
 
-class MessagePart(SiriModel):
-    MessageText: SiriText | None = None
+class StopDelivery(TypedDict, total=False):
+    ErrorCondition: DeliveryError | None
+    MonitoredStopVisit: list[StopVisit] | None
 
 
-class MessageContent(SiriModel):
-    Message: list[MessagePart] | None = None
+class MessagePart(TypedDict, total=False):
+    MessageText: SiriText | None
 
 
-class InfoMessageItem(SiriModel):
-    InfoChannelRef: SiriTexts = None
-    ValidUntilTime: str | None = None
-    Content: MessageContent | None = None
+class MessageContent(TypedDict, total=False):
+    Message: list[MessagePart] | None
 
 
-class MessageDelivery(SiriModel):
-    ErrorCondition: DeliveryError | None = None
-    InfoMessage: list[InfoMessageItem] | None = None
+class InfoMessageItem(TypedDict, total=False):
+    InfoChannelRef: SiriTexts
+    ValidUntilTime: str | None
+    Content: MessageContent | None
 
 
-class StopMonitoringService(SiriModel):
+class MessageDelivery(TypedDict, total=False):
+    ErrorCondition: DeliveryError | None
+    InfoMessage: list[InfoMessageItem] | None
+
+
+class StopMonitoringService(TypedDict):
     StopMonitoringDelivery: list[StopDelivery]
 
 
-class GeneralMessageService(SiriModel):
+class GeneralMessageService(TypedDict):
     GeneralMessageDelivery: list[MessageDelivery]
 
 
-class StopMonitoringSiri(SiriModel):
+class StopMonitoringSiri(TypedDict):
     ServiceDelivery: StopMonitoringService
 
 
-class GeneralMessageSiri(SiriModel):
+class GeneralMessageSiri(TypedDict):
     ServiceDelivery: GeneralMessageService
 
 
-class SiriAnswer(SiriModel):
-    """An answer of one SIRI Lite service: its deliveries, and the path it must hold (for error messages)."""
-
-    EXPECTED: ClassVar[str]
-
-    @property
-    def deliveries(self) -> Sequence[StopDelivery | MessageDelivery]:
-        raise NotImplementedError
-
-
-class StopMonitoringAnswer(SiriAnswer):
-    EXPECTED: ClassVar[str] = "Siri.ServiceDelivery.StopMonitoringDelivery[]"
+class StopMonitoringAnswer(TypedDict):
     Siri: StopMonitoringSiri
 
-    @property
-    def deliveries(self) -> list[StopDelivery]:
-        return self.Siri.ServiceDelivery.StopMonitoringDelivery
 
-
-class GeneralMessageAnswer(SiriAnswer):
-    EXPECTED: ClassVar[str] = "Siri.ServiceDelivery.GeneralMessageDelivery[]"
+class GeneralMessageAnswer(TypedDict):
     Siri: GeneralMessageSiri
 
-    @property
-    def deliveries(self) -> list[MessageDelivery]:
-        return self.Siri.ServiceDelivery.GeneralMessageDelivery
+
+AnswerT = TypeVar("AnswerT")
+DeliveryT = TypeVar("DeliveryT", StopDelivery, MessageDelivery)
+
+
+@dataclass(frozen=True)
+class SiriService(Generic[AnswerT, DeliveryT]):
+    """One SIRI Lite service's answer: its schema, its deliveries, and the path they are at (for error messages)."""
+
+    schema: TypeAdapter[AnswerT]
+    expected: str
+    deliveries: Callable[[AnswerT], Sequence[DeliveryT]]
+
+
+STOP_MONITORING: SiriService[StopMonitoringAnswer, StopDelivery] = SiriService(
+    TypeAdapter(StopMonitoringAnswer),
+    "Siri.ServiceDelivery.StopMonitoringDelivery[]",
+    lambda answer: answer["Siri"]["ServiceDelivery"]["StopMonitoringDelivery"],
+)
+GENERAL_MESSAGE: SiriService[GeneralMessageAnswer, MessageDelivery] = SiriService(
+    TypeAdapter(GeneralMessageAnswer),
+    "Siri.ServiceDelivery.GeneralMessageDelivery[]",
+    lambda answer: answer["Siri"]["ServiceDelivery"]["GeneralMessageDelivery"],
+)
