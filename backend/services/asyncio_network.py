@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from typing import Any, cast
 
 import httpcore
@@ -34,8 +34,8 @@ class _Connection(asyncio.Protocol):
         self.ended = False
         self.lost: Exception | None = None
         self.writing_paused = False
-        self._data_waiter: asyncio.Future[None] | None = None
-        self._drain_waiter: asyncio.Future[None] | None = None
+        self.data = _Wakeup()  # something arrived, or the stream ended
+        self.drain = _Wakeup()  # room to write again, or the connection is gone
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not derive from asyncio's
@@ -44,46 +44,44 @@ class _Connection(asyncio.Protocol):
         self.received += data
         if len(self.received) > READ_BUFFER_BYTES and self.transport is not None:
             self.transport.pause_reading()
-        _wake(self._data_waiter)
+        self.data.wake()
 
     def eof_received(self) -> bool:
         self.ended = True
-        _wake(self._data_waiter)
+        self.data.wake()
         return False  # the transport closes itself
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.ended = True
         self.lost = exc
-        _wake(self._data_waiter)
-        _wake(self._drain_waiter)
+        self.data.wake()
+        self.drain.wake()
 
     def pause_writing(self) -> None:
         self.writing_paused = True
 
     def resume_writing(self) -> None:
         self.writing_paused = False
-        _wake(self._drain_waiter)
+        self.drain.wake()
 
-    async def wait_for_data(self, timeout: float | None) -> None:
-        self._data_waiter = asyncio.get_running_loop().create_future()
+
+class _Wakeup:
+    """One coroutine's wait for a protocol callback, bounded by a timeout."""
+
+    def __init__(self) -> None:
+        self._waiter: asyncio.Future[None] | None = None
+
+    def wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def wait(self, timeout: float | None) -> None:
+        self._waiter = asyncio.get_running_loop().create_future()
         try:
             async with asyncio.timeout(timeout):
-                await self._data_waiter
+                await self._waiter
         finally:
-            self._data_waiter = None
-
-    async def wait_for_drain(self, timeout: float | None) -> None:
-        self._drain_waiter = asyncio.get_running_loop().create_future()
-        try:
-            async with asyncio.timeout(timeout):
-                await self._drain_waiter
-        finally:
-            self._drain_waiter = None
-
-
-def _wake(waiter: asyncio.Future[None] | None) -> None:
-    if waiter is not None and not waiter.done():
-        waiter.set_result(None)
+            self._waiter = None
 
 
 class AsyncioStream(httpcore.AsyncNetworkStream):
@@ -95,7 +93,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         connection = self._connection
         while not connection.received and not connection.ended:
             try:
-                await connection.wait_for_data(timeout)
+                await connection.data.wait(timeout)
             except TimeoutError:
                 raise httpcore.ReadTimeout(f"no data within {timeout} s") from None
         received = connection.received
@@ -118,7 +116,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         self._transport.write(buffer)
         if connection.writing_paused:
             try:
-                await connection.wait_for_drain(timeout)
+                await connection.drain.wait(timeout)
             except TimeoutError:
                 raise httpcore.WriteTimeout(f"could not write within {timeout} s") from None
             if connection.lost is not None or self._transport.is_closing():
@@ -170,37 +168,36 @@ class AsyncioNetwork(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                transport, connection = await loop.create_connection(
-                    _Connection, host, port, local_addr=(local_address, 0) if local_address else None
-                )
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"could not connect to {host}:{port} within {timeout} s") from None
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-        for option in socket_options or ():
-            transport.get_extra_info("socket").setsockopt(*option)
-        return AsyncioStream(transport, connection)
+        local = (local_address, 0) if local_address else None
+        opening = asyncio.get_running_loop().create_connection(_Connection, host, port, local_addr=local)
+        return await _connected(opening, f"{host}:{port}", timeout, socket_options)
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
     ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                transport, connection = await loop.create_unix_connection(_Connection, path)
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"could not connect to {path} within {timeout} s") from None
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-        for option in socket_options or ():
-            transport.get_extra_info("socket").setsockopt(*option)
-        return AsyncioStream(transport, connection)
+        opening = asyncio.get_running_loop().create_unix_connection(_Connection, path)
+        return await _connected(opening, path, timeout, socket_options)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+
+async def _connected(
+    opening: Coroutine[Any, Any, tuple[asyncio.BaseTransport, _Connection]],
+    where: str,
+    timeout: float | None,
+    socket_options: Iterable[Any] | None,
+) -> AsyncioStream:
+    try:
+        async with asyncio.timeout(timeout):
+            transport, connection = await opening
+    except TimeoutError:
+        raise httpcore.ConnectTimeout(f"could not connect to {where} within {timeout} s") from None
+    except OSError as exc:
+        raise httpcore.ConnectError(str(exc)) from exc
+    for option in socket_options or ():
+        transport.get_extra_info("socket").setsockopt(*option)
+    return AsyncioStream(cast(asyncio.Transport, transport), connection)
 
 
 def on_asyncio_network(client: httpx.AsyncClient) -> httpx.AsyncClient:
