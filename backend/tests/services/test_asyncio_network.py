@@ -10,6 +10,7 @@ import ssl
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -133,12 +134,25 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return cert, key
 
 
-async def test_https_answers_through_the_asyncio_network(certificate: tuple[Path, Path]) -> None:
+@dataclass(frozen=True)
+class Tls:
+    serving: ssl.SSLContext  # the test server's, holding the certificate
+    trusting: ssl.SSLContext  # a client's that trusts it (and nothing else)
+
+
+@pytest.fixture
+def tls(certificate: tuple[Path, Path]) -> Tls:
     cert, key = certificate
     serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     serving.load_cert_chain(cert, key)
-    trusting = ssl.create_default_context(cafile=str(cert))
-    async with server(keep_alive(b'{"tls":true}'), tls=serving) as (port, accepted), client(verify=trusting) as http:
+    return Tls(serving, ssl.create_default_context(cafile=str(cert)))
+
+
+async def test_https_answers_through_the_asyncio_network(tls: Tls) -> None:
+    async with (
+        server(keep_alive(b'{"tls":true}'), tls=tls.serving) as (port, accepted),
+        client(verify=tls.trusting) as http,
+    ):
         first = await http.get(f"https://127.0.0.1:{port}/")
         second = await http.get(f"https://127.0.0.1:{port}/")
         assert first.json() == second.json() == {"tls": True}
@@ -147,21 +161,14 @@ async def test_https_answers_through_the_asyncio_network(certificate: tuple[Path
         assert stream.get_extra_info("ssl_object").version().startswith("TLS")
 
 
-async def test_a_certificate_for_another_name_fails_the_connection(certificate: tuple[Path, Path]) -> None:
-    cert, key = certificate
-    serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    serving.load_cert_chain(cert, key)
-    trusting = ssl.create_default_context(cafile=str(cert))
-    async with server(keep_alive(b"{}"), tls=serving) as (port, _accepted), client(verify=trusting) as http:
+async def test_a_certificate_for_another_name_fails_the_connection(tls: Tls) -> None:
+    async with server(keep_alive(b"{}"), tls=tls.serving) as (port, _accepted), client(verify=tls.trusting) as http:
         with pytest.raises(httpx.ConnectError, match="certificate"):
             await http.get(f"https://localhost:{port}/")
 
 
-async def test_https_through_a_connect_proxy(certificate: tuple[Path, Path]) -> None:
+async def test_https_through_a_connect_proxy(tls: Tls) -> None:
     """As behind a company proxy (HTTPS_PROXY=http://...): the tunnel is opened in clear, then TLS runs inside it."""
-    cert, key = certificate
-    serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    serving.load_cert_chain(cert, key)
     tunnels: list[bytes] = []
 
     async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -179,11 +186,10 @@ async def test_https_through_a_connect_proxy(certificate: tuple[Path, Path]) -> 
 
         await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer), return_exceptions=True)
 
-    trusting = ssl.create_default_context(cafile=str(cert))
     async with (
-        server(keep_alive(b'{"tunnelled":true}'), tls=serving) as (port, accepted),
+        server(keep_alive(b'{"tunnelled":true}'), tls=tls.serving) as (port, accepted),
         server(proxy) as (proxy_port, _proxied),
-        client(verify=trusting, proxy=f"http://127.0.0.1:{proxy_port}") as http,
+        client(verify=tls.trusting, proxy=f"http://127.0.0.1:{proxy_port}") as http,
     ):
         assert uses_asyncio_network(http)
         response = await http.get(f"https://127.0.0.1:{port}/")
