@@ -323,7 +323,7 @@ class ReplayNetwork:
                 chunk = self._visit_texts.get(key)
                 if chunk is None:
                     departures = self.departures(stub, station_id, direction, now)
-                    chunk = ",".join(self._visit(stub, departure, RECORDED_MARK) for departure in departures)
+                    chunk = ",".join(self._visit(stub, departure) for departure in departures)
                     if len(self._visit_texts) >= KEPT_VISIT_TEXTS:
                         self._visit_texts.clear()
                     self._visit_texts[key] = chunk
@@ -333,7 +333,8 @@ class ReplayNetwork:
         text = _answer_format().format(now=recorded, message=_message_id(now), visits=",".join(chunks))
         return text.replace(RECORDED_MARK, recorded)
 
-    def _visit(self, stub: StubLine, departure: StubDeparture, recorded: str) -> str:
+    def _visit(self, stub: StubLine, departure: StubDeparture) -> str:
+        """One visit's text, its recording time left as RECORDED_MARK (the answer's time, filled in last)."""
         stop = stub.stops[departure.station_id]
         destination = stub.stops[departure.destination_id]
         slot = int(departure.expected_at.timestamp())
@@ -350,7 +351,7 @@ class ReplayNetwork:
             f'"DepartureStatus":"{departure.status}"}}'
         )
         return _visit_format().format(
-            recorded=recorded,
+            recorded=RECORDED_MARK,
             item=f"RATP-SIV:Item::{stub.ref}.{departure.direction}.{stop.place_number}.{slot}:LOC",
             stop_ref=f"STIF:StopPoint:Q:{stop.place_number}:",
             line_ref=f"STIF:Line::{stub.ref}:",
