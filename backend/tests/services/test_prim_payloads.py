@@ -13,6 +13,7 @@ from backend.devtools.replay import RECORDINGS
 from backend.services.resilience import UpstreamError
 from backend.services.scrapers.prim import (
     InfoMessage,
+    LineVisits,
     parse_general_message,
     parse_navitia_stop_areas,
     parse_stop_monitoring,
@@ -94,6 +95,32 @@ def test_visits_that_cannot_be_used_are_counted_by_reason_not_dropped_silently()
 
     assert len(parsed.visits) == usable
     assert parsed.dropped == {"no destination": 1, "no time": 2, "no journey": 1}
+
+
+def test_a_lines_dropped_visits_are_its_own_and_those_naming_no_line() -> None:
+    payload = recorded("prim_stop_monitoring.json")
+    [delivery] = payload["Siri"]["ServiceDelivery"]["StopMonitoringDelivery"]
+    other_line = next(
+        visit
+        for visit in delivery["MonitoredStopVisit"]
+        if "C01374" in visit["MonitoredVehicleJourney"]["LineRef"]["value"]
+    )
+    no_time = json.loads(json.dumps(other_line))
+    call = no_time["MonitoredVehicleJourney"]["MonitoredCall"]
+    for key in ("ExpectedDepartureTime", "ExpectedArrivalTime", "AimedDepartureTime", "AimedArrivalTime"):
+        call.pop(key, None)
+    delivery["MonitoredStopVisit"] += [no_time, {"RecordedAtTime": "x"}]
+
+    parsed = parse_stop_monitoring(payload)
+
+    metro_1 = parsed.of_line("C01371")
+    assert [visit.idfm_line_id for visit in metro_1.visits] == ["C01371"] * 4
+    assert metro_1.dropped == {"no journey": 1}
+    metro_4 = parsed.of_line("C01374")
+    assert [visit.idfm_line_id for visit in metro_4.visits] == ["C01374"]
+    assert metro_4.dropped == {"no time": 1, "no journey": 1}
+    assert parsed.of_line("C01999") == LineVisits([], {"no journey": 1})
+    assert parsed.dropped == {"no time": 1, "no journey": 1}
 
 
 def test_unknown_stop_area_is_a_not_found_error() -> None:
