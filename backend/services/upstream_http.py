@@ -19,7 +19,7 @@ import json
 import math
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
-from contextlib import AsyncExitStack, contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Required, TypedDict, TypeVar, Unpack
@@ -27,7 +27,6 @@ from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from backend.services.asyncio_network import on_asyncio_network
 from backend.services.resilience import AttemptMeter, CircuitBreaker, Deadline, UpstreamError
@@ -59,6 +58,7 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
 
 # The slots of the line fetch running in this context, by source (breaker) name; unset outside a line fetch.
 _line_slots: ContextVar[Mapping[str, asyncio.Semaphore] | None] = ContextVar("line_slots", default=None)
+_UNLIMITED = nullcontext()
 
 
 @contextmanager
@@ -80,19 +80,6 @@ def pause_for_rate_limit(
     reason = f"{refusal}; {breaker.name} paused for {pause:.0f} s"
     breaker.hold(pause, reason, short=short)
     return UpstreamError("rate_limited", reason, retry_after=wait, short=short)
-
-
-class _ShortRetryAfterError(Exception):
-    """A 429 whose Retry-After is short enough to wait for within the fetch."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"Retry-After {seconds:.1f} s")
-        self.seconds = seconds
-
-
-def _asked_wait(state: RetryCallState) -> float:
-    error = state.outcome.exception() if state.outcome is not None else None
-    return error.seconds if isinstance(error, _ShortRetryAfterError) else 0.0
 
 
 def describe_url(url: str) -> str:
@@ -197,40 +184,35 @@ class UpstreamHttp:
         `on_response` sees every answer, refused ones included (PRIM's rate-limit headers). The caller settles the
         breaker (`settle`) once it knows whether the body was usable.
         """
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(_ShortRetryAfterError),
-            wait=_asked_wait,
-            stop=stop_after_attempt(MAX_RATE_LIMIT_RETRIES + 1),
-            before_sleep=lambda _state: breaker.release(),  # a half-open probe stays this request's through its retry
-            reraise=True,
-        ):
-            with attempt:
-                response = await self._send(url, breaker, meter, deadline, params, headers, before_send)
-                if on_response is not None:
-                    await on_response(response)
-                status = response.status_code
-                if status == 429:
-                    wait = retry_after_seconds(response.headers.get("retry-after"))
-                    if (
-                        wait is not None
-                        and wait <= self._retry_after_max
-                        and wait < deadline.remaining() - 0.5
-                        and attempt.retry_state.attempt_number <= MAX_RATE_LIMIT_RETRIES
-                    ):
-                        raise _ShortRetryAfterError(wait)
-                    raise pause_for_rate_limit(
-                        breaker,
-                        wait,
-                        f"HTTP 429 rate limited on {describe_url(url)} "
-                        f"(Retry-After {'absent' if wait is None else f'{wait:.0f} s'})",
-                        short="HTTP 429",
-                    )
-                if status in pass_statuses or 200 <= status < 300:
-                    return response
-                error = _status_error(status, url, response)
-                self.settle(breaker, error)
-                raise error
-        raise AssertionError("unreachable")  # every attempt returns or raises
+        for attempt in range(1, MAX_RATE_LIMIT_RETRIES + 2):
+            response = await self._send(url, breaker, meter, deadline, params, headers, before_send)
+            if on_response is not None:
+                await on_response(response)
+            status = response.status_code
+            if status == 429:
+                wait = retry_after_seconds(response.headers.get("retry-after"))
+                if (
+                    wait is not None
+                    and wait <= self._retry_after_max
+                    and wait < deadline.remaining() - 0.5
+                    and attempt <= MAX_RATE_LIMIT_RETRIES
+                ):
+                    breaker.release()  # a half-open probe stays this request's through its retry
+                    await asyncio.sleep(wait)
+                    continue
+                raise pause_for_rate_limit(
+                    breaker,
+                    wait,
+                    f"HTTP 429 rate limited on {describe_url(url)} "
+                    f"(Retry-After {'absent' if wait is None else f'{wait:.0f} s'})",
+                    short="HTTP 429",
+                )
+            if status in pass_statuses or 200 <= status < 300:
+                return response
+            error = _status_error(status, url, response)
+            self.settle(breaker, error)
+            raise error
+        raise AssertionError("unreachable")  # the last attempt returns or raises
 
     async def _send(
         self,
@@ -242,11 +224,9 @@ class UpstreamHttp:
         headers: Mapping[str, str] | None,
         before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> httpx.Response:
-        async with AsyncExitStack() as slots:
-            line_slots = (_line_slots.get() or {}).get(breaker.name)
-            if line_slots is not None:  # the line's own first: a line waiting for its own holds none of the process's
-                await slots.enter_async_context(line_slots)
-            await slots.enter_async_context(self._semaphore)
+        line_slots = (_line_slots.get() or {}).get(breaker.name)
+        # The line's own slot first: a line waiting for its own holds none of the process's.
+        async with line_slots or _UNLIMITED, self._semaphore:
             # Asked once a slot is free, so requests queued behind a failing one see the circuit open.
             breaker.before_request()
             if before_send is not None:
