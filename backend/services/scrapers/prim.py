@@ -553,6 +553,7 @@ class PrimSource:
         self._clock = clock
         self.error_cache_seconds = error_cache_seconds
         self._stop_cache: dict[str, tuple[float, StopVisits]] = {}
+        self._stop_urls: dict[str, httpx.URL] = {}
         self._stop_errors: dict[str, tuple[float, UpstreamError]] = {}
         self._stop_flights: SingleFlight[str, StopVisits] = SingleFlight("a shared stop answer")
         self._traffic: dict[str, tuple[float, TrafficStatusRecord]] = {}
@@ -740,15 +741,18 @@ class PrimSource:
     async def _request_stop(self, stop_area_id: str, deadline: Deadline, meter: AttemptMeter) -> StopVisits:
         # The one request a cycle makes a thousand times: its body is read straight into the model (`get_model`).
         take, observe = self._budgeted("departures", deadline)
+        url = self._stop_urls.get(stop_area_id)
+        if url is None:
+            query = {"MonitoringRef": monitoring_ref(stop_area_id)}
+            url = self._stop_urls[stop_area_id] = httpx.URL(self.base_url + "/stop-monitoring", params=query)
         answer = await self.http.get_model(
-            self.base_url + "/stop-monitoring",
+            url,
             "stop-monitoring",
             siri.STOP_MONITORING.schema,
             expected=siri.STOP_MONITORING.expected,
             breaker=self.breaker,
             meter=meter,
             deadline=deadline,
-            params={"MonitoringRef": monitoring_ref(stop_area_id)},
             headers=self._headers,
             on_response=observe,
             before_send=take,
