@@ -102,6 +102,30 @@ STALE_CONNECTION_ERRORS = (httpx.RemoteProtocolError, httpx.ReadError, httpx.Wri
 LANE_CONNECTIONS = 8
 
 
+class _NoCookies(httpx.Cookies):
+    """A cookie jar that keeps nothing an answer sets."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class _CookielessClient(httpx.AsyncClient):
+    """An httpx client that keeps no cookies. The only cookies sent upstream are ratp.fr's browser session, which
+    `ratp_http` sends itself; a jar kept per lane would send what one answer set on some later requests only, and
+    reading every answer's headers into it cost 4% of a worker's CPU."""
+
+    _no_cookies = _NoCookies()
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._no_cookies
+
+    @cookies.setter
+    def cookies(self, cookies: object) -> None:
+        if cookies:
+            raise ValueError("the upstream clients keep no cookies: send them as a Cookie header")
+
+
 class ClientLanes:
     """The process's HTTP clients: `connections` in all, over lanes of at most LANE_CONNECTIONS. A request takes the
     lane with the fewest requests in flight, the first of them on a tie, so a quiet process keeps reusing the same
@@ -113,7 +137,7 @@ class ClientLanes:
         limits = httpx.Limits(max_connections=per_lane, max_keepalive_connections=per_lane)
         tls = httpx.create_ssl_context()  # one for all lanes: loading the CA bundle takes 50 ms of CPU a context
         self._clients = [
-            on_asyncio_network(httpx.AsyncClient(timeout=timeout, limits=limits, verify=tls, follow_redirects=False))
+            on_asyncio_network(_CookielessClient(timeout=timeout, limits=limits, verify=tls, follow_redirects=False))
             for _ in range(count)
         ]
         self._in_flight = [0] * count

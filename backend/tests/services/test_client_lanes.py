@@ -56,3 +56,37 @@ async def test_an_upstream_that_always_closes_fails_after_the_second_try() -> No
         assert connections == [0, 1]
     finally:
         await lanes.aclose()
+
+
+async def test_the_clients_keep_no_cookie_an_answer_sets() -> None:
+    """ratp.fr's session cookies are sent as a header by their source; a lane's own jar would add whatever some
+    earlier answer on that lane happened to set."""
+    requests: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while not reader.at_eof():
+            try:
+                requests.append(await reader.readuntil(b"\r\n\r\n"))
+            except asyncio.IncompleteReadError:
+                break
+            writer.write(ANSWER.replace(b"\r\n\r\n", b"\r\nset-cookie: __cf_bm=abc; Path=/\r\n\r\n", 1))
+            await writer.drain()
+        writer.close()
+
+    lanes = ClientLanes(1, timeout=5)
+    listening = await asyncio.start_server(handle, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{listening.sockets[0].getsockname()[1]}/"
+    try:
+        async with listening:
+            first = await lanes.get(url, params=None, headers=None, timeout=5)
+            await lanes.get(url, params=None, headers=None, timeout=5)
+            await lanes.get(url, params=None, headers={"Cookie": "cf_clearance=xyz"}, timeout=5)
+    finally:
+        await lanes.aclose()
+
+    assert first.headers["set-cookie"].startswith("__cf_bm=abc")
+    assert len(requests) == 3
+    assert b"cookie" not in requests[0].lower()
+    assert b"cookie" not in requests[1].lower()
+    [cookie] = [line for line in requests[2].split(b"\r\n") if line.lower().startswith(b"cookie:")]
+    assert cookie.lower() == b"cookie: cf_clearance=xyz"
