@@ -56,7 +56,7 @@ from backend.services.scrapers.cloudflare import BrowserSessionStore
 from backend.services.stop_refs import LineStopRefs, ResolvedHook, StopRef, StopRefRegistry, shipped_stop_refs
 from backend.services.times import utc_now
 from backend.services.topology import LineTopology
-from backend.services.upstream_http import ClientLanes, UpstreamHttp, line_fan_out
+from backend.services.upstream_http import UpstreamClient, UpstreamHttp, line_fan_out
 
 logger = logging.getLogger(__name__)
 
@@ -143,8 +143,7 @@ class LiveDataService:
         self.settings = settings
         self.catalogue = catalogue or get_catalogue()
         self.traffic_gate = traffic_gate
-        # As many connections as requests may be in flight; over several clients (see `ClientLanes`).
-        self.client = ClientLanes(settings.upstream_max_concurrency, timeout=settings.upstream_timeout_seconds)
+        self.client = UpstreamClient(settings.upstream_max_concurrency, timeout=settings.upstream_timeout_seconds)
         self.sources = _source_order(settings)
         self.breakers = _breakers(settings, clock)
         self.quotas = _local_quotas(settings)

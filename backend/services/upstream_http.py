@@ -7,8 +7,8 @@ Two caps hold a request back: its line fetch's own slots for its source (`line_f
 a long line fans out without waiting behind the other lines' requests, and never takes all of the process's), then
 the process's ceiling (UPSTREAM_MAX_CONCURRENCY, all tasks together).
 
-The process's connections are split over several httpx clients (`ClientLanes`), because httpcore 1.0's pool costs
-CPU in proportion to its connections on every request (see `LANE_CONNECTIONS`).
+The process's requests go through one httpx client (`UpstreamClient`) whose transport is aiohttp's connection pool
+(`aiohttp_transport`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
-import math
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
@@ -28,7 +27,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from backend.services.asyncio_network import on_asyncio_network
+from backend.services.aiohttp_transport import AiohttpTransport
 from backend.services.resilience import AttemptMeter, CircuitBreaker, Deadline, UpstreamError
 
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
@@ -91,17 +90,6 @@ def describe_url(url: Url) -> str:
     return urlsplit(str(url)).path or "/"
 
 
-# What a kept-alive connection the server closed while idle (its keep-alive timeout racing ours) raises when reused:
-# the request never got an answer, and goes once more, on a new connection.
-STALE_CONNECTION_ERRORS = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
-
-# Connections per httpx client. httpcore 1.0.9's pool walks all its connections at every request's start and end,
-# and offers one idle connection to every queued request, each loser waking to walk them again (encode/httpcore#1035,
-# fixed in the pydantic/httpx2 fork only): against the stub on this project's 2-core machine, 64 requests in flight
-# through one client cost 11.7 ms of client CPU a request, through 8 clients of 8 connections 1.4 ms.
-LANE_CONNECTIONS = 8
-
-
 class _NoCookies(httpx.Cookies):
     """A cookie jar that keeps nothing an answer sets."""
 
@@ -111,8 +99,8 @@ class _NoCookies(httpx.Cookies):
 
 class _CookielessClient(httpx.AsyncClient):
     """An httpx client that keeps no cookies. The only cookies sent upstream are ratp.fr's browser session, which
-    `ratp_http` sends itself; a jar kept per lane would send what one answer set on some later requests only, and
-    reading every answer's headers into it cost 4% of a worker's CPU."""
+    `ratp_http` sends itself; a jar here would send whatever some earlier answer set, and reading every answer's
+    headers into it cost 4% of a worker's CPU."""
 
     _no_cookies = _NoCookies()
 
@@ -126,42 +114,25 @@ class _CookielessClient(httpx.AsyncClient):
             raise ValueError("the upstream clients keep no cookies: send them as a Cookie header")
 
 
-class ClientLanes:
-    """The process's HTTP clients: `connections` in all, over lanes of at most LANE_CONNECTIONS. A request takes the
-    lane with the fewest requests in flight, the first of them on a tie, so a quiet process keeps reusing the same
-    few kept-alive connections."""
+class UpstreamClient:
+    """The process's HTTP client: at most `connections` open at a time (as many as requests may be in flight), on
+    aiohttp's pool (`AiohttpTransport`). Proxies are the environment's, read by the transport."""
 
     def __init__(self, connections: int, *, timeout: float) -> None:
-        count = max(1, math.ceil(connections / LANE_CONNECTIONS))
-        per_lane = max(1, math.ceil(connections / count))
-        limits = httpx.Limits(max_connections=per_lane, max_keepalive_connections=per_lane)
-        tls = httpx.create_ssl_context()  # one for all lanes: loading the CA bundle takes 50 ms of CPU a context
-        self._clients = [
-            on_asyncio_network(_CookielessClient(timeout=timeout, limits=limits, verify=tls, follow_redirects=False))
-            for _ in range(count)
-        ]
-        self._in_flight = [0] * count
+        # One TLS context: loading the CA bundle takes 50 ms of CPU.
+        transport = AiohttpTransport(connections=connections, tls=httpx.create_ssl_context())
+        self._client = _CookielessClient(timeout=timeout, transport=transport, follow_redirects=False, trust_env=False)
 
     async def get(
         self, url: Url, *, params: Mapping[str, str] | None, headers: Mapping[str, str] | None, timeout: float
     ) -> httpx.Response:
-        """The answer, its body read. A request whose connection broke before any answer (see
-        STALE_CONNECTION_ERRORS) is sent once more: a second failure is the upstream's."""
-        lane = min(range(len(self._in_flight)), key=self._in_flight.__getitem__)
-        self._in_flight[lane] += 1
-        try:
-            try:
-                response = await self._clients[lane].get(url, params=params, headers=headers, timeout=timeout)
-            except STALE_CONNECTION_ERRORS:
-                response = await self._clients[lane].get(url, params=params, headers=headers, timeout=timeout)
-            await response.aread()
-            return response
-        finally:
-            self._in_flight[lane] -= 1
+        """The answer, its body read. A request whose connection broke before any answer (a kept-alive connection
+        the server closed while idle, its keep-alive timeout racing ours) is sent once more on a new connection, by
+        aiohttp (RFC 9112's retry of an idempotent request): a second failure is the upstream's."""
+        return await self._client.get(url, params=params, headers=headers, timeout=timeout)
 
     async def aclose(self) -> None:
-        for client in self._clients:
-            await client.aclose()
+        await self._client.aclose()
 
 
 class Send(TypedDict, total=False):
@@ -183,7 +154,7 @@ class UpstreamHttp:
 
     def __init__(
         self,
-        client: ClientLanes,
+        client: UpstreamClient,
         *,
         semaphore: asyncio.Semaphore,
         request_timeout: float,

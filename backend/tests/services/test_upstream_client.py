@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from backend.services.upstream_http import ClientLanes
+from backend.services.upstream_http import UpstreamClient
 
 ANSWER = b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{"ok":true}'
 
@@ -37,30 +37,30 @@ async def server(answers: Callable[[int], bool]) -> AsyncIterator[tuple[str, lis
 
 
 async def test_a_connection_closed_before_any_answer_is_tried_once_more() -> None:
-    lanes = ClientLanes(8, timeout=5)
+    client = UpstreamClient(8, timeout=5)
     try:
         async with server(lambda number: number > 0) as (url, connections):
-            response = await lanes.get(url, params=None, headers=None, timeout=5)
+            response = await client.get(url, params=None, headers=None, timeout=5)
         assert response.json() == {"ok": True}
         assert connections == [0, 1]
     finally:
-        await lanes.aclose()
+        await client.aclose()
 
 
 async def test_an_upstream_that_always_closes_fails_after_the_second_try() -> None:
-    lanes = ClientLanes(8, timeout=5)
+    client = UpstreamClient(8, timeout=5)
     try:
         async with server(lambda _number: False) as (url, connections):
             with pytest.raises(httpx.RemoteProtocolError):
-                await lanes.get(url, params=None, headers=None, timeout=5)
+                await client.get(url, params=None, headers=None, timeout=5)
         assert connections == [0, 1]
     finally:
-        await lanes.aclose()
+        await client.aclose()
 
 
 async def test_the_clients_keep_no_cookie_an_answer_sets() -> None:
-    """ratp.fr's session cookies are sent as a header by their source; a lane's own jar would add whatever some
-    earlier answer on that lane happened to set."""
+    """ratp.fr's session cookies are sent as a header by their source; a jar of the client's own would add whatever
+    some earlier answer happened to set."""
     requests: list[bytes] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -73,16 +73,16 @@ async def test_the_clients_keep_no_cookie_an_answer_sets() -> None:
             await writer.drain()
         writer.close()
 
-    lanes = ClientLanes(1, timeout=5)
+    client = UpstreamClient(1, timeout=5)
     listening = await asyncio.start_server(handle, "127.0.0.1", 0)
     url = f"http://127.0.0.1:{listening.sockets[0].getsockname()[1]}/"
     try:
         async with listening:
-            first = await lanes.get(url, params=None, headers=None, timeout=5)
-            await lanes.get(url, params=None, headers=None, timeout=5)
-            await lanes.get(url, params=None, headers={"Cookie": "cf_clearance=xyz"}, timeout=5)
+            first = await client.get(url, params=None, headers=None, timeout=5)
+            await client.get(url, params=None, headers=None, timeout=5)
+            await client.get(url, params=None, headers={"Cookie": "cf_clearance=xyz"}, timeout=5)
     finally:
-        await lanes.aclose()
+        await client.aclose()
 
     assert first.headers["set-cookie"].startswith("__cf_bm=abc")
     assert len(requests) == 3

@@ -1,5 +1,6 @@
-"""The upstream clients' network layer (`asyncio_network`) against real loopback servers, plain and TLS: answers
-arrive whole, kept-alive connections are reused and a closed one is replaced, and failures are httpx's usual errors."""
+"""The upstream clients' transport (`aiohttp_transport`) against real loopback servers, plain, TLS and through a
+proxy: answers arrive whole, kept-alive connections are reused and a closed one is replaced, and failures are httpx's
+usual errors."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from backend.services.asyncio_network import on_asyncio_network, uses_asyncio_network
-from backend.services.upstream_http import ClientLanes
+from backend.services.aiohttp_transport import AiohttpTransport
+from backend.services.upstream_http import UpstreamClient
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -55,18 +56,9 @@ def keep_alive(body: bytes, *, requests: int = 100) -> Handler:
     return handle
 
 
-def client(**options: object) -> httpx.AsyncClient:
-    return on_asyncio_network(httpx.AsyncClient(timeout=5, **options))  # type: ignore[arg-type]
-
-
-def test_the_upstream_clients_open_their_connections_on_asyncio(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert all(uses_asyncio_network(lane) for lane in ClientLanes(16, timeout=5)._clients)
-    # Behind a proxy (HTTPS_PROXY in the environment) too: httpx then sends through another pool.
-    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
-    proxied = ClientLanes(8, timeout=5)._clients[0]
-    assert any(mount is not None for mount in proxied._mounts.values())
-    assert uses_asyncio_network(proxied)
-    assert not uses_asyncio_network(httpx.AsyncClient())
+def client(tls: ssl.SSLContext | None = None) -> httpx.AsyncClient:
+    transport = AiohttpTransport(connections=8, tls=tls or ssl.create_default_context())
+    return httpx.AsyncClient(timeout=5, transport=transport, trust_env=False)
 
 
 async def test_a_kept_alive_connection_is_reused_and_one_the_server_closed_is_replaced() -> None:
@@ -148,32 +140,34 @@ def tls(certificate: tuple[Path, Path]) -> Tls:
     return Tls(serving, ssl.create_default_context(cafile=str(cert)))
 
 
-async def test_https_answers_through_the_asyncio_network(tls: Tls) -> None:
+async def test_https_answers_on_one_kept_alive_connection(tls: Tls) -> None:
     async with (
         server(keep_alive(b'{"tls":true}'), tls=tls.serving) as (port, accepted),
-        client(verify=tls.trusting) as http,
+        client(tls.trusting) as http,
     ):
         first = await http.get(f"https://127.0.0.1:{port}/")
         second = await http.get(f"https://127.0.0.1:{port}/")
         assert first.json() == second.json() == {"tls": True}
         assert accepted == [0]
-        stream = first.extensions["network_stream"]
-        assert stream.get_extra_info("ssl_object").version().startswith("TLS")
 
 
 async def test_a_certificate_for_another_name_fails_the_connection(tls: Tls) -> None:
-    async with server(keep_alive(b"{}"), tls=tls.serving) as (port, _accepted), client(verify=tls.trusting) as http:
+    async with server(keep_alive(b"{}"), tls=tls.serving) as (port, _accepted), client(tls.trusting) as http:
         with pytest.raises(httpx.ConnectError, match="certificate"):
             await http.get(f"https://localhost:{port}/")
 
 
-async def test_https_through_a_connect_proxy(tls: Tls) -> None:
-    """As behind a company proxy (HTTPS_PROXY=http://...): the tunnel is opened in clear, then TLS runs inside it."""
-    tunnels: list[bytes] = []
+def proxying(requests: list[bytes], body: bytes) -> Handler:
+    """A proxy: a CONNECT opens a tunnel to the host it names; a plain request is answered with `body` (as the
+    origin would). Each request line is kept in `requests`."""
 
     async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         request = await reader.readuntil(b"\r\n\r\n")
-        tunnels.append(request.split(b"\r\n", 1)[0])
+        requests.append(request.split(b"\r\n", 1)[0])
+        if not request.startswith(b"CONNECT "):
+            writer.write(answer(body))
+            await writer.drain()
+            return
         host, port = request.split()[1].decode().rsplit(":", 1)
         upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
         writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
@@ -186,13 +180,42 @@ async def test_https_through_a_connect_proxy(tls: Tls) -> None:
 
         await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer), return_exceptions=True)
 
+    return proxy
+
+
+async def test_https_through_a_connect_proxy(tls: Tls, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As behind a company proxy (HTTPS_PROXY=http://...): the tunnel is opened in clear, then TLS runs inside it."""
+    tunnels: list[bytes] = []
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
     async with (
         server(keep_alive(b'{"tunnelled":true}'), tls=tls.serving) as (port, accepted),
-        server(proxy) as (proxy_port, _proxied),
-        client(verify=tls.trusting, proxy=f"http://127.0.0.1:{proxy_port}") as http,
+        server(proxying(tunnels, b"{}")) as (proxy_port, _proxied),
     ):
-        assert uses_asyncio_network(http)
-        response = await http.get(f"https://127.0.0.1:{port}/")
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy_port}")
+        async with client(tls.trusting) as http:
+            response = await http.get(f"https://127.0.0.1:{port}/")
         assert response.json() == {"tunnelled": True}
     assert tunnels == [f"CONNECT 127.0.0.1:{port} HTTP/1.1".encode()]
     assert accepted == [0]
+
+
+async def test_the_upstream_client_sends_through_the_environments_proxy_unless_told_not_to(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    requests: list[bytes] = []
+    monkeypatch.delenv("no_proxy", raising=False)
+    async with server(proxying(requests, b'{"via":"proxy"}')) as (proxy_port, _proxied):
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy_port}")
+        monkeypatch.setenv("NO_PROXY", "direct.invalid")
+        upstream = UpstreamClient(8, timeout=5)
+        try:
+            response = await upstream.get("http://prim.invalid/stop-monitoring", params=None, headers=None, timeout=5)
+            assert response.json() == {"via": "proxy"}
+            assert requests == [b"GET http://prim.invalid/stop-monitoring HTTP/1.1"]
+            # A host NO_PROXY names goes direct: here to a name that does not resolve, so a connect error.
+            with pytest.raises(httpx.ConnectError):
+                await upstream.get("http://direct.invalid/", params=None, headers=None, timeout=5)
+            assert len(requests) == 1
+        finally:
+            await upstream.aclose()
