@@ -44,6 +44,7 @@ from backend.db.engine import Database
 from backend.db.models import Departure, LineSnapshot, TrafficStatus, VehiclePosition
 from backend.livedata.catalogue_sync import sync_catalogue
 from backend.tests.support.databases import PostgresDatabases
+from backend.tests.support.machine import machine_speed
 from backend.tests.support.services import free_port, postgres_server
 
 REPO_DIR = Path(__file__).resolve().parents[1]
@@ -284,7 +285,8 @@ async def run(args: argparse.Namespace, server_url: str) -> int:
         driver = "wrk" if use_wrk else "httpx"
         print(
             f"load: {driver}, {args.concurrency} keep-alive connections for {args.seconds:g} s per endpoint, one "
-            f"uvicorn worker; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} before the run"
+            f"uvicorn worker; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} before the run; machine "
+            f"speed: {machine_speed()}"
         )
         print(
             f"{'round':<7}{'endpoint':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'API CPU ms/req':>16}"

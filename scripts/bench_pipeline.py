@@ -66,6 +66,7 @@ from backend.services.live_data import error_cache_seconds  # noqa: E402
 from backend.tasks.cycle import run_cycle  # noqa: E402
 from backend.tests.pipeline.probe import PipelineProbe  # noqa: E402
 from backend.tests.support.databases import PostgresDatabases, settings_for  # noqa: E402
+from backend.tests.support.machine import machine_speed  # noqa: E402
 from backend.tests.support.processes import ServiceProcess, Services, eventually, service_env  # noqa: E402
 from backend.tests.support.services import free_port, kafka_broker, postgres_server  # noqa: E402
 
@@ -587,7 +588,7 @@ async def main() -> None:
     log_dir = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     with postgres_server() as server_url, kafka_broker() as broker:
         print(f"pipeline benchmark (logs: {log_dir}); PostgreSQL + Kafka on loopback, {os.cpu_count()} CPU cores")
-        print(f"load average before the run: {load_average()}")
+        print(f"load average before the run: {load_average()}; machine speed: {machine_speed()}")
         peer = celery_available()
         if not peer:
             print("(no Celery peer: install redis-server and backend/requirements-bench.txt to measure it)")
@@ -640,7 +641,7 @@ async def main() -> None:
         state = "warm: stop ids a first cycle learnt kept in the database" if args.warm else "cold: nothing cached"
         print(
             f"\n2. one full-catalogue cycle, live fetches, stub upstream at {args.latency_ms} ms per request, "
-            f"fresh fleet ({state})"
+            f"fresh fleet ({state}); machine speed: {machine_speed()}"
         )
         results = await bench_full_cycle(
             server_url, broker.bootstrap, args.cycle_workers, args.latency_ms, args.warm, args.steady, log_dir
