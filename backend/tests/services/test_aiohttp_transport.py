@@ -5,6 +5,7 @@ usual errors."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import shutil
 import socket
 import ssl
@@ -219,3 +220,26 @@ async def test_the_upstream_client_sends_through_the_environments_proxy_unless_t
             assert len(requests) == 1
         finally:
             await upstream.aclose()
+
+
+async def test_a_gzip_answer_in_chunks_is_read_decoded() -> None:
+    """As PRIM's gateway answers when asked for gzip: the transport passes the bytes on, httpx decodes them."""
+    body = b'{"Siri":{"ServiceDelivery":{}},"pad":"' + b"x" * 20000 + b'"}'
+    packed = gzip.compress(body)
+    asked: list[bytes] = []
+
+    async def gzipped(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        asked.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\n")
+        writer.write(b"transfer-encoding: chunked\r\n\r\n")
+        for start in range(0, len(packed), 1000):
+            chunk = packed[start : start + 1000]
+            writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+    async with server(gzipped) as (port, _accepted), client() as http:
+        response = await http.get(f"http://127.0.0.1:{port}/stop-monitoring")
+    assert response.content == body
+    assert b"gzip" in next(line for line in asked[0].lower().split(b"\r\n") if line.startswith(b"accept-encoding:"))
