@@ -120,30 +120,30 @@ class StopVisits:
 
     def __init__(self, by_line: dict[str | None, list[siri.VehicleJourney]], unattributed: dict[str, int]) -> None:
         self._by_line = by_line
-        self._unattributed = unattributed
-        self._read: dict[str | None, LineVisits] = {}
+        self._unattributed = Counter(unattributed)
+        self._read: dict[str | None, tuple[list[MonitoredVisit], Counter[str]]] = {}
+
+    def _own(self, idfm_line_id: str | None) -> tuple[list[MonitoredVisit], Counter[str]]:
+        """The line's visits read (once), and its own that could not be used."""
+        read = self._read.get(idfm_line_id)
+        if read is None:
+            read = self._read[idfm_line_id] = _read_visits(idfm_line_id, self._by_line.get(idfm_line_id, []))
+        return read
 
     def of_line(self, idfm_line_id: str | None) -> LineVisits:
         """The line's usable visits, in the answer's order, and its dropped ones with the answer's unattributed."""
-        read = self._read.get(idfm_line_id)
-        if read is None:
-            visits, dropped = _read_visits(idfm_line_id, self._by_line.get(idfm_line_id, []))
-            dropped.update(self._unattributed)
-            read = self._read[idfm_line_id] = LineVisits(visits, dict(dropped))
-        return read
+        visits, dropped = self._own(idfm_line_id)
+        return LineVisits(visits, dict(dropped + self._unattributed))
 
     @property
     def visits(self) -> list[MonitoredVisit]:
         """Every line's usable visits, line after line."""
-        return [visit for line_id in self._by_line for visit in self.of_line(line_id).visits]
+        return [visit for line_id in self._by_line for visit in self._own(line_id)[0]]
 
     @property
     def dropped(self) -> dict[str, int]:
         """Every visit of the answer that could not be used, by why."""
-        dropped = Counter(self._unattributed)
-        for line_id, journeys in self._by_line.items():
-            dropped.update(_read_visits(line_id, journeys)[1])
-        return dict(dropped)
+        return dict(sum((self._own(line_id)[1] for line_id in self._by_line), self._unattributed))
 
 
 @dataclass(frozen=True)
