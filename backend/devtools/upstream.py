@@ -365,11 +365,13 @@ class Replies:
         return JSONResponse({"message": "Not Found"}, status_code=404)
 
 
-def prim_routes(replies: Replies, network: ReplayNetwork) -> APIRouter:
-    """PRIM's marketplace: SIRI Lite stop-monitoring and general-message, Navitia."""
-    router = APIRouter()
+STOP_MONITORING_PATH = "/marketplace/stop-monitoring"
 
-    @router.get("/marketplace/stop-monitoring")
+
+def stop_monitoring_handler(replies: Replies, network: ReplayNetwork) -> Callable[[Request], Awaitable[Response]]:
+    """PRIM's stop-monitoring: a stop area's visits (`ReplayNetwork.stop_monitoring`), or the answer to an id PRIM
+    does not know."""
+
     async def stop_monitoring(request: Request) -> Response:
         ref = request.query_params.get("MonitoringRef", "")
         station_id = network.station_of_area(ref) if ref.startswith("STIF:StopArea:SP:") else None
@@ -381,6 +383,15 @@ def prim_routes(replies: Replies, network: ReplayNetwork) -> APIRouter:
             return Response(network.stop_monitoring(station_id, datetime.now(UTC)), media_type="application/json")
 
         return await replies.respond(request, "prim", "stop-monitoring", lines, build, station=station_id)
+
+    return stop_monitoring
+
+
+def prim_routes(replies: Replies, network: ReplayNetwork) -> APIRouter:
+    """PRIM's marketplace: SIRI Lite stop-monitoring and general-message, Navitia."""
+    router = APIRouter()
+
+    router.add_api_route(STOP_MONITORING_PATH, stop_monitoring_handler(replies, network), methods=["GET"])
 
     @router.get("/marketplace/general-message")
     async def general_message(request: Request) -> Response:
@@ -558,6 +569,7 @@ def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
     """The HTTP side of the stub (the vehicle socket wraps it: `VehicleSocket`)."""
     app = FastAPI(title="RATP Live Tracker stub upstream (replayed data)", docs_url=None, redoc_url=None)
     replies = Replies(state, network)
+    app.state.stop_monitoring = stop_monitoring_handler(replies, network)
     app.include_router(prim_routes(replies, network))
     app.include_router(ratp_routes(replies, network))
     app.include_router(control_routes(state))
@@ -663,7 +675,10 @@ class VehicleSocket:
 
     What ratp.fr refuses at the handshake (another Origin, a fault's 403/429/500) is an HTTP answer before Engine.IO
     starts; the room is checked by the socket.io connect handler (`44` when unknown), and the `[POSV - INIT]` event
-    follows the connection. Other HTTP requests go to `app`.
+    follows the connection. Other HTTP requests go to `app`, but for PRIM's stop-monitoring, which a cycle asks
+    a thousand times: its handler (the same as its route's) answers it without FastAPI's middleware and routing,
+    0.75-0.89 ms of the stub's CPU an answer before, 0.42-0.52 ms after (937 requests, 48 at a time). The stub
+    shares the benchmark machine's two cores with the fleet it serves.
     """
 
     def __init__(self, state: StubState, network: ReplayNetwork, app: FastAPI) -> None:
@@ -677,9 +692,14 @@ class VehicleSocket:
         )
         self.server.on("connect", self._connect)
         self.asgi = socketio.ASGIApp(self.server, other_asgi_app=app, socketio_path="socket.io")
+        self.stop_monitoring: Callable[[Request], Awaitable[Response]] = app.state.stop_monitoring
         self._sending: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == STOP_MONITORING_PATH and scope["method"] == "GET":
+            response = await self.stop_monitoring(Request(scope, receive))
+            await response(scope, receive, send)
+            return
         is_socket = scope["type"] == "websocket" and scope["path"].rstrip("/") == "/socket.io"
         if is_socket and not await self._handshake(WebSocket(scope, receive, send)):
             return
