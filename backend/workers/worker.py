@@ -19,7 +19,12 @@ from backend.clock import utcnow
 from backend.config import Settings, get_settings
 from backend.db.engine import DATABASE_ERRORS, Database
 from backend.db.migrate import SchemaNotReadyError, wait_for_schema
-from backend.lifecycle import freeze_startup_heap, install_stop_signals, run_process
+from backend.lifecycle import (
+    collect_young_objects_less_often,
+    freeze_startup_heap,
+    install_stop_signals,
+    run_process,
+)
 from backend.logs import CentralizedLogging
 from backend.registry import WorkerState, new_worker_id, write_heartbeat
 from backend.tasks import repository as tasks
@@ -96,6 +101,7 @@ async def run_worker(
     state.metrics["concurrency"] = settings.worker_concurrency
     fetcher = build_fetcher(settings, fetcher_mode, database)
     freeze_startup_heap()
+    collect_young_objects_less_often()
     executor = TaskExecutor(settings, database, state, fetcher)
     loop = (
         KafkaTaskLoop(settings, executor, state) if settings.uses_kafka else DatabaseTaskLoop(settings, executor, state)
