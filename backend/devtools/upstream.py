@@ -387,11 +387,13 @@ def stop_monitoring_handler(replies: Replies, network: ReplayNetwork) -> Callabl
     return stop_monitoring
 
 
-def prim_routes(replies: Replies, network: ReplayNetwork) -> APIRouter:
-    """PRIM's marketplace: SIRI Lite stop-monitoring and general-message, Navitia."""
+def prim_routes(
+    replies: Replies, network: ReplayNetwork, stop_monitoring: Callable[[Request], Awaitable[Response]]
+) -> APIRouter:
+    """PRIM's marketplace: SIRI Lite stop-monitoring (`stop_monitoring_handler`) and general-message, Navitia."""
     router = APIRouter()
 
-    router.add_api_route(STOP_MONITORING_PATH, stop_monitoring_handler(replies, network), methods=["GET"])
+    router.add_api_route(STOP_MONITORING_PATH, stop_monitoring, methods=["GET"])
 
     @router.get("/marketplace/general-message")
     async def general_message(request: Request) -> Response:
@@ -569,8 +571,9 @@ def create_app(state: StubState, network: ReplayNetwork) -> FastAPI:
     """The HTTP side of the stub (the vehicle socket wraps it: `VehicleSocket`)."""
     app = FastAPI(title="RATP Live Tracker stub upstream (replayed data)", docs_url=None, redoc_url=None)
     replies = Replies(state, network)
+    # One handler for the route and for `VehicleSocket`'s direct path to it.
     app.state.stop_monitoring = stop_monitoring_handler(replies, network)
-    app.include_router(prim_routes(replies, network))
+    app.include_router(prim_routes(replies, network, app.state.stop_monitoring))
     app.include_router(ratp_routes(replies, network))
     app.include_router(control_routes(state))
     return app
