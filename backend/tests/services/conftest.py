@@ -16,6 +16,9 @@ from backend.services.live_data import LiveDataService
 
 SettingsFactory = Callable[..., Settings]
 
+# The request timeout for tests where the stub hangs (its `hang_seconds` is longer).
+HANG_TIMEOUT: dict[str, Any] = {"upstream_timeout_seconds": 1.0}
+
 
 @pytest.fixture(scope="session")
 def stub_upstream() -> Iterator[StubUpstream]:
@@ -41,7 +44,11 @@ def catalogue() -> Catalogue:
 
 @pytest.fixture
 def live_settings(stub: StubUpstream, tmp_path: Path) -> SettingsFactory:
-    """Settings pointing every source at the stub, with short timeouts; keyword arguments override them."""
+    """Settings pointing every source at the stub; keyword arguments override them.
+
+    The request timeout is generous: a test that makes the stub hang sets a short one (`HANG_TIMEOUT`), and the others
+    do not fail when a loaded machine (a CI runner, the session's garbage collection) stalls this process for a
+    second. The stub answers from a thread of this process, so such a stall is on both sides of every request."""
 
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
@@ -52,7 +59,7 @@ def live_settings(stub: StubUpstream, tmp_path: Path) -> SettingsFactory:
             "source_order": "prim,ratp_http,vmtr",
             "vmtr_socket_enabled": True,
             "playwright_seeding_enabled": False,
-            "upstream_timeout_seconds": 1.0,
+            "upstream_timeout_seconds": 5.0,
             "upstream_fetch_budget_seconds": 8.0,
             "vmtr_listen_seconds": 2.0,
         }

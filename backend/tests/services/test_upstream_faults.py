@@ -12,7 +12,7 @@ from backend.catalogue import Catalogue
 from backend.devtools.upstream import Fault, StubUpstream
 from backend.services.live_data import LiveDataService
 from backend.services.records import LineFetchResult, SourceAttempt
-from backend.tests.services.conftest import SettingsFactory
+from backend.tests.services.conftest import HANG_TIMEOUT, SettingsFactory
 
 
 def attempt(result: LineFetchResult, source: str) -> SourceAttempt:
@@ -36,11 +36,13 @@ PRIM_FAULTS = [
 
 @pytest.mark.parametrize(("kind", "reason"), PRIM_FAULTS)
 async def test_prim_faults_are_recorded_and_ratp_takes_over(
-    service: LiveDataService, catalogue: Catalogue, stub: StubUpstream, kind: str, reason: str
+    live_settings: SettingsFactory, catalogue: Catalogue, stub: StubUpstream, kind: str, reason: str
 ) -> None:
     stub.set_faults(f"prim:{kind}")
+    settings = live_settings(**(HANG_TIMEOUT if kind == "timeout" else {}))
 
-    result = await service.fetch_line(catalogue.get("metro:1"))
+    async with LiveDataService(settings) as service:
+        result = await service.fetch_line(catalogue.get("metro:1"))
 
     prim = attempt(result, "prim")
     assert not prim.ok
@@ -99,7 +101,9 @@ async def test_ratp_faults_are_recorded_without_raising(
     live_settings: SettingsFactory, catalogue: Catalogue, stub: StubUpstream, kind: str, reason: str
 ) -> None:
     stub.set_faults(f"ratp:{kind}")
-    async with LiveDataService(live_settings(prim_api_key="")) as service:
+    async with LiveDataService(
+        live_settings(prim_api_key="", **(HANG_TIMEOUT if kind == "timeout" else {}))
+    ) as service:
         result = await service.fetch_line(catalogue.get("metro:1"))
 
     ratp = attempt(result, "ratp_http")
@@ -158,11 +162,12 @@ VMTR_FAULTS = [
 
 @pytest.mark.parametrize(("kind", "reason"), VMTR_FAULTS)
 async def test_vmtr_faults_are_recorded_and_departures_still_come(
-    service: LiveDataService, catalogue: Catalogue, stub: StubUpstream, kind: str, reason: str
+    live_settings: SettingsFactory, catalogue: Catalogue, stub: StubUpstream, kind: str, reason: str
 ) -> None:
     stub.set_faults(f"vmtr:{kind}")
 
-    result = await service.fetch_line(catalogue.get("rer:E"))
+    async with LiveDataService(live_settings(**(HANG_TIMEOUT if kind == "timeout" else {}))) as service:
+        result = await service.fetch_line(catalogue.get("rer:E"))
 
     vmtr = attempt(result, "vmtr")
     assert not vmtr.ok
