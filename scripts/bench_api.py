@@ -288,6 +288,12 @@ async def run(args: argparse.Namespace, server_url: str) -> int:
             f"uvicorn worker; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} before the run; machine "
             f"speed: {machine_speed()}"
         )
+        if not use_wrk:
+            print(
+                "(the load comes from httpx in this process, which shares the CPUs with the API and caps near a "
+                "thousand requests/s on two cores: the figures measure the load generator as much as the API, and "
+                "the RESULT lines say so. For figures to quote: apt-get install -y wrk)"
+            )
         print(
             f"{'round':<7}{'endpoint':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'API CPU ms/req':>16}"
         )
@@ -333,6 +339,7 @@ async def run(args: argparse.Namespace, server_url: str) -> int:
             print(
                 f"RESULT GET {path} vs GET {REFERENCE}: median {median:.2f}x, best {best:.2f}x over {args.rounds} "
                 f"rounds (goal >= {RATIO_GOAL}x: {verdict}){latency}"
+                + ("" if use_wrk else "; load from httpx, not wrk: not a figure to quote")
             )
     finally:
         if api is not None:
