@@ -16,8 +16,11 @@ from backend.services.live_data import LiveDataService
 
 SettingsFactory = Callable[..., Settings]
 
-# The request timeout for tests where the stub hangs (its `hang_seconds` is longer).
-HANG_TIMEOUT: dict[str, Any] = {"upstream_timeout_seconds": 1.0}
+
+def timeout_for_fault(kind: str) -> dict[str, Any]:
+    """`live_settings` overrides for a test injecting the fault `kind`: a short request timeout when the stub hangs
+    (`timeout`; its `hang_seconds` is longer), none otherwise."""
+    return {"upstream_timeout_seconds": 1.0} if kind == "timeout" else {}
 
 
 @pytest.fixture(scope="session")
@@ -46,9 +49,9 @@ def catalogue() -> Catalogue:
 def live_settings(stub: StubUpstream, tmp_path: Path) -> SettingsFactory:
     """Settings pointing every source at the stub; keyword arguments override them.
 
-    The request timeout is generous: a test that makes the stub hang sets a short one (`HANG_TIMEOUT`), and the others
-    do not fail when a loaded machine (a CI runner, the session's garbage collection) stalls this process for a
-    second. The stub answers from a thread of this process, so such a stall is on both sides of every request."""
+    The request timeout is generous: a test that makes the stub hang sets a short one (`timeout_for_fault`), and the
+    others do not fail when a loaded machine (a CI runner, the session's garbage collection) stalls this process for
+    a second. The stub answers from a thread of this process, so such a stall is on both sides of every request."""
 
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {

@@ -12,7 +12,7 @@ from backend.catalogue import Catalogue
 from backend.devtools.upstream import Fault, StubUpstream
 from backend.services.live_data import LiveDataService
 from backend.services.records import LineFetchResult, SourceAttempt
-from backend.tests.services.conftest import HANG_TIMEOUT, SettingsFactory
+from backend.tests.services.conftest import SettingsFactory, timeout_for_fault
 
 
 def attempt(result: LineFetchResult, source: str) -> SourceAttempt:
@@ -39,7 +39,7 @@ async def test_prim_faults_are_recorded_and_ratp_takes_over(
     live_settings: SettingsFactory, catalogue: Catalogue, stub: StubUpstream, kind: str, reason: str
 ) -> None:
     stub.set_faults(f"prim:{kind}")
-    settings = live_settings(**(HANG_TIMEOUT if kind == "timeout" else {}))
+    settings = live_settings(**timeout_for_fault(kind))
 
     async with LiveDataService(settings) as service:
         result = await service.fetch_line(catalogue.get("metro:1"))
@@ -101,9 +101,7 @@ async def test_ratp_faults_are_recorded_without_raising(
     live_settings: SettingsFactory, catalogue: Catalogue, stub: StubUpstream, kind: str, reason: str
 ) -> None:
     stub.set_faults(f"ratp:{kind}")
-    async with LiveDataService(
-        live_settings(prim_api_key="", **(HANG_TIMEOUT if kind == "timeout" else {}))
-    ) as service:
+    async with LiveDataService(live_settings(prim_api_key="", **timeout_for_fault(kind))) as service:
         result = await service.fetch_line(catalogue.get("metro:1"))
 
     ratp = attempt(result, "ratp_http")
@@ -166,7 +164,7 @@ async def test_vmtr_faults_are_recorded_and_departures_still_come(
 ) -> None:
     stub.set_faults(f"vmtr:{kind}")
 
-    async with LiveDataService(live_settings(**(HANG_TIMEOUT if kind == "timeout" else {}))) as service:
+    async with LiveDataService(live_settings(**timeout_for_fault(kind))) as service:
         result = await service.fetch_line(catalogue.get("rer:E"))
 
     vmtr = attempt(result, "vmtr")
